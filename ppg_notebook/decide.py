@@ -1,0 +1,91 @@
+"""Pure decision: given a job's record and its current inputs, must it run, and why?
+
+The rules (SPEC §3), checked in this order:
+  1. it never finished successfully, failed last time, or was invalidated;
+  2. an output is missing, empty, or no longer what it wrote (asked of the host);
+  3. an invariant it depends on changed (its code, a parameter, an input file);
+  4. the set of jobs it depends on changed;
+  5. an upstream job produced different output than this job consumed last time.
+An upstream that will run but has not yet is UNKNOWN: the job *may* run (decided again once
+that upstream has produced its output: an identical output does not rerun the job).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+UNKNOWN = "?"  # the fingerprint of an output that is about to be (re)made
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a job must run: the rule (1-5 of SPEC §3) and a sentence for people."""
+
+    rule: int
+    text: str
+    maybe: bool = False  # only if an upstream's new output differs
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def reason_to_run(
+    record: Mapping[str, Any] | None,
+    inputs: Mapping[str, str],
+    code_key: str,
+    check_outputs: Callable[[], str | None],
+    describe: Callable[[str], str],
+    is_invariant: Callable[[str], bool],
+) -> Reason | None:
+    """The first rule that makes the job run, or None if it is up to date.
+
+    `inputs` maps upstream ids (and `code_key`, the job's own code) to fingerprints.
+    `describe(id)` names an upstream for people; `is_invariant(id)` tells rule 3 from 5.
+    """
+    if record is None:
+        return Reason(1, "it has never run")
+    outcome = record.get("o")
+    if outcome == "failed":
+        return Reason(1, "it failed last time")
+    if outcome == "invalidated":
+        return Reason(1, "it was invalidated")
+    problem = check_outputs()
+    if problem is not None:
+        return Reason(2, problem)
+    before: Mapping[str, str] = record.get("i", {})
+    if code_key in inputs:
+        was = before.get(code_key)
+        if was is None:
+            return Reason(3, "its code is now tracked")
+        if was != inputs[code_key]:
+            return Reason(3, "its code changed")
+    for key, fp in inputs.items():
+        if key != code_key and is_invariant(key) and key in before and before[key] != fp:
+            return Reason(3, f"{describe(key)} changed")
+    added = [k for k in inputs if k not in before and k != code_key]
+    removed = [k for k in before if k not in inputs and k != code_key]
+    if added or removed:
+        parts = []
+        if added:
+            parts.append("now depends on " + ", ".join(describe(k) for k in sorted(added)))
+        if removed:
+            parts.append("no longer depends on " + ", ".join(describe(k) for k in sorted(removed)))
+        return Reason(4, "its dependencies changed: it " + " and ".join(parts))
+    pending = []
+    for key, fp in inputs.items():
+        if key == code_key or is_invariant(key):
+            continue
+        if fp == UNKNOWN:
+            pending.append(key)
+        elif before[key] != fp:
+            return Reason(5, f"{describe(key)} produced different output than it used last time")
+    if pending:
+        names = ", ".join(describe(k) for k in pending)
+        return Reason(
+            5,
+            f"{names} will run first; it reruns only if that output changes",
+            maybe=True,
+        )
+    return None

@@ -1,0 +1,51 @@
+"""The exception hierarchy: every error the engine raises on purpose is a PipelineError."""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base class of every error ppg_notebook raises on purpose."""
+
+
+class JobsFailed(PipelineError):
+    """One or more jobs failed; raised after all runnable work finished.
+
+    `.exceptions` maps each failed job id to its exception; `.result` is the RunResult.
+    """
+
+    def __init__(self, message: str, exceptions: dict[str, BaseException], result: object = None):
+        super().__init__(message)
+        self.exceptions = exceptions
+        self.result = result
+
+
+class CycleError(PipelineError):
+    """The jobs' dependencies form a cycle; `.cycle` lists the job ids on it."""
+
+    def __init__(self, message: str, cycle: list[str]):
+        super().__init__(message)
+        self.cycle = cycle
+
+
+class JobContractError(PipelineError):
+    """A job broke its promise: an output not written, empty, a loader returning None, ..."""
+
+
+class JobRedefinitionError(PipelineError):
+    """The same job id (or the same output file) was declared twice in incompatible ways."""
+
+
+class DependencyError(PipelineError):
+    """A dependency cannot be resolved: no job produces that path and no such file exists."""
+
+
+class PipelineLocked(PipelineError):
+    """Another process is running a pipeline on the same directory."""
+
+
+class WorkerDied(PipelineError):
+    """The worker process running a job died (segfault, os._exit, killed, out of memory)."""
+
+
+class PipelineWarning(UserWarning):
+    """Something was repaired automatically (e.g. an unreadable history moved aside)."""

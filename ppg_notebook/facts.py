@@ -1,0 +1,65 @@
+"""Facts the decision asks of the filesystem: are outputs as written, what is an input file?
+
+A changed mtime (ns) or size triggers a content hash; an unchanged one trusts the record, so
+a no-op run reads no file contents.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import hashing
+from .jobs import Job
+
+
+def check_outputs(job: Job, record: dict[str, Any], refreshed: list[str]) -> str | None:
+    """Why the job's recorded outputs are no longer valid, or None.
+
+    An output whose stat changed but whose content did not (a `touch`) gets its record's
+    stat refreshed in place; the job id is then appended to `refreshed`.
+    """
+    outs = record.get("out", ())
+    if len(outs) != len(job.outputs):
+        return "its outputs changed"
+    shown = job.paths or job.outputs
+    for i, out in enumerate(outs):
+        path = job.outputs[i]
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return f"its output {_show(job, shown[i])} is missing"
+        if st.st_size == 0 and not job.empty_ok:
+            return f"its output {_show(job, shown[i])} is empty"
+        if st.st_mtime_ns == out[1] and st.st_size == out[2] and out[0] == path:
+            continue
+        try:
+            digest = hashing.hash_file(path)
+        except OSError as e:
+            return f"its output {_show(job, shown[i])} cannot be read ({e})"
+        if digest != out[3]:
+            return f"its output {_show(job, shown[i])} was changed since the job wrote it"
+        out[:] = [path, st.st_mtime_ns, st.st_size, digest]
+        refreshed.append(job.job_id)
+    return None
+
+
+def _show(job: Job, path: str) -> str:
+    return "(its stored value)" if job.kind == "value" else repr(path)
+
+
+def input_file_record(path: str, record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The current record of an input file (reusing the old hash if its stat is unchanged).
+
+    Returns None if the file does not exist.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if record is not None:
+        out = record["out"][0]
+        if out[1] == st.st_mtime_ns and out[2] == st.st_size:
+            return record
+    digest = hashing.hash_file(path)
+    return {"o": "ok", "out": [[path, st.st_mtime_ns, st.st_size, digest]], "fp": digest}

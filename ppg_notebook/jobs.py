@@ -1,0 +1,488 @@
+"""The job kinds users construct, named as in pypipegraph.
+
+A job is a declaration: an id, a function, its outputs and what it depends on. Constructing
+one adds it to the current pipeline. Jobs know nothing about how or when they run; the
+class attributes `where` and `lazy` tell the runner where to execute them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from . import current, hashing
+from .errors import JobContractError
+
+# Where a job's function runs.
+WORKER = "worker"
+MAIN = "main"
+NOWHERE = "nowhere"  # invariants: nothing runs, they only have a fingerprint
+
+# What the worker does with a job's function (see worker.py).
+TASK_FILE = "file"
+TASK_VALUE = "value"
+TASK_DUMP = "dump"
+TASK_PLOT = "plot"
+
+
+def normalize_path(path: str | os.PathLike[str], workdir: str) -> tuple[str, str]:
+    """(id, absolute path) of a file: relative to `workdir` when inside it, else absolute.
+
+    Every spelling of the same file (./a, a, /abs/a, sub/../a) maps to one id.
+    """
+    p = os.fspath(path)
+    if not isinstance(p, str):
+        msg = f"file paths must be str or os.PathLike, not {type(p).__name__}: {p!r}"
+        raise TypeError(msg)
+    if not p:
+        msg = "a file path must not be empty"
+        raise ValueError(msg)
+    absolute = os.path.normpath(p if os.path.isabs(p) else os.path.join(workdir, p))
+    if absolute.startswith(workdir + os.sep):
+        return absolute[len(workdir) + 1 :], absolute
+    return absolute, absolute
+
+
+class Job:
+    """A node of the pipeline: something that runs, loads, or is an invariant input."""
+
+    __slots__ = (
+        "_code_fp",
+        "cores_needed",
+        "empty_ok",
+        "fn",
+        "job_id",
+        "outputs",
+        "paths",
+        "pipeline",
+        "track_code",
+        "upstream",
+        "with_path",
+    )
+    kind: ClassVar[str] = "job"
+    where: ClassVar[str] = WORKER
+    task: ClassVar[str] = TASK_FILE
+    lazy: ClassVar[bool] = False  # runs only when a dependant runs
+    always: ClassVar[bool] = False  # runs every run (job generating)
+
+    def __init__(
+        self,
+        job_id: str,
+        fn: Callable[..., Any] | None,
+        outputs: tuple[str, ...] = (),
+        paths: tuple[str, ...] = (),
+        *,
+        cores_needed: int = 1,
+        empty_ok: bool = False,
+    ) -> None:
+        if fn is not None and not callable(fn):
+            msg = f"job {job_id!r}: expected a function, got {type(fn).__name__}: {fn!r}"
+            raise TypeError(msg)
+        self.job_id = job_id
+        self.fn = fn
+        self.outputs = outputs  # absolute paths the job writes
+        self.paths = paths  # the same, as the user wrote them (ids)
+        self.upstream: list[Any] = []  # job ids, or raw path/id references resolved at run
+        self.cores_needed = cores_needed
+        self.empty_ok = empty_ok
+        self.track_code = fn is not None
+        self.with_path = False
+        self._code_fp: str | None = None
+        self.pipeline: Any = None
+
+    # --- what users call -------------------------------------------------------------
+    def depends_on(self, *things: Any) -> Job:
+        """Add dependencies: jobs, lists of jobs, invariants, or file paths / job ids."""
+        for thing in _flatten(things):
+            if isinstance(thing, Job):
+                ref: Any = thing.job_id
+            elif isinstance(thing, (str, os.PathLike)):
+                ref = _Ref(os.fspath(thing))
+            else:
+                msg = (
+                    f"job {self.job_id!r}: depends_on() takes jobs, lists of jobs or file "
+                    f"paths, not {type(thing).__name__}: {thing!r}"
+                )
+                raise TypeError(msg)
+            if ref == self.job_id:
+                msg = f"job {self.job_id!r} cannot depend on itself"
+                raise ValueError(msg)
+            if ref not in self.upstream:
+                self.upstream.append(ref)
+        return self
+
+    def ignore_code_changes(self) -> Job:
+        """Do not rerun this job when its function's code changes."""
+        self.track_code = False
+        return self
+
+    @property
+    def filenames(self) -> list[str]:
+        return list(self.paths)
+
+    def code_fingerprint(self) -> str | None:
+        if not self.track_code or self.fn is None:
+            return None
+        if self._code_fp is None:
+            self._code_fp = hashing.function_fingerprint(self.fn)
+        return self._code_fp
+
+    def output_key(self) -> str | None:
+        """For invariants: the fingerprint of what they stand for (computed on demand)."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.job_id!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A job captured by a function sent to a worker travels as a small handle.
+        return (JobHandle, (self.job_id, self.paths, self._value_path()))
+
+    def _value_path(self) -> str | None:
+        return None
+
+
+class _Ref(str):
+    """A dependency given as a string: a job id or a file path, resolved at run time."""
+
+    __slots__ = ()
+
+
+def _flatten(things: Iterable[Any]) -> Iterable[Any]:
+    for thing in things:
+        if isinstance(thing, (list, tuple, set, frozenset)):
+            yield from _flatten(thing)
+        else:
+            yield thing
+
+
+class JobHandle:
+    """What a job looks like inside a worker: its id, files and (for value jobs) value."""
+
+    def __init__(self, job_id: str, paths: tuple[str, ...], value_path: str | None) -> None:
+        self.job_id = job_id
+        self.paths = paths
+        self._value_path = value_path
+
+    @property
+    def filenames(self) -> list[str]:
+        return list(self.paths)
+
+    @property
+    def value(self) -> Any:
+        if self._value_path is None:
+            msg = f"job {self.job_id!r} has no value (only ValueJobs have one)"
+            raise AttributeError(msg)
+        import joblib
+
+        return joblib.load(self._value_path)
+
+    def __repr__(self) -> str:
+        return f"JobHandle({self.job_id!r})"
+
+
+# --- file jobs -------------------------------------------------------------------------
+class FileGeneratingJob(Job):
+    """`fn()` or `fn(path)` writes the file `path` (in a worker process)."""
+
+    __slots__ = ()
+    kind = "file"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        fn: Callable[..., Any],
+        *,
+        empty_ok: bool = False,
+        cores_needed: int = 1,
+    ) -> None:
+        self._init_files([path], fn, empty_ok=empty_ok, cores_needed=cores_needed)
+
+    def _init_files(self, paths: list[Any], fn: Any, **kw: Any) -> None:
+        pipeline = current.get()
+        ids, absolutes = zip(*(normalize_path(p, pipeline.workdir) for p in paths), strict=True)
+        job_id = ":::".join(ids) if self.kind == "multifile" else ids[0]
+        Job.__init__(self, job_id, fn, tuple(absolutes), tuple(ids), **kw)
+        self.with_path = fn is not None and hashing.wants_argument(fn)
+        pipeline.add_job(self)
+
+
+class MultiFileGeneratingJob(FileGeneratingJob):
+    """`fn()` or `fn(paths)` writes all of `paths`."""
+
+    __slots__ = ()
+    kind = "multifile"
+
+    def __init__(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        fn: Callable[..., Any],
+        *,
+        empty_ok: bool = False,
+        cores_needed: int = 1,
+    ) -> None:
+        paths = list(paths)
+        if not paths:
+            msg = "MultiFileGeneratingJob needs at least one output path"
+            raise ValueError(msg)
+        self._init_files(paths, fn, empty_ok=empty_ok, cores_needed=cores_needed)
+
+
+class TempFileGeneratingJob(FileGeneratingJob):
+    """Writes a file that exists only while jobs depending on it run."""
+
+    __slots__ = ()
+    kind = "tempfile"
+    lazy = True
+
+
+def _name(name: Any, cls: type) -> str:
+    if not isinstance(name, str) or not name:
+        msg = f"{cls.__name__} needs a non-empty string name, got {name!r}"
+        raise TypeError(msg)
+    return name
+
+
+# --- values and loading ----------------------------------------------------------------
+class DataLoadingJob(Job):
+    """`fn()` runs in the main process when a dependant needs it; must not return None."""
+
+    __slots__ = ()
+    kind = "load"
+    where = MAIN
+    lazy = True
+
+    def __init__(self, name: str, fn: Callable[..., Any]) -> None:
+        super().__init__(_name(name, type(self)), fn)
+        current.get().add_job(self)
+
+    def load(self) -> None:
+        result = self.fn()  # type: ignore[misc]
+        if result is None:
+            msg = (
+                f"DataLoadingJob {self.job_id!r} returned None; return the loaded data "
+                f"(or anything not None) so that the pipeline knows it loaded"
+            )
+            raise JobContractError(msg)
+
+
+class AttributeLoadingJob(DataLoadingJob):
+    """`setattr(obj, attr, fn())` in the main process, when a dependant needs it."""
+
+    __slots__ = ("attr", "obj")
+    kind = "attribute"
+
+    def __init__(self, name: str, obj: Any, attr: str, fn: Callable[..., Any]) -> None:
+        self.obj = obj
+        self.attr = attr
+        super().__init__(name, fn)
+
+    def load(self) -> None:
+        setattr(self.obj, self.attr, self.fn())  # type: ignore[misc]
+
+
+class _CalcJob(FileGeneratingJob):
+    """The calculating half of a cached job: `calc()` in a worker, stored with joblib."""
+
+    __slots__ = ()
+    kind = "cachecalc"
+    task = TASK_DUMP
+
+
+class _LoadCached(DataLoadingJob):
+    """The loading half of a cached job: reads the stored result in the main process."""
+
+    __slots__ = ("calc", "sink")
+    kind = "loadcached"
+
+    def __init__(self, calc: _CalcJob, sink: Callable[[Any], Any]) -> None:
+        self.calc = calc
+        self.sink = sink
+        super().__init__("load:" + calc.job_id, sink)
+        self.upstream.append(calc.job_id)
+
+    def load(self) -> None:
+        import joblib
+
+        self.sink(joblib.load(self.calc.outputs[0]))
+
+    def depends_on(self, *things: Any) -> Job:
+        # Dependencies decide when the data must be recalculated.
+        self.calc.depends_on(*things)
+        return self
+
+
+def CachedDataLoadingJob(
+    cache_path: str | os.PathLike[str],
+    calc: Callable[[], Any],
+    load: Callable[[Any], Any],
+) -> Job:
+    """`calc()` in a worker, its result stored at `cache_path`; `load(result)` in the kernel."""
+    return _LoadCached(_CalcJob(cache_path, calc), load)
+
+
+def CachedAttributeLoadingJob(
+    cache_path: str | os.PathLike[str], obj: Any, attr: str, calc: Callable[[], Any]
+) -> Job:
+    """`calc()` in a worker, stored at `cache_path`; then `setattr(obj, attr, result)`."""
+    job = _LoadCached(_CalcJob(cache_path, calc), _Setter(obj, attr))
+    job.track_code = False  # the setter is ours, not the user's code
+    return job
+
+
+class _Setter:
+    def __init__(self, obj: Any, attr: str) -> None:
+        self.obj = obj
+        self.attr = attr
+
+    def __call__(self, value: Any) -> None:
+        setattr(self.obj, self.attr, value)
+
+
+class ValueJob(Job):
+    """`fn()` runs in a worker; its return value is stored on disk and exposed as `.value`."""
+
+    __slots__ = ("_loaded", "_value")
+    kind = "value"
+    task = TASK_VALUE
+
+    def __init__(self, name: str, fn: Callable[[], Any], *, cores_needed: int = 1) -> None:
+        pipeline = current.get()
+        name = _name(name, type(self))
+        super().__init__(name, fn, (pipeline.value_path(name),), (), cores_needed=cores_needed)
+        self._loaded = False
+        self._value: Any = None
+        pipeline.add_job(self)
+
+    @property
+    def value(self) -> Any:
+        """The stored return value (loaded from disk on first access after a run)."""
+        if not self._loaded:
+            import joblib
+
+            try:
+                self._value = joblib.load(self.outputs[0])
+            except FileNotFoundError:
+                msg = f"ValueJob {self.job_id!r} has no stored value yet: run the pipeline first"
+                raise JobContractError(msg) from None
+            self._loaded = True
+        return self._value
+
+    def forget_value(self) -> None:
+        self._loaded = False
+        self._value = None
+
+    def _value_path(self) -> str | None:
+        return self.outputs[0]
+
+
+class PlotJob(FileGeneratingJob):
+    """`calc()` cached in a worker; `plot(data)` returns a matplotlib figure saved to `path`."""
+
+    __slots__ = ("calc_job",)
+    kind = "plot"
+    task = TASK_PLOT
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        calc: Callable[[], Any],
+        plot: Callable[[Any], Any],
+    ) -> None:
+        plot_id, _ = normalize_path(path, current.get().workdir)
+        self.calc_job = ValueJob(f"{plot_id}:calc", calc)
+        self._init_files([path], plot)
+        self.with_path = False
+        self.upstream.append(self.calc_job.job_id)
+
+    def depends_on(self, *things: Any) -> Job:
+        self.calc_job.depends_on(*things)
+        return self
+
+
+# --- main-process jobs -----------------------------------------------------------------
+class JobGeneratingJob(DataLoadingJob):
+    """Runs every run, in the main process; the jobs it declares run in the same run."""
+
+    __slots__ = ()
+    kind = "generating"
+    lazy = False
+    always = True
+
+    def load(self) -> None:
+        self.fn()  # type: ignore[misc]
+
+
+class FinalJob(DataLoadingJob):
+    """Runs in the main process after every other job, when anything ran (or it changed)."""
+
+    __slots__ = ()
+    kind = "final"
+    lazy = False
+
+    def load(self) -> None:
+        self.fn()  # type: ignore[misc]
+
+
+# --- invariants ------------------------------------------------------------------------
+class _Invariant(Job):
+    __slots__ = ("fingerprint",)
+    where = NOWHERE
+
+    def output_key(self) -> str | None:
+        return self.fingerprint
+
+
+class FunctionInvariant(_Invariant):
+    """Dependants rerun when `fn`'s code, closure or defaults change."""
+
+    __slots__ = ()
+    kind = "function"
+
+    def __init__(self, name: str, fn: Callable[..., Any]) -> None:
+        super().__init__("FI:" + _name(name, type(self)), None)
+        if not callable(fn):
+            msg = f"FunctionInvariant {name!r}: expected a function, got {fn!r}"
+            raise TypeError(msg)
+        self.fn = fn
+        self.fingerprint = hashing.function_fingerprint(fn)
+        current.get().add_job(self)
+
+
+class ParameterInvariant(_Invariant):
+    """Dependants rerun when `value` changes."""
+
+    __slots__ = ("value",)
+    kind = "parameter"
+
+    def __init__(self, name: str, value: Any) -> None:
+        super().__init__("PI:" + _name(name, type(self)), None)
+        self.value = value
+        self.fingerprint = hashing.value_fingerprint(value)
+        current.get().add_job(self)
+
+
+class FileInvariant(_Invariant):
+    """Dependants rerun when the file's content changes (mtime/size first, then a hash)."""
+
+    __slots__ = ()
+    kind = "input"
+
+    def __init__(self, path: str | os.PathLike[str], *, pipeline: Any = None) -> None:
+        pipeline = pipeline or current.get()
+        rel, absolute = normalize_path(path, pipeline.workdir)
+        super().__init__("file:" + rel, None, (absolute,), (rel,))
+        self.fingerprint = None
+        pipeline.add_job(self)
+
+    def output_key(self) -> str | None:
+        return None  # computed by the pipeline from the file (with its stat cache)
+
+
+def as_path_list(job: Job) -> Any:
+    """What a file job's function receives: a Path, or a list of Paths for several."""
+    if job.kind == "multifile":
+        return [Path(p) for p in job.paths]
+    return Path(job.paths[0])

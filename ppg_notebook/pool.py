@@ -1,0 +1,94 @@
+"""The loky worker processes: started once, reused by every run and pipeline of a process.
+
+The pool is our own loky executor (not joblib's global one), so interrupting a run signals
+only processes the pipeline started, never workers the user's own joblib calls use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import types
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from joblib.externals.loky.process_executor import (
+    BrokenProcessPool,
+    ProcessPoolExecutor,
+    ShutdownExecutorError,
+)
+
+from .errors import JobContractError
+
+WorkerLost = BrokenProcessPool  # loky's TerminatedWorkerError is a subclass
+_IDLE_TIMEOUT = 300  # seconds an idle worker lives, as in joblib
+_pools: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(cores: int) -> ProcessPoolExecutor:
+    pool = _pools.get(cores)
+    if pool is None or pool._flags.broken or pool._flags.shutdown:
+        pool = ProcessPoolExecutor(max_workers=cores, timeout=_IDLE_TIMEOUT)
+        _pools[cores] = pool
+    return pool
+
+
+def submit(cores: int, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    try:
+        return _pool(cores).submit(fn, *args)
+    except (BrokenProcessPool, ShutdownExecutorError, RuntimeError):
+        discard(cores)
+        return _pool(cores).submit(fn, *args)
+
+
+def warm(cores: int) -> None:
+    """Start the workers now, so they are ready when the first job is sent."""
+    if cores not in _pools:
+        submit(cores, int)
+
+
+def discard(cores: int, kill: bool = False) -> None:
+    """Forget a broken pool; with `kill`, stop its workers (and the jobs they run) now."""
+    pool = _pools.pop(cores, None)
+    if pool is not None:
+        pool.shutdown(wait=False, kill_workers=kill)
+
+
+def explain_send_failure(job: Any, error: BaseException) -> JobContractError:
+    """A clear error for a job whose function could not be sent to a worker."""
+    cause = error.__cause__ or error
+    culprit = find_unpicklable(job.fn)
+    what = f"{culprit} cannot be pickled" if culprit else f"it cannot be pickled ({cause})"
+    msg = (
+        f"job {job.job_id!r} cannot be sent to a worker process: {what}. Create that object "
+        f"inside the job's function instead of capturing it, or load it in the main process "
+        f"with a DataLoadingJob."
+    )
+    return JobContractError(msg)
+
+
+def find_unpicklable(fn: Any, depth: int = 0) -> str | None:
+    """Names the closure variable, default or global of `fn` that cannot be pickled."""
+    import cloudpickle
+
+    code = getattr(fn, "__code__", None)
+    if not isinstance(code, types.CodeType) or depth > 3:
+        return None
+    candidates: list[tuple[str, Any]] = []
+    for name, cell in zip(code.co_freevars, fn.__closure__ or (), strict=False):
+        with contextlib.suppress(ValueError):  # an empty cell: bound later
+            candidates.append((f"the captured variable {name!r}", cell.cell_contents))
+    for i, value in enumerate(fn.__defaults__ or ()):
+        candidates.append((f"default argument #{i + 1}", value))
+    fn_globals = getattr(fn, "__globals__", {})
+    for name in code.co_names:
+        if name in fn_globals:
+            candidates.append((f"the global {name!r}", fn_globals[name]))
+    for label, value in candidates:
+        try:
+            cloudpickle.dumps(value)
+        except Exception:
+            inner = find_unpicklable(value, depth + 1) if callable(value) else None
+            described = f"{label} (a {type(value).__module__}.{type(value).__qualname__})"
+            return f"{described}, through {inner}" if inner else described
+    return None

@@ -1,0 +1,555 @@
+"""Executes a decided graph: worker jobs on loky, loading/generating jobs in the main process.
+
+The runner walks the graph as upstream jobs finish. A job whose upstream is all settled is
+decided (decide.reason_to_run) with the actual fingerprints of what it would consume, so an
+upstream rerun with identical output does not rerun it. Small worker jobs travel in batches;
+one job's failure never fails its batch. A dead worker fails only the job that killed it:
+every job that was in flight with it is retried alone first. Each job's record is committed
+as soon as its result arrives. Ctrl-C stops the workers, removes partial outputs and keeps
+what finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from . import facts, hashing, pool
+from .decide import reason_to_run
+from .errors import JobContractError, WorkerDied
+from .events import Event, Outcome, RunResult
+from .jobs import MAIN, NOWHERE, TASK_PLOT, FileInvariant, Job
+from .worker import Result, Task, run_batch
+
+_BAD = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)
+_TARGET_BATCH_SECONDS = 0.02  # batches of tiny jobs are sized to take about this long
+_MAX_BATCH = 256
+
+
+def safe_name(job_id: str) -> str:
+    """A file name for a job's log, error file or stored value."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", job_id)[-60:].lstrip(".")
+    return f"{readable}-{hashing.hash_bytes(job_id.encode())[:10]}"
+
+
+def code_key(job_id: str) -> str:
+    """The input key under which a job's own code fingerprint is recorded."""
+    return "FI:" + job_id
+
+
+def describe(job: Job | None, job_id: str) -> str:
+    """Names an input for people: 'parameter x', 'input file a.csv', 'job b'."""
+    kind = job.kind if job is not None else ""
+    if kind == "parameter":
+        return f"parameter {job_id[3:]!r}"
+    if kind == "function":
+        return f"function {job_id[3:]!r}"
+    if kind == "input":
+        return f"input file {job_id[5:]!r}"
+    return f"job {job_id!r}"
+
+
+@dataclass(slots=True)
+class _Batch:
+    ids: list[str]
+    cores: int
+    alone: bool  # submitted with nothing else in flight (to find who kills workers)
+
+
+class Runner:
+    """One run over a resolved graph."""
+
+    def __init__(
+        self,
+        *,
+        jobs: dict[str, Job],
+        upstream: dict[str, list[str]],
+        order: list[str],
+        records: dict[str, dict[str, Any]],
+        history: Any,
+        workdir: str,
+        ppg_dir: str,
+        cores: int,
+        emit: Callable[[Event], None],
+        extend: Callable[[set[str]], tuple[dict[str, Job], dict[str, list[str]]]],
+    ) -> None:
+        self.jobs = jobs
+        self.up = upstream
+        self.down: dict[str, list[str]] = {job_id: [] for job_id in jobs}
+        for job_id, ups in upstream.items():
+            for u in ups:
+                self.down[u].append(job_id)
+        self.order = order
+        self.records = records
+        self.history = history
+        self.workdir = workdir
+        self.logs_dir = os.path.join(ppg_dir, "logs")
+        self.errors_dir = os.path.join(ppg_dir, "errors")
+        self.cores = cores
+        self.emit = emit
+        self.extend = extend
+        self.result = RunResult()
+        self.remaining = {job_id: len(upstream[job_id]) for job_id in order}
+        self.released: set[str] = set()
+        self.fp: dict[str, str] = {}
+        self.inputs: dict[str, dict[str, str]] = {}
+        self.lazy_state: dict[str, str] = {}  # "running", "ok", "failed"
+        self.waiters: dict[str, list[str]] = {}
+        self.blocked: dict[str, int] = {}
+        self.temp_users: dict[str, int] = {}
+        self.finals: list[str] = []
+        self.ready: deque[str] = deque()
+        self.queue: deque[str] = deque()
+        self.alone: set[str] = set()  # jobs to send one per batch (after a pickling error)
+        self.suspects: deque[str] = deque()  # in flight when a worker died
+        self.inflight: dict[Future[list[Result]], _Batch] = {}
+        self.reserved = 0
+        self.multi_inflight = 0
+        self.completions: queue.SimpleQueue[Future[list[Result]]] = queue.SimpleQueue()
+        self.pending_records: list[tuple[str, dict[str, Any]]] = []
+        self.refreshed: list[str] = []
+        self.timed_jobs = 0
+        self.timed_seconds = 0.0
+
+    # --- the loop --------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        t0 = time.perf_counter()
+        self.emit(Event("run_started", data=len(self.order)))
+        self.ready.extend(job_id for job_id in self.order if self.remaining[job_id] == 0)
+        try:
+            self._loop()
+            self._run_finals()
+        except BaseException:
+            self._abort()
+            raise
+        finally:
+            self._flush()
+        for job_id in self.jobs:
+            if job_id not in self.result.outcomes and self.jobs[job_id].lazy:
+                self.result.outcomes[job_id] = Outcome.NOT_NEEDED
+        self._remove_temp_files(list(self.temp_users))
+        self.result.duration = time.perf_counter() - t0
+        self.emit(Event("run_finished", data=self.result))
+        return self.result
+
+    def _loop(self) -> None:
+        while True:
+            while self.ready:
+                self._resolve(self.ready.popleft())
+            self._flush()
+            self._submit()
+            if not self.inflight:
+                if self.ready:
+                    continue
+                break
+            self._handle(self._next_completion())
+
+    def _next_completion(self) -> Future[list[Result]]:
+        while True:
+            try:  # a timeout keeps the wait interruptible by Ctrl-C on every platform
+                return self.completions.get(timeout=1.0)
+            except queue.Empty:
+                continue
+
+    # --- deciding --------------------------------------------------------------------
+    def _resolve(self, job_id: str) -> None:
+        """All upstream of `job_id` is settled: decide it, and run it if it must."""
+        job = self.jobs[job_id]
+        ups = self.up[job_id]
+        outcomes = self.result.outcomes
+        if any(outcomes.get(u) in _BAD for u in ups):
+            self._settle(job_id, Outcome.UPSTREAM_FAILED)
+            return
+        if job.where == NOWHERE:
+            self._resolve_invariant(job)
+            return
+        if job.kind == "final":
+            self.finals.append(job_id)
+            return
+        fp = self.fp
+        inputs = {u: fp[u] for u in ups}
+        code = job.code_fingerprint()
+        key = code_key(job_id)
+        if code is not None:
+            inputs[key] = code
+        self.inputs[job_id] = inputs
+        if job.lazy:
+            # What dependants consume from a loading job is determined by its inputs.
+            fp[job_id] = hashing.combine([f"{k}={v}" for k, v in sorted(inputs.items())])
+            self.temp_users[job_id] = len(self.down[job_id])
+            self._release(job_id)
+            return
+        if job.always:
+            self.result.reasons[job_id] = "it runs on every run"
+            self._want(job_id)
+            return
+        record = self.records.get(job_id)
+        reason = reason_to_run(
+            record,
+            inputs,
+            key,
+            lambda: facts.check_outputs(job, record, self.refreshed),  # type: ignore[arg-type]
+            self._describe,
+            self._is_invariant,
+        )
+        if reason is None:
+            fp[job_id] = record["fp"]  # type: ignore[index]
+            self._settle(job_id, Outcome.UP_TO_DATE)
+        else:
+            self.result.reasons[job_id] = reason.text
+            self._want(job_id)
+
+    def _describe(self, job_id: str) -> str:
+        return describe(self.jobs.get(job_id), job_id)
+
+    def _is_invariant(self, job_id: str) -> bool:
+        job = self.jobs.get(job_id)
+        return job is None or job.where == NOWHERE
+
+    def _resolve_invariant(self, job: Job) -> None:
+        if isinstance(job, FileInvariant):
+            record = facts.input_file_record(job.outputs[0], self.records.get(job.job_id))
+            if record is None:
+                msg = (
+                    f"input file {job.paths[0]!r} does not exist; create it, or declare "
+                    f"the job that writes it"
+                )
+                self._fail(job.job_id, JobContractError(msg), "")
+                return
+            if record is not self.records.get(job.job_id):
+                self.records[job.job_id] = record
+                self.pending_records.append((job.job_id, record))
+            self.fp[job.job_id] = record["fp"]
+        else:
+            self.fp[job.job_id] = job.output_key()  # type: ignore[assignment]
+        self._settle(job.job_id, Outcome.UP_TO_DATE, quiet=True)
+
+    def _want(self, job_id: str) -> None:
+        """`job_id` must run: first make the loading jobs it reads from available."""
+        needed = [
+            u for u in self.up[job_id] if self.jobs[u].lazy and self.lazy_state.get(u) != "ok"
+        ]
+        if not needed:
+            self._dispatch(job_id)
+            return
+        self.blocked[job_id] = len(needed)
+        for lazy in needed:
+            self.waiters.setdefault(lazy, []).append(job_id)
+            if lazy not in self.lazy_state:
+                self.lazy_state[lazy] = "running"
+                self.result.reasons[lazy] = f"job {job_id!r} needs it"
+                self._want(lazy)
+
+    def _dispatch(self, job_id: str) -> None:
+        self.emit(Event("queued", job_id))
+        if self.jobs[job_id].where == MAIN:
+            self._run_main(job_id)
+        else:
+            self.queue.append(job_id)
+
+    # --- settling --------------------------------------------------------------------
+    def _release(self, job_id: str) -> None:
+        """Let dependants of `job_id` proceed (it is decided, ran, or failed)."""
+        self.released.add(job_id)
+        remaining = self.remaining
+        for d in self.down[job_id]:
+            remaining[d] -= 1
+            if remaining[d] == 0:
+                self.ready.append(d)
+
+    def _settle(self, job_id: str, outcome: Outcome, quiet: bool = False) -> None:
+        self.result.outcomes[job_id] = outcome
+        if not quiet:
+            self.emit(Event("done", job_id, outcome))
+        job = self.jobs[job_id]
+        if job.lazy:
+            self.lazy_state[job_id] = "ok" if outcome is Outcome.RAN else "failed"
+            self._wake(job_id, ok=outcome is Outcome.RAN)
+            if job_id not in self.released:
+                self._release(job_id)
+        else:
+            self._release(job_id)
+        for u in self.up[job_id]:
+            if u in self.temp_users:
+                self.temp_users[u] -= 1
+                if self.temp_users[u] == 0:
+                    self._remove_temp_files([u])
+
+    def _wake(self, lazy: str, ok: bool) -> None:
+        for waiter in self.waiters.pop(lazy, ()):
+            if not ok:
+                if waiter not in self.result.outcomes:
+                    self._settle(waiter, Outcome.UPSTREAM_FAILED)
+                continue
+            self.blocked[waiter] -= 1
+            if self.blocked[waiter] == 0:
+                del self.blocked[waiter]
+                self._dispatch(waiter)
+
+    def _remove_temp_files(self, temp_ids: list[str]) -> None:
+        for temp_id in temp_ids:
+            del self.temp_users[temp_id]
+            if self.lazy_state.get(temp_id) and self.jobs[temp_id].where != MAIN:
+                for path in self.jobs[temp_id].outputs:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+
+    def _succeed(self, job_id: str, record: dict[str, Any], log: str = "") -> None:
+        job = self.jobs[job_id]
+        record["o"] = "ok"
+        record["i"] = self.inputs.get(job_id, {})
+        if job.lazy or job.always:
+            record["fp"] = self.fp.get(job_id, "")
+        else:
+            self.fp[job_id] = record["fp"]
+        if job.kind == "value":
+            job.forget_value()  # type: ignore[attr-defined]
+        previous = self.records.get(job_id)
+        if previous is not None and previous.get("o") == "failed":
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.errors_dir, safe_name(job_id) + ".txt"))
+        self.records[job_id] = record
+        self.pending_records.append((job_id, record))
+        if log:
+            self.result.logs[job_id] = log
+        self._settle(job_id, Outcome.RAN)
+
+    def _fail(self, job_id: str, error: BaseException, tb: str, log: str = "") -> None:
+        if not tb:
+            tb = "".join(traceback.format_exception_only(type(error), error))
+        with contextlib.suppress(AttributeError, TypeError):
+            error.ppg_traceback = tb  # type: ignore[attr-defined]
+        self.result.errors[job_id] = error
+        self.result.tracebacks[job_id] = tb
+        if log:
+            self.result.logs[job_id] = log
+        os.makedirs(self.errors_dir, exist_ok=True)
+        with open(os.path.join(self.errors_dir, safe_name(job_id) + ".txt"), "w") as f:
+            f.write(f"job: {job_id}\nat: {time.ctime()}\n\n{tb}")
+        record = {"o": "failed", "i": {}, "t": time.time(), "e": f"{type(error).__name__}: {error}"}
+        self.records[job_id] = record
+        self.pending_records.append((job_id, record))
+        self._settle(job_id, Outcome.FAILED)
+
+    def _flush(self) -> None:
+        if self.refreshed:
+            self.pending_records.extend((i, self.records[i]) for i in set(self.refreshed))
+            self.refreshed.clear()
+        if self.pending_records:
+            self.history.put(self.pending_records)
+            self.pending_records = []
+
+    # --- main-process jobs -----------------------------------------------------------
+    def _run_main(self, job_id: str) -> None:
+        job = self.jobs[job_id]
+        self.emit(Event("running", job_id))
+        start = time.time()
+        t0 = time.perf_counter()
+        known = set(self.jobs)
+        try:
+            with _working_directory(self.workdir):
+                job.load()  # type: ignore[attr-defined]
+        except Exception as e:
+            self._fail(job_id, e, _traceback_from_user(e))
+            return
+        record = {"t": start, "d": time.perf_counter() - t0}
+        self._succeed(job_id, record)
+        if job.kind == "generating":
+            self._add_generated_jobs(known)
+
+    def _add_generated_jobs(self, known: set[str]) -> None:
+        new_jobs, new_upstream = self.extend(known)
+        for job_id, job in new_jobs.items():
+            self.jobs[job_id] = job
+            self.up[job_id] = new_upstream[job_id]
+            self.down.setdefault(job_id, [])
+        for job_id in new_jobs:
+            ups = self.up[job_id]
+            for u in ups:
+                self.down[u].append(job_id)
+            self.remaining[job_id] = sum(1 for u in ups if u not in self.released)
+            if self.remaining[job_id] == 0:
+                self.ready.append(job_id)
+
+    def _run_finals(self) -> None:
+        if not self.finals:
+            return
+        anything_ran = any(o is not Outcome.UP_TO_DATE for o in self.result.outcomes.values())
+        for job_id in self.finals:
+            job = self.jobs[job_id]
+            inputs = {u: self.fp.get(u, "") for u in self.up[job_id]}
+            code = job.code_fingerprint()
+            if code is not None:
+                inputs[code_key(job_id)] = code
+            self.inputs[job_id] = inputs
+            record = self.records.get(job_id)
+            if anything_ran:
+                self.result.reasons[job_id] = "other jobs ran"
+            elif record is None or record.get("o") != "ok" or record.get("i") != inputs:
+                self.result.reasons[job_id] = "it has not run with these inputs"
+            else:
+                self.result.outcomes[job_id] = Outcome.UP_TO_DATE
+                continue
+            self._dispatch(job_id)
+
+    # --- worker jobs -----------------------------------------------------------------
+    def _task(self, job_id: str) -> Task:
+        job = self.jobs[job_id]
+        extra = job.calc_job.outputs[0] if job.task == TASK_PLOT else None  # type: ignore[attr-defined]
+        return Task(
+            job_id,
+            job.task,
+            job.fn,
+            job.paths,
+            job.outputs,
+            job.with_path,
+            job.kind == "multifile",
+            job.empty_ok,
+            extra,
+            os.path.join(self.logs_dir, safe_name(job_id) + ".log"),
+        )
+
+    def _cores_of(self, job_id: str) -> int:
+        need = self.jobs[job_id].cores_needed
+        return self.cores if need < 1 or need > self.cores else need
+
+    def _batch_size(self) -> int:
+        if self.timed_jobs < 2 * self.cores:
+            return 1  # learn how long jobs take before batching them
+        per_job = self.timed_seconds / self.timed_jobs + 1e-4  # + transport overhead
+        fit = int(_TARGET_BATCH_SECONDS / per_job)
+        spread = len(self.queue) // (2 * self.cores)
+        return max(1, min(fit, spread, _MAX_BATCH))
+
+    def _submit(self) -> None:
+        while True:
+            if self.suspects:
+                if not self.inflight:
+                    self._send([self.suspects.popleft()], 1, alone=True)
+                return
+            if not self.queue:
+                return
+            need = self._cores_of(self.queue[0])
+            if need > 1 or self.multi_inflight:
+                if self.reserved + need > self.cores:
+                    return
+            elif len(self.inflight) >= 2 * self.cores:
+                return
+            if need > 1 or self.queue[0] in self.alone:
+                self._send([self.queue.popleft()], need)
+                continue
+            size = self._batch_size()
+            batch: list[str] = []
+            while self.queue and len(batch) < size:
+                nxt = self.queue[0]
+                if nxt in self.alone or self._cores_of(nxt) > 1:
+                    break
+                batch.append(self.queue.popleft())
+            self._send(batch, 1)
+
+    def _send(self, ids: list[str], cores: int, alone: bool = False) -> None:
+        tasks = [self._task(job_id) for job_id in ids]
+        future = pool.submit(self.cores, run_batch, self.workdir, tasks)
+        self.inflight[future] = _Batch(ids, cores, alone)
+        self.reserved += cores
+        if cores > 1:
+            self.multi_inflight += 1
+        for job_id in ids:
+            self.emit(Event("running", job_id))
+        future.add_done_callback(self.completions.put)
+
+    def _handle(self, future: Future[list[Result]]) -> None:
+        batch = self.inflight.pop(future)
+        self.reserved -= batch.cores
+        if batch.cores > 1:
+            self.multi_inflight -= 1
+        try:
+            results = future.result()
+        except pool.WorkerLost as e:
+            pool.discard(self.cores)
+            if batch.alone or (len(batch.ids) == 1 and not self.inflight):
+                self._fail(batch.ids[0], _worker_died(batch.ids[0], e), "")
+            else:
+                self.suspects.extend(batch.ids)
+            return
+        except Exception as e:
+            if len(batch.ids) > 1:
+                self.alone.update(batch.ids)
+                self.queue.extendleft(reversed(batch.ids))
+            else:
+                job_id = batch.ids[0]
+                self._fail(job_id, pool.explain_send_failure(self.jobs[job_id], e), "")
+            return
+        for r in results:
+            self._record_result(r)
+
+    def _record_result(self, r: Result) -> None:
+        self.timed_jobs += 1
+        self.timed_seconds += r.duration
+        if r.ok:
+            record = {"out": r.outputs, "fp": r.fingerprint, "t": r.start, "d": r.duration}
+            self._succeed(r.job_id, record, r.log)
+        else:
+            self._fail(r.job_id, r.error or RuntimeError("unknown error"), r.traceback, r.log)
+
+    # --- interruption ----------------------------------------------------------------
+    def _abort(self) -> None:
+        """Ctrl-C: keep what finished, stop what runs, remove partial outputs."""
+        for future in list(self.inflight):
+            if future.done() and not future.cancelled() and future.exception() is None:
+                for r in future.result():
+                    self._record_result(r)
+                del self.inflight[future]
+        if self.inflight:
+            for future in self.inflight:
+                future.cancel()
+            pool.discard(self.cores, kill=True)
+            for batch in self.inflight.values():
+                for job_id in batch.ids:
+                    if job_id not in self.result.outcomes:
+                        for path in self.jobs[job_id].outputs:
+                            with contextlib.suppress(FileNotFoundError):
+                                os.unlink(path)
+            self.inflight.clear()
+        self._remove_temp_files(list(self.temp_users))
+
+
+def _worker_died(job_id: str, error: BaseException) -> WorkerDied:
+    codes = re.search(r"exit codes of the workers are \{([^}]*)\}", str(error))
+    how = f" (exit code {codes.group(1)})" if codes else ""
+    msg = (
+        f"the worker process running job {job_id!r} died{how}: the job crashed it "
+        f"(a segmentation fault, os._exit(), a kill signal, or running out of memory). "
+        f"Other jobs were not affected."
+    )
+    return WorkerDied(msg)
+
+
+def _traceback_from_user(e: BaseException) -> str:
+    tb = e.__traceback__
+    ours = os.path.dirname(__file__)
+    while tb is not None and os.path.dirname(tb.tb_frame.f_code.co_filename) == ours:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(e), e, tb))
+
+
+@contextlib.contextmanager
+def _working_directory(path: str) -> Any:
+    before = os.getcwd()
+    if before == path:
+        yield
+        return
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)

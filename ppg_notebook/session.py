@@ -1,0 +1,389 @@
+"""The pipeline object: holds the declared jobs and wires graph, decision, runner and history.
+
+One pipeline is "current" at a time (jobs join it when constructed); a notebook kernel or a
+script usually has exactly one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from . import current, graph, hashing, pool
+from .decide import UNKNOWN, Reason, reason_to_run
+from .errors import DependencyError, JobRedefinitionError, JobsFailed
+from .events import Event, RunResult
+from .facts import check_outputs, input_file_record
+from .history import History
+from .jobs import NOWHERE, WORKER, FileInvariant, Job, _Ref, normalize_path
+from .lock import DirectoryLock
+from .runner import Runner, code_key, describe, safe_name
+
+BACKENDS = ("loky",)
+
+
+class Pipeline:
+    """A set of jobs, a directory that remembers what ran, and the means to run them."""
+
+    def __init__(
+        self,
+        dir: str | os.PathLike[str] = ".ppg",
+        cores: int | None = None,
+        backend: str = "loky",
+        *,
+        allow_redefinition: bool = False,
+    ) -> None:
+        if backend not in BACKENDS:
+            msg = f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}"
+            raise ValueError(msg)
+        if cores is not None and (not isinstance(cores, int) or cores < 1):
+            msg = f"cores must be a positive number or None (all CPUs), not {cores!r}"
+            raise ValueError(msg)
+        self.workdir = os.getcwd()
+        self.dir = os.path.normpath(os.path.join(self.workdir, os.fspath(dir)))
+        self.cores = cores or os.cpu_count() or 1
+        self.backend = backend
+        self.allow_redefinition = allow_redefinition
+        self.jobs: dict[str, Job] = {}
+        self.producers: dict[str, str] = {}  # absolute output path -> job id
+        self.listeners: list[Callable[[Event], None]] = []
+        self._history: History | None = None
+        self._warm = False
+
+    # --- declaring -------------------------------------------------------------------
+    def add_job(self, job: Job) -> Job:
+        """Register a newly constructed job (called by the job constructors)."""
+        job_id = job.job_id
+        old = self.jobs.get(job_id)
+        if old is not None:
+            self._redefine(old, job)
+        if job.where != NOWHERE:
+            for path in job.outputs:
+                owner = self.producers.get(path)
+                if owner is not None and owner != job_id:
+                    msg = (
+                        f"{path!r} would be written by two jobs: {owner!r} and {job_id!r}; "
+                        f"each file must have exactly one job that writes it"
+                    )
+                    raise JobRedefinitionError(msg)
+            for path in job.outputs:
+                self.producers[path] = job_id
+        job.pipeline = self
+        self.jobs[job_id] = job
+        if job.where == WORKER and not self._warm:
+            self._warm = True
+            pool.warm(self.cores)
+        return job
+
+    def _redefine(self, old: Job, new: Job) -> None:
+        if self.allow_redefinition:
+            for path in old.outputs:
+                if self.producers.get(path) == old.job_id:
+                    del self.producers[path]
+            return
+        same = type(old) is type(new) and old.outputs == new.outputs
+        if same and old.where == NOWHERE:
+            same = old.output_key() == new.output_key()
+        elif same:
+            same = _function_key(old.fn) == _function_key(new.fn)
+        if not same:
+            msg = (
+                f"job {old.job_id!r} is declared twice, differently: first as {_what(old)}, "
+                f"then as {_what(new)}. Give each job its own id (output path or name)."
+            )
+            raise JobRedefinitionError(msg)
+        new.upstream.extend(u for u in old.upstream if u not in new.upstream)
+
+    def value_path(self, name: str) -> str:
+        return os.path.join(self.dir, "cache", "values", safe_name(name) + ".joblib")
+
+    # --- the graph as it stands --------------------------------------------------------
+    def _resolve(self, job_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Upstream ids of each job, with path references turned into jobs or input files."""
+        upstream: dict[str, list[str]] = {}
+        for job_id in job_ids:
+            job = self.jobs[job_id]
+            if not job.upstream:
+                upstream[job_id] = []
+                continue
+            ups = []
+            for ref in job.upstream:
+                if type(ref) is str:
+                    if ref not in self.jobs:
+                        msg = (
+                            f"job {job_id!r} depends on {ref!r}, which is no longer declared; "
+                            f"declare it again or remove the dependency"
+                        )
+                        raise DependencyError(msg)
+                    ups.append(ref)
+                else:
+                    ups.append(self._resolve_ref(job, ref))
+            upstream[job_id] = ups
+        return upstream
+
+    def _resolve_all(self, job_ids: list[str]) -> dict[str, list[str]]:
+        """Like _resolve, including the input-file invariants resolving creates."""
+        before = set(self.jobs)
+        upstream = self._resolve(job_ids)
+        created = [job_id for job_id in self.jobs if job_id not in before]
+        upstream.update(self._resolve(created))
+        return upstream
+
+    def _resolve_ref(self, job: Job, ref: _Ref) -> str:
+        if ref in self.jobs:
+            return str(ref)
+        rel, absolute = normalize_path(ref, self.workdir)
+        producer = self.producers.get(absolute)
+        if producer is not None:
+            return producer
+        invariant_id = "file:" + rel
+        if invariant_id in self.jobs:
+            return invariant_id
+        if not os.path.exists(absolute):
+            msg = (
+                f"job {job.job_id!r} depends on {str(ref)!r}, but no job writes that file and "
+                f"it does not exist (looked for {absolute}); create it, declare the job that "
+                f"writes it, or fix the path"
+            )
+            raise DependencyError(msg)
+        return FileInvariant(ref, pipeline=self).job_id
+
+    def _graph(self, targets: Any = None) -> tuple[dict[str, list[str]], list[str]]:
+        """(upstream, topological order) of the targets' closure (all jobs by default)."""
+        upstream = self._resolve_all(list(self.jobs))
+        order = graph.topological_order(upstream)
+        if targets is not None:
+            keep = graph.upstream_closure(upstream, self._target_ids(targets))
+            order = [job_id for job_id in order if job_id in keep]
+            upstream = {job_id: upstream[job_id] for job_id in order}
+        return upstream, order
+
+    def _target_ids(self, targets: Any) -> list[str]:
+        if isinstance(targets, (Job, str, os.PathLike)):
+            targets = [targets]
+        ids = []
+        for target in targets:
+            if isinstance(target, Job):
+                ids.append(target.job_id)
+                continue
+            ref = os.fspath(target)
+            if ref in self.jobs:
+                ids.append(ref)
+                continue
+            producer = self.producers.get(normalize_path(ref, self.workdir)[1])
+            if producer is None:
+                msg = f"run(targets=...): no job has id or output {ref!r}"
+                raise DependencyError(msg)
+            ids.append(producer)
+        return ids
+
+    @property
+    def history(self) -> History:
+        if self._history is None:
+            os.makedirs(self.dir, exist_ok=True)
+            self._history = History(os.path.join(self.dir, "history"))
+        return self._history
+
+    # --- running ---------------------------------------------------------------------
+    def run(self, targets: Any = None) -> RunResult:
+        """Run what must run (everything, or `targets` and their upstream)."""
+        upstream, order = self._graph(targets)
+        os.makedirs(self.dir, exist_ok=True)
+        with DirectoryLock(os.path.join(self.dir, "lock")):
+            records = self.history.load()
+            runner = Runner(
+                jobs={job_id: self.jobs[job_id] for job_id in order},
+                upstream=upstream,
+                order=order,
+                records=records,
+                history=self.history,
+                workdir=self.workdir,
+                ppg_dir=self.dir,
+                cores=self.cores,
+                emit=self._emit,
+                extend=self._new_jobs_since,
+            )
+            result = runner.execute()
+        if result.errors:
+            raise JobsFailed(_failure_message(result, self.dir), result.failed, result)
+        return result
+
+    def _new_jobs_since(self, known: set[str]) -> tuple[dict[str, Job], dict[str, list[str]]]:
+        upstream = self._resolve_all([job_id for job_id in self.jobs if job_id not in known])
+        graph.topological_order(self._resolve_all(list(self.jobs)))  # refuse a cycle
+        return {job_id: self.jobs[job_id] for job_id in upstream}, upstream
+
+    def _emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    # --- explaining ------------------------------------------------------------------
+    def plan(self, targets: Any = None) -> dict[str, Reason | None]:
+        """What a run would do, without running: each job's reason to run (None: up to date).
+
+        A job downstream of one that will run gets a `maybe` reason: it reruns only if that
+        upstream's new output differs from what it consumed.
+        """
+        upstream, order = self._graph(targets)
+        records = self.history.load()
+        fp: dict[str, str] = {}
+        plan: dict[str, Reason | None] = {}
+        for job_id in order:
+            job = self.jobs[job_id]
+            if job.where == NOWHERE:
+                fp[job_id] = self._invariant_fingerprint(job, records)
+                plan[job_id] = None
+                continue
+            inputs = {u: fp[u] for u in upstream[job_id]}
+            code = job.code_fingerprint()
+            if code is not None:
+                inputs[code_key(job_id)] = code
+            if job.lazy:
+                plan[job_id] = Reason(0, "it runs only when a job that depends on it runs")
+                unknown = UNKNOWN in inputs.values()
+                fp[job_id] = (
+                    UNKNOWN
+                    if unknown
+                    else hashing.combine([f"{k}={v}" for k, v in sorted(inputs.items())])
+                )
+                continue
+            if job.always:
+                reason: Reason | None = Reason(1, "it runs on every run")
+            elif job.kind == "final":
+                reason = Reason(0, "it runs after the other jobs when any of them ran")
+            else:
+                record = records.get(job_id)
+                reason = reason_to_run(
+                    record,
+                    inputs,
+                    code_key(job_id),
+                    lambda job=job, record=record: check_outputs(job, record, []),
+                    lambda i: describe(self.jobs.get(i), i),
+                    lambda i: i not in self.jobs or self.jobs[i].where == NOWHERE,
+                )
+            plan[job_id] = reason
+            fp[job_id] = UNKNOWN if reason is not None else records[job_id]["fp"]
+        return plan
+
+    def _invariant_fingerprint(self, job: Job, records: dict[str, Any]) -> str:
+        if isinstance(job, FileInvariant):
+            record = input_file_record(job.outputs[0], records.get(job.job_id))
+            return UNKNOWN if record is None else record["fp"]
+        return job.output_key() or ""
+
+    def why(self, job: Job | str) -> str:
+        """In words: will this job run on the next `run()`, and why?"""
+        job_id = job.job_id if isinstance(job, Job) else self._target_ids([job])[0]
+        reason = self.plan([job_id])[job_id]
+        if reason is None:
+            return f"{job_id!r} is up to date"
+        if reason.rule == 0:
+            return f"{job_id!r}: {reason.text}"
+        if reason.maybe:
+            return f"{job_id!r} may run: {reason.text}"
+        return f"{job_id!r} will run: {reason.text}"
+
+    def invalidate(self, *jobs: Job | str) -> None:
+        """Make these jobs run again on the next run (their dependants rerun if outputs change)."""
+        ids = self._target_ids(list(jobs))
+        records = self.history.load()
+        changed = []
+        for job_id in ids:
+            record = dict(records.get(job_id) or {"i": {}})
+            record["o"] = "invalidated"
+            changed.append((job_id, record))
+        self.history.put(changed)
+
+    def status(self) -> list[dict[str, Any]]:
+        """One row per job: id, kind, state, why it must run, last duration."""
+        plan = self.plan()
+        records = self.history.load()
+        rows = []
+        for job_id, reason in plan.items():
+            job = self.jobs[job_id]
+            if job.where == NOWHERE:
+                continue
+            record = records.get(job_id) or {}
+            if reason is None:
+                state = "up to date"
+            elif reason.rule == 0:
+                state = "on demand"
+            elif record.get("o") == "failed":
+                state = "failed"
+            else:
+                state = "may run" if reason.maybe else "must run"
+            rows.append(
+                {
+                    "job": job_id,
+                    "kind": job.kind,
+                    "state": state,
+                    "why": reason.text if reason else "",
+                    "last_run": record.get("t"),
+                    "duration": record.get("d"),
+                    "error": record.get("e", ""),
+                }
+            )
+        return rows
+
+    def close(self) -> None:
+        if self._history is not None:
+            self._history.close()
+            self._history = None
+
+
+def _function_key(fn: Any) -> str:
+    return hashing.function_fingerprint(fn) if fn is not None else ""
+
+
+def _what(job: Job) -> str:
+    fn = getattr(job.fn, "__qualname__", None) if job.fn is not None else None
+    return f"a {type(job).__name__}" + (f" running {fn}()" if fn else "")
+
+
+def _failure_message(result: RunResult, ppg_dir: str) -> str:
+    lines = [f"{len(result.errors)} job(s) failed:"]
+    for i, (job_id, error) in enumerate(result.errors.items()):
+        lines.append(f"  - {job_id!r}: {type(error).__name__}: {error}")
+        if i < 5:
+            tb = result.tracebacks.get(job_id, "").rstrip().splitlines()
+            lines.extend("      " + line for line in tb[-12:])
+    skipped = result.upstream_failed
+    if skipped:
+        shown = ", ".join(repr(s) for s in skipped[:10]) + (" ..." if len(skipped) > 10 else "")
+        lines.append(f"{len(skipped)} job(s) did not run because an upstream job failed: {shown}")
+    lines.append(f"Tracebacks are in {os.path.join(ppg_dir, 'errors')}; the next run retries.")
+    return "\n".join(lines)
+
+
+# --- the module-level API (pypipegraph style) ----------------------------------------
+def new_pipeline(
+    dir: str | os.PathLike[str] = ".ppg",
+    cores: int | None = None,
+    backend: str = "loky",
+    **opts: Any,
+) -> Pipeline:
+    """A fresh pipeline, made current: jobs constructed from now on join it."""
+    pipeline = Pipeline(dir, cores, backend, **opts)
+    current.set_current(pipeline)
+    return pipeline
+
+
+def get_pipeline() -> Pipeline:
+    return current.get()
+
+
+def run(targets: Any = None) -> RunResult:
+    """Run the current pipeline: what must run, for all jobs or `targets` and their upstream."""
+    return current.get().run(targets)
+
+
+def why(job: Job | str) -> str:
+    return current.get().why(job)
+
+
+def invalidate(*jobs: Job | str) -> None:
+    current.get().invalidate(*jobs)
+
+
+current.set_factory(Pipeline)

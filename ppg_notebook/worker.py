@@ -1,0 +1,174 @@
+"""What runs inside a worker process: execute a batch of jobs, check and hash their outputs.
+
+Kept small and free of the engine's state: a batch arrives as plain tuples and goes back as
+plain tuples. Each job's failure is caught and returned with the job's own traceback, so one
+failing job never takes the rest of its batch down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pickle
+import time
+import traceback
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from . import hashing
+from .errors import JobContractError
+from .jobs import TASK_DUMP, TASK_PLOT, TASK_VALUE
+
+
+class Task(NamedTuple):
+    job_id: str
+    task: str  # jobs.TASK_*
+    fn: Any
+    paths: tuple[str, ...]  # outputs as declared (relative to the workdir, or absolute)
+    outputs: tuple[str, ...]  # absolute
+    with_path: bool
+    multi: bool
+    empty_ok: bool
+    extra: str | None  # the stored calc result a plot job draws
+    log_path: str
+
+
+class Result(NamedTuple):
+    job_id: str
+    ok: bool
+    start: float
+    duration: float
+    outputs: list[list[Any]]  # [[path, mtime_ns, size, hash], ...] when ok
+    fingerprint: str  # output fingerprint when ok
+    error: BaseException | None
+    traceback: str
+    log: str
+
+
+_LOG_TAIL = 20_000
+
+
+def run_batch(workdir: str, tasks: list[Task]) -> list[Result]:
+    """Run the tasks one after the other in `workdir`; a result for each."""
+    if os.getcwd() != workdir:
+        os.chdir(workdir)
+    return [run_task(task) for task in tasks]
+
+
+def run_task(task: Task) -> Result:
+    start = time.time()
+    t0 = time.perf_counter()
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            fingerprint = _execute(task)
+        outputs = [_describe_output(task, path) for path in task.outputs]
+        if task.task not in (TASK_VALUE, TASK_DUMP):
+            fingerprint = hashing.combine([o[3] for o in outputs])
+    except BaseException as e:
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        _remove_outputs(task)
+        log = _write_log(task, buffer.getvalue())
+        return Result(
+            task.job_id, False, start, time.perf_counter() - t0, [], "",
+            _picklable(e), _user_traceback(e), log,
+        )  # fmt: skip
+    log = _write_log(task, buffer.getvalue())
+    return Result(
+        task.job_id, True, start, time.perf_counter() - t0, outputs, fingerprint, None, "", log
+    )
+
+
+def _execute(task: Task) -> str:
+    """Run the job's function; returns a value fingerprint for value-storing tasks."""
+    if task.task in (TASK_VALUE, TASK_DUMP):
+        value = task.fn()
+        return _store(value, task.outputs[0])
+    if task.task == TASK_PLOT:
+        import joblib
+
+        figure = task.fn(joblib.load(task.extra))
+        if not hasattr(figure, "savefig"):
+            msg = (
+                f"PlotJob {task.job_id!r}: the plot function returned {type(figure).__name__}, "
+                f"not a matplotlib figure; return the figure (e.g. `fig, ax = plt.subplots()` "
+                f"... `return fig`)"
+            )
+            raise JobContractError(msg)
+        figure.savefig(task.outputs[0])
+        pyplot = __import__("sys").modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close(figure)
+        return ""
+    if task.with_path:
+        arg: Any = [Path(p) for p in task.paths] if task.multi else Path(task.paths[0])
+        task.fn(arg)
+    else:
+        task.fn()
+    return ""
+
+
+def _store(value: Any, path: str) -> str:
+    import joblib
+
+    tmp = f"{path}.tmp-{os.getpid()}"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    joblib.dump(value, tmp)
+    os.replace(tmp, path)  # atomic: a reader never sees half a value
+    return joblib.hash(value) or ""
+
+
+def _describe_output(task: Task, path: str) -> list[Any]:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        shown = task.paths[task.outputs.index(path)] if task.paths else path
+        msg = (
+            f"job {task.job_id!r} finished without writing its output {shown!r}; "
+            f"its function must create that file (it is called with the path to write "
+            f"when it takes an argument)"
+        )
+        raise JobContractError(msg) from None
+    if st.st_size == 0 and not task.empty_ok:
+        shown = task.paths[task.outputs.index(path)] if task.paths else path
+        msg = (
+            f"job {task.job_id!r} wrote an empty file {shown!r}; write something, "
+            f"or declare the job with empty_ok=True if empty is a valid result"
+        )
+        raise JobContractError(msg)
+    return [path, st.st_mtime_ns, st.st_size, hashing.hash_file(path)]
+
+
+def _remove_outputs(task: Task) -> None:
+    for path in task.outputs:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def _write_log(task: Task, text: str) -> str:
+    if text:
+        os.makedirs(os.path.dirname(task.log_path), exist_ok=True)
+        with open(task.log_path, "w", encoding="utf-8", errors="replace") as f:
+            f.write(text)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(task.log_path)
+    return text[-_LOG_TAIL:]
+
+
+def _user_traceback(e: BaseException) -> str:
+    """The traceback from the user's code down, without this module's frames."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(e), e, tb))
+
+
+def _picklable(e: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(e))
+    except Exception:
+        return RuntimeError(f"{type(e).__name__}: {e}")
+    return e
