@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import graphlib
 from collections.abc import Iterable, Mapping, Sequence
 
 from .errors import CycleError
@@ -10,31 +9,50 @@ from .errors import CycleError
 Upstream = Mapping[str, Sequence[str]]  # job id -> ids it depends on
 
 
-def topological_order(upstream: Upstream) -> list[str]:
-    """Every id after all ids it depends on; raises CycleError naming a cycle's jobs."""
-    sorter = graphlib.TopologicalSorter(upstream)
-    try:
-        return list(sorter.static_order())
-    except graphlib.CycleError as e:
-        cycle = list(e.args[1])  # graphlib gives [a, b, ..., a]
-        if len(cycle) > 1 and cycle[0] == cycle[-1]:
-            cycle = cycle[:-1]
-        cycle.reverse()  # in dependency order: each depends on the one before it
-        shown = " -> ".join(repr(c) for c in [*cycle, cycle[0]])
-        msg = (
-            f"the jobs depend on each other in a cycle: {shown}. "
-            f"Remove one of these dependencies to break it."
-        )
-        raise CycleError(msg, cycle) from None
-
-
 def downstream_of(upstream: Upstream) -> dict[str, list[str]]:
     """The reverse edges: id -> ids that depend on it."""
     down: dict[str, list[str]] = {node: [] for node in upstream}
     for node, ups in upstream.items():
         for up in ups:
-            down.setdefault(up, []).append(node)
+            down[up].append(node)
     return down
+
+
+def topological_order(upstream: Upstream) -> list[str]:
+    """Every id after all ids it depends on; raises CycleError naming a cycle's jobs.
+
+    Every id named as an upstream must itself be a key of `upstream`.
+    """
+    down = downstream_of(upstream)
+    remaining = {node: len(ups) for node, ups in upstream.items()}
+    order = [node for node, n in remaining.items() if n == 0]
+    for node in order:  # grows while we walk it (Kahn's algorithm)
+        for d in down[node]:
+            remaining[d] -= 1
+            if remaining[d] == 0:
+                order.append(d)
+    if len(order) < len(remaining):
+        cycle = _find_cycle(upstream, [n for n, k in remaining.items() if k > 0])
+        shown = " -> ".join(repr(c) for c in [*cycle, cycle[0]])
+        msg = (
+            f"the jobs depend on each other in a cycle: {shown} (each depends on the one "
+            f"after it). Remove one of these dependencies to break it."
+        )
+        raise CycleError(msg, cycle)
+    return order
+
+
+def _find_cycle(upstream: Upstream, stuck: list[str]) -> list[str]:
+    """A cycle among nodes Kahn's algorithm could not order (each has a stuck upstream)."""
+    stuck_set = set(stuck)
+    node = stuck[0]
+    seen: dict[str, int] = {}
+    path: list[str] = []
+    while node not in seen:
+        seen[node] = len(path)
+        path.append(node)
+        node = next(u for u in upstream[node] if u in stuck_set)
+    return path[seen[node] :]
 
 
 def upstream_closure(upstream: Upstream, targets: Iterable[str]) -> set[str]:

@@ -24,6 +24,7 @@ _CHUNK = 1 << 20
 # Python 3.14 flags code objects that carry a docstring; before that, a function's docstring
 # (or None) is its first constant.
 _CO_HAS_DOCSTRING = 0x4000000
+_CO_NEWLOCALS = 0x02
 _SIMPLE = (int, float, complex, bool, str, bytes, type(None))
 
 _code_digests: dict[int, tuple[types.CodeType, bytes]] = {}
@@ -51,22 +52,23 @@ def hash_file(path: str) -> str:
     return h.hexdigest()
 
 
-def _docstring_dropped(code: types.CodeType, doc: str | None) -> tuple[Any, ...]:
+def _docstring_dropped(code: types.CodeType) -> tuple[Any, ...]:
+    """The constants of a code object without its docstring."""
     consts = code.co_consts
     if not consts:
         return consts
     if sys.version_info >= (3, 14):
         return consts[1:] if code.co_flags & _CO_HAS_DOCSTRING else consts
-    first = consts[0]
-    if doc is not None:
-        return consts[1:] if first == doc else consts
-    if isinstance(first, str) and code.co_name != "<lambda>" and code.co_flags & 0x02:
-        # a nested function (CO_NEWLOCALS) whose first constant is its docstring
-        return consts[1:]
-    return consts
+    # Before 3.14 a function's first constant is its docstring, or None when it has none
+    # (lambdas: always None). Comprehensions and class bodies keep no such slot.
+    if code.co_name == "<lambda>":
+        return consts[1:] if consts[0] is None else consts
+    if code.co_name.startswith("<") or not code.co_flags & _CO_NEWLOCALS:
+        return consts
+    return consts[1:] if consts[0] is None or isinstance(consts[0], str) else consts
 
 
-def _code_digest(code: types.CodeType, doc: str | None = None) -> bytes:
+def _code_digest(code: types.CodeType) -> bytes:
     cached = _code_digests.get(id(code))
     if cached is not None and cached[0] is code:
         return cached[1]
@@ -84,7 +86,7 @@ def _code_digest(code: types.CodeType, doc: str | None = None) -> bytes:
             )
         ).encode()
     )
-    for const in _docstring_dropped(code, doc):
+    for const in _docstring_dropped(code):
         if isinstance(const, types.CodeType):
             h.update(b"code:" + _code_digest(const))
         else:
@@ -121,10 +123,17 @@ def _value_key(value: Any) -> bytes:
 
 
 def _joblib_hash(value: Any) -> str:
+    """Content hash of any picklable value (numpy arrays and frames hashed efficiently)."""
     import joblib  # imported here: joblib is heavy and most fingerprints never need it
 
     try:
         return joblib.hash(value) or ""
+    except Exception:
+        pass
+    import cloudpickle  # objects of classes defined in a notebook or function
+
+    try:
+        return hash_bytes(cloudpickle.dumps(value))
     except Exception:
         # Unpicklable values (locks, open files, ...) cannot be fingerprinted by content.
         return f"unhashable:{type(value).__module__}.{type(value).__qualname__}"
@@ -154,7 +163,7 @@ def function_fingerprint(fn: Callable[..., Any]) -> str:
             return combine(["callable", function_fingerprint(call), _joblib_hash(fn)])
         name = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
         return hash_bytes(b"builtin:" + name.encode())
-    h = _blake(_code_digest(code, getattr(fn, "__doc__", None)))
+    h = _blake(_code_digest(code))
     closure = getattr(fn, "__closure__", None)
     if closure:
         for cell in closure:

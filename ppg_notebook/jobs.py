@@ -32,13 +32,15 @@ def normalize_path(path: str | os.PathLike[str], workdir: str) -> tuple[str, str
 
     Every spelling of the same file (./a, a, /abs/a, sub/../a) maps to one id.
     """
-    p = os.fspath(path)
+    p = path if type(path) is str else os.fspath(path)
     if not isinstance(p, str):
         msg = f"file paths must be str or os.PathLike, not {type(p).__name__}: {p!r}"
         raise TypeError(msg)
     if not p:
         msg = "a file path must not be empty"
         raise ValueError(msg)
+    if p[0] not in "/." and "//" not in p and "/." not in p and p[-1] != "/":
+        return p, f"{workdir}/{p}"  # already normal: the common case, kept fast
     absolute = os.path.normpath(p if os.path.isabs(p) else os.path.join(workdir, p))
     if absolute.startswith(workdir + os.sep):
         return absolute[len(workdir) + 1 :], absolute

@@ -12,31 +12,38 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from joblib.externals.loky.process_executor import (
-    BrokenProcessPool,
-    ProcessPoolExecutor,
-    ShutdownExecutorError,
-)
-
 from .errors import JobContractError
 
-WorkerLost = BrokenProcessPool  # loky's TerminatedWorkerError is a subclass
 _IDLE_TIMEOUT = 300  # seconds an idle worker lives, as in joblib
-_pools: dict[int, ProcessPoolExecutor] = {}
+_pools: dict[int, Any] = {}
 
 
-def _pool(cores: int) -> ProcessPoolExecutor:
+def _loky() -> Any:
+    # Imported on first use: joblib takes 0.2 s to import, and a run with nothing to do
+    # never needs it.
+    from joblib.externals.loky import process_executor
+
+    return process_executor
+
+
+def is_worker_lost(error: BaseException) -> bool:
+    """True if `error` says a worker died (loky's TerminatedWorkerError is a subclass)."""
+    return isinstance(error, _loky().BrokenProcessPool)
+
+
+def _pool(cores: int) -> Any:
     pool = _pools.get(cores)
     if pool is None or pool._flags.broken or pool._flags.shutdown:
-        pool = ProcessPoolExecutor(max_workers=cores, timeout=_IDLE_TIMEOUT)
+        pool = _loky().ProcessPoolExecutor(max_workers=cores, timeout=_IDLE_TIMEOUT)
         _pools[cores] = pool
     return pool
 
 
 def submit(cores: int, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    loky = _loky()
     try:
         return _pool(cores).submit(fn, *args)
-    except (BrokenProcessPool, ShutdownExecutorError, RuntimeError):
+    except (loky.BrokenProcessPool, loky.ShutdownExecutorError, RuntimeError):
         discard(cores)
         return _pool(cores).submit(fn, *args)
 
@@ -44,7 +51,8 @@ def submit(cores: int, fn: Callable[..., Any], *args: Any) -> Future[Any]:
 def warm(cores: int) -> None:
     """Start the workers now, so they are ready when the first job is sent."""
     if cores not in _pools:
-        submit(cores, int)
+        for _ in range(cores):
+            submit(cores, int)
 
 
 def discard(cores: int, kill: bool = False) -> None:

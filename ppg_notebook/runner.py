@@ -41,6 +41,11 @@ def safe_name(job_id: str) -> str:
     return f"{readable}-{hashing.hash_bytes(job_id.encode())[:10]}"
 
 
+def inputs_fingerprint(inputs: dict[str, str]) -> str:
+    """What a loading job provides is determined by what it read: its inputs."""
+    return hashing.combine([f"{k}={v}" for k, v in sorted(inputs.items())])
+
+
 def code_key(job_id: str) -> str:
     """The input key under which a job's own code fingerprint is recorded."""
     return "FI:" + job_id
@@ -62,7 +67,7 @@ def describe(job: Job | None, job_id: str) -> str:
 class _Batch:
     ids: list[str]
     cores: int
-    alone: bool  # submitted with nothing else in flight (to find who kills workers)
+    alone: bool  # nothing else was in flight while it ran (to find who kills workers)
 
 
 class Runner:
@@ -183,8 +188,7 @@ class Runner:
             inputs[key] = code
         self.inputs[job_id] = inputs
         if job.lazy:
-            # What dependants consume from a loading job is determined by its inputs.
-            fp[job_id] = hashing.combine([f"{k}={v}" for k, v in sorted(inputs.items())])
+            fp[job_id] = inputs_fingerprint(inputs)
             self.temp_users[job_id] = len(self.down[job_id])
             self._release(job_id)
             return
@@ -254,6 +258,8 @@ class Runner:
         if self.jobs[job_id].where == MAIN:
             self._run_main(job_id)
         else:
+            if not self.queue and not self.inflight:
+                pool.warm(self.cores)  # start workers while the rest is being decided
             self.queue.append(job_id)
 
     # --- settling --------------------------------------------------------------------
@@ -307,8 +313,8 @@ class Runner:
         job = self.jobs[job_id]
         record["o"] = "ok"
         record["i"] = self.inputs.get(job_id, {})
-        if job.lazy or job.always:
-            record["fp"] = self.fp.get(job_id, "")
+        if job.where == MAIN:
+            record["fp"] = self.fp.setdefault(job_id, inputs_fingerprint(record["i"]))
         else:
             self.fp[job_id] = record["fp"]
         if job.kind == "value":
@@ -383,7 +389,10 @@ class Runner:
     def _run_finals(self) -> None:
         if not self.finals:
             return
-        anything_ran = any(o is not Outcome.UP_TO_DATE for o in self.result.outcomes.values())
+        anything_ran = any(
+            outcome is not Outcome.UP_TO_DATE and not self.jobs[job_id].always
+            for job_id, outcome in self.result.outcomes.items()
+        )
         for job_id in self.finals:
             job = self.jobs[job_id]
             inputs = {u: self.fp.get(u, "") for u in self.up[job_id]}
@@ -434,7 +443,7 @@ class Runner:
         while True:
             if self.suspects:
                 if not self.inflight:
-                    self._send([self.suspects.popleft()], 1, alone=True)
+                    self._send([self.suspects.popleft()], 1)
                 return
             if not self.queue:
                 return
@@ -456,10 +465,12 @@ class Runner:
                 batch.append(self.queue.popleft())
             self._send(batch, 1)
 
-    def _send(self, ids: list[str], cores: int, alone: bool = False) -> None:
+    def _send(self, ids: list[str], cores: int) -> None:
         tasks = [self._task(job_id) for job_id in ids]
         future = pool.submit(self.cores, run_batch, self.workdir, tasks)
-        self.inflight[future] = _Batch(ids, cores, alone)
+        for other in self.inflight.values():
+            other.alone = False
+        self.inflight[future] = _Batch(ids, cores, alone=not self.inflight)
         self.reserved += cores
         if cores > 1:
             self.multi_inflight += 1
@@ -474,15 +485,14 @@ class Runner:
             self.multi_inflight -= 1
         try:
             results = future.result()
-        except pool.WorkerLost as e:
-            pool.discard(self.cores)
-            if batch.alone or (len(batch.ids) == 1 and not self.inflight):
-                self._fail(batch.ids[0], _worker_died(batch.ids[0], e), "")
-            else:
-                self.suspects.extend(batch.ids)
-            return
         except Exception as e:
-            if len(batch.ids) > 1:
+            if pool.is_worker_lost(e):
+                pool.discard(self.cores)
+                if batch.alone and len(batch.ids) == 1:
+                    self._fail(batch.ids[0], _worker_died(batch.ids[0], e), "")
+                else:
+                    self.suspects.extend(batch.ids)
+            elif len(batch.ids) > 1:
                 self.alone.update(batch.ids)
                 self.queue.extendleft(reversed(batch.ids))
             else:

@@ -10,15 +10,15 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import current, graph, hashing, pool
+from . import current, graph, hashing
 from .decide import UNKNOWN, Reason, reason_to_run
 from .errors import DependencyError, JobRedefinitionError, JobsFailed
 from .events import Event, RunResult
 from .facts import check_outputs, input_file_record
 from .history import History
-from .jobs import NOWHERE, WORKER, FileInvariant, Job, _Ref, normalize_path
+from .jobs import NOWHERE, FileInvariant, Job, _Ref, normalize_path
 from .lock import DirectoryLock
-from .runner import Runner, code_key, describe, safe_name
+from .runner import Runner, code_key, describe, inputs_fingerprint, safe_name
 
 BACKENDS = ("loky",)
 
@@ -49,7 +49,6 @@ class Pipeline:
         self.producers: dict[str, str] = {}  # absolute output path -> job id
         self.listeners: list[Callable[[Event], None]] = []
         self._history: History | None = None
-        self._warm = False
 
     # --- declaring -------------------------------------------------------------------
     def add_job(self, job: Job) -> Job:
@@ -71,9 +70,6 @@ class Pipeline:
                 self.producers[path] = job_id
         job.pipeline = self
         self.jobs[job_id] = job
-        if job.where == WORKER and not self._warm:
-            self._warm = True
-            pool.warm(self.cores)
         return job
 
     def _redefine(self, old: Job, new: Job) -> None:
@@ -242,11 +238,7 @@ class Pipeline:
             if job.lazy:
                 plan[job_id] = Reason(0, "it runs only when a job that depends on it runs")
                 unknown = UNKNOWN in inputs.values()
-                fp[job_id] = (
-                    UNKNOWN
-                    if unknown
-                    else hashing.combine([f"{k}={v}" for k, v in sorted(inputs.items())])
-                )
+                fp[job_id] = UNKNOWN if unknown else inputs_fingerprint(inputs)
                 continue
             if job.always:
                 reason: Reason | None = Reason(1, "it runs on every run")

@@ -1,0 +1,184 @@
+"""Fingerprints: what changes them and what must not."""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+
+import pytest
+
+from ppg_notebook import hashing
+
+
+def compile_fn(source: str, name: str = "f", filename: str = "<cell>", **env: object):
+    namespace: dict[str, object] = dict(env)
+    exec(compile(textwrap.dedent(source), filename, "exec"), namespace)
+    return namespace[name]
+
+
+BASE = """
+def f(x, scale=2):
+    y = x * scale
+    return y + 1
+"""
+
+SAME = [
+    pytest.param(
+        """
+        def f(x, scale=2):
+            # a comment
+            y = x * scale  # another
+            return y + 1
+        """,
+        id="comments",
+    ),
+    pytest.param(
+        """
+        def f(x, scale=2):
+            '''A docstring that was added.'''
+            y = x * scale
+            return y + 1
+        """,
+        id="docstring-added",
+    ),
+    pytest.param(
+        """
+
+
+
+        def f(x, scale=2):
+
+            y = x * scale
+
+            return y + 1
+        """,
+        id="moved-lines",
+    ),
+    pytest.param(
+        """
+        def renamed(x, scale=2):
+            y = x * scale
+            return y + 1
+        """,
+        id="function-renamed",
+    ),
+]
+
+
+@pytest.mark.parametrize("source", SAME)
+def test_cosmetic_edits_keep_the_fingerprint(source: str) -> None:
+    name = "renamed" if "renamed" in source else "f"
+    before = hashing.function_fingerprint(compile_fn(BASE))
+    after = hashing.function_fingerprint(compile_fn(source, name, filename="script.py"))
+    assert before == after
+
+
+DIFFERENT = [
+    pytest.param(BASE.replace("y + 1", "y + 2"), id="constant"),
+    pytest.param(BASE.replace("x * scale", "x + scale"), id="operator"),
+    pytest.param(BASE.replace("scale=2", "scale=3"), id="default-argument"),
+    pytest.param(BASE.replace("return y + 1", "return abs(y) + 1"), id="called-function"),
+]
+
+
+@pytest.mark.parametrize("source", DIFFERENT)
+def test_real_edits_change_the_fingerprint(source: str) -> None:
+    before = hashing.function_fingerprint(compile_fn(BASE))
+    assert hashing.function_fingerprint(compile_fn(source)) != before
+
+
+def test_docstring_edit_keeps_the_fingerprint() -> None:
+    a = compile_fn('def f():\n    """one"""\n    return 1\n')
+    b = compile_fn('def f():\n    """two, longer"""\n    return 1\n')
+    assert hashing.function_fingerprint(a) == hashing.function_fingerprint(b)
+
+
+def test_nested_function_changes_count() -> None:
+    a = compile_fn("def f():\n    def g():\n        return 1\n    return g()\n")
+    b = compile_fn("def f():\n    def g():\n        return 2\n    return g()\n")
+    assert hashing.function_fingerprint(a) != hashing.function_fingerprint(b)
+
+
+def test_closure_values_count() -> None:
+    def make(value):
+        def job():
+            return value
+
+        return job
+
+    assert hashing.function_fingerprint(make(1)) == hashing.function_fingerprint(make(1))
+    assert hashing.function_fingerprint(make(1)) != hashing.function_fingerprint(make(2))
+    assert hashing.function_fingerprint(make([1, 2])) != hashing.function_fingerprint(make([2, 1]))
+
+
+def test_closure_over_a_function_follows_its_code() -> None:
+    helper_a = compile_fn("def helper():\n    return 1\n", "helper")
+    helper_b = compile_fn("def helper():\n    return 2\n", "helper")
+
+    def make(helper):
+        def job():
+            return helper()
+
+        return job
+
+    assert hashing.function_fingerprint(make(helper_a)) != hashing.function_fingerprint(
+        make(helper_b)
+    )
+
+
+def test_keyword_only_defaults_and_partials_count() -> None:
+    a = compile_fn("def f(*, k=1):\n    return k\n")
+    b = compile_fn("def f(*, k=2):\n    return k\n")
+    assert hashing.function_fingerprint(a) != hashing.function_fingerprint(b)
+    p1 = functools.partial(a, k=5)
+    p2 = functools.partial(a, k=6)
+    assert hashing.function_fingerprint(p1) != hashing.function_fingerprint(p2)
+
+
+def test_lambdas_and_builtins() -> None:
+    assert hashing.function_fingerprint(lambda: 1) != hashing.function_fingerprint(lambda: 2)
+    assert hashing.function_fingerprint(len) == hashing.function_fingerprint(len)
+    assert hashing.function_fingerprint(len) != hashing.function_fingerprint(print)
+
+
+def test_value_fingerprints() -> None:
+    fp = hashing.value_fingerprint
+    assert fp(1) != fp("1")
+    assert fp(1) != fp(1.0)
+    assert fp({"a": 1, "b": 2}) == fp({"b": 2, "a": 1})
+    assert fp({1, 2, 3}) == fp({3, 2, 1})
+    assert fp((1, [2, 3])) != fp((1, [3, 2]))
+    assert fp(None) != fp(0)
+
+
+def test_value_fingerprint_of_arbitrary_objects_is_by_content() -> None:
+    class Point:
+        def __init__(self, x: int) -> None:
+            self.x = x
+
+    fp = hashing.value_fingerprint
+    assert fp(Point(1)) == fp(Point(1))
+    assert fp(Point(1)) != fp(Point(2))
+
+
+def test_wants_argument() -> None:
+    assert hashing.wants_argument(lambda p: None)
+    assert not hashing.wants_argument(lambda: None)
+    assert not hashing.wants_argument(lambda p=1: None)
+    assert hashing.wants_argument(functools.partial(lambda a, b: None, 1))
+    assert not hashing.wants_argument(functools.partial(lambda a: None, 1))
+
+
+def test_hash_file(tmp_path) -> None:
+    a = tmp_path / "a"
+    a.write_bytes(b"x" * 3_000_000)
+    first = hashing.hash_file(str(a))
+    a.write_bytes(b"x" * 2_999_999 + b"y")
+    assert hashing.hash_file(str(a)) != first
+
+
+def test_string_constants_in_comprehensions_and_lambdas_count() -> None:
+    a = compile_fn("def f(xs):\n    return [x + 'a' for x in xs]\n")
+    b = compile_fn("def f(xs):\n    return [x + 'b' for x in xs]\n")
+    assert hashing.function_fingerprint(a) != hashing.function_fingerprint(b)
+    assert hashing.function_fingerprint(lambda: "a") != hashing.function_fingerprint(lambda: "b")
