@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from . import facts, hashing, pool
+from . import facts, hashing, pool, tracebacks
 from .decide import reason_to_run
 from .errors import JobContractError, WorkerDied
 from .events import Event, Outcome, RunResult
@@ -330,8 +330,6 @@ class Runner:
         self._settle(job_id, Outcome.RAN)
 
     def _fail(self, job_id: str, error: BaseException, tb: str, log: str = "") -> None:
-        if not tb:
-            tb = "".join(traceback.format_exception_only(type(error), error))
         with contextlib.suppress(AttributeError, TypeError):
             error.ppg_traceback = tb  # type: ignore[attr-defined]
         self.result.errors[job_id] = error
@@ -339,8 +337,9 @@ class Runner:
         if log:
             self.result.logs[job_id] = log
         os.makedirs(self.errors_dir, exist_ok=True)
+        text = tb or "".join(traceback.format_exception_only(type(error), error))
         with open(os.path.join(self.errors_dir, safe_name(job_id) + ".txt"), "w") as f:
-            f.write(f"job: {job_id}\nat: {time.ctime()}\n\n{tb}")
+            f.write(f"job: {job_id}\nat: {time.ctime()}\n\n{text}")
         record = {"o": "failed", "i": {}, "t": time.time(), "e": f"{type(error).__name__}: {error}"}
         self.records[job_id] = record
         self.pending_records.append((job_id, record))
@@ -509,7 +508,9 @@ class Runner:
             record = {"out": r.outputs, "fp": r.fingerprint, "t": r.start, "d": r.duration}
             self._succeed(r.job_id, record, r.log)
         else:
-            self._fail(r.job_id, r.error or RuntimeError("unknown error"), r.traceback, r.log)
+            error = r.error or RuntimeError("unknown error")
+            tb = tracebacks.render(self.jobs[r.job_id].fn, r.frames, error, r.traceback)
+            self._fail(r.job_id, error, tb, r.log)
 
     # --- interruption ----------------------------------------------------------------
     def _abort(self) -> None:

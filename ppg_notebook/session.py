@@ -337,9 +337,9 @@ def _failure_message(result: RunResult, ppg_dir: str) -> str:
     lines = [f"{len(result.errors)} job(s) failed:"]
     for i, (job_id, error) in enumerate(result.errors.items()):
         lines.append(f"  - {job_id!r}: {type(error).__name__}: {error}")
-        if i < 5:
-            tb = result.tracebacks.get(job_id, "").rstrip().splitlines()
-            lines.extend("      " + line for line in tb[-12:])
+        tb = result.tracebacks.get(job_id, "")
+        if i < 5 and tb.startswith("Traceback"):
+            lines.extend("      " + line for line in tb.rstrip().splitlines()[-12:])
     skipped = result.upstream_failed
     if skipped:
         shown = ", ".join(repr(s) for s in skipped[:10]) + (" ..." if len(skipped) > 10 else "")

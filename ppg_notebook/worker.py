@@ -42,7 +42,8 @@ class Result(NamedTuple):
     outputs: list[list[Any]]  # [[path, mtime_ns, size, hash], ...] when ok
     fingerprint: str  # output fingerprint when ok
     error: BaseException | None
-    traceback: str
+    traceback: str  # as formatted in the worker
+    frames: list[tuple[str, int, str]]  # (file, line, function) of the user's frames
     log: str
 
 
@@ -71,13 +72,15 @@ def run_task(task: Task) -> Result:
             raise
         _remove_outputs(task)
         log = _write_log(task, buffer.getvalue())
+        tb = _user_frames(e)
         return Result(
-            task.job_id, False, start, time.perf_counter() - t0, [], "",
-            _picklable(e), _user_traceback(e), log,
+            task.job_id, False, start, time.perf_counter() - t0, [], "", _picklable(e),
+            "".join(traceback.format_exception(type(e), e, tb)),
+            [(f.filename, f.lineno or 0, f.name) for f in traceback.extract_tb(tb)], log,
         )  # fmt: skip
     log = _write_log(task, buffer.getvalue())
     return Result(
-        task.job_id, True, start, time.perf_counter() - t0, outputs, fingerprint, None, "", log
+        task.job_id, True, start, time.perf_counter() - t0, outputs, fingerprint, None, "", [], log
     )
 
 
@@ -158,12 +161,12 @@ def _write_log(task: Task, text: str) -> str:
     return text[-_LOG_TAIL:]
 
 
-def _user_traceback(e: BaseException) -> str:
+def _user_frames(e: BaseException) -> Any:
     """The traceback from the user's code down, without this module's frames."""
     tb = e.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(e), e, tb))
+    return tb
 
 
 def _picklable(e: BaseException) -> BaseException:
