@@ -33,7 +33,7 @@ CASES = [
     pytest.param(
         ok(BEFORE), {**BEFORE, "file:data.csv": "d2"}, None, 3, "input file 'data.csv'", id="file"
     ),
-    pytest.param(ok(BEFORE), {**BEFORE, "new": "n"}, None, 4, "now depends on job 'new'", id="add"),
+    pytest.param(ok(BEFORE), {**BEFORE, "new": "n"}, None, 4, "now depends on job 'new'", id="new"),
     pytest.param(
         ok(BEFORE),
         {k: v for k, v in BEFORE.items() if k != "up"},
@@ -42,7 +42,7 @@ CASES = [
         "no longer depends on job 'up'",
         id="removed",
     ),
-    pytest.param(ok(BEFORE), {**BEFORE, "up": "u2"}, None, 5, "job 'up' produced different", id="up"),
+    pytest.param(ok(BEFORE), {**BEFORE, "up": "u2"}, None, 5, "'up' produced different", id="up"),
     pytest.param(ok(BEFORE), BEFORE, None, None, "", id="up-to-date"),
     pytest.param(ok(BEFORE), {**BEFORE, "up": UNKNOWN}, None, 5, "will run first", id="maybe"),
     # The order of the rules: the first that holds is the one reported.

@@ -47,7 +47,7 @@ def test_same_declaration_twice_is_one_job(pipeline) -> None:
 
 def test_different_function_for_the_same_id_is_an_error(pipeline) -> None:
     ppg.FileGeneratingJob("a.txt", write)
-    with pytest.raises(ppg.JobRedefinitionError, match="'a.txt' is declared twice"):
+    with pytest.raises(ppg.JobRedefinitionError, match=r"'a\.txt' is declared twice"):
         ppg.FileGeneratingJob("a.txt", lambda p: p.write_text("other"))
     with pytest.raises(ppg.JobRedefinitionError):
         ppg.ParameterInvariant("p", 1) and ppg.ParameterInvariant("p", 2)
