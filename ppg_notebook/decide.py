@@ -55,15 +55,17 @@ def reason_to_run(
     if problem is not None:
         return Reason(2, problem)
     before: Mapping[str, str] = record.get("i", {})
+    # Declared invariants first: a parameter that is also captured by the function's closure
+    # is better reported as "parameter x changed" than as "its code changed".
+    for key, fp in inputs.items():
+        if key != code_key and is_invariant(key) and key in before and before[key] != fp:
+            return Reason(3, f"{describe(key)} changed")
     if code_key in inputs:
         was = before.get(code_key)
         if was is None:
             return Reason(3, "its code is now tracked")
         if was != inputs[code_key]:
             return Reason(3, "its code changed")
-    for key, fp in inputs.items():
-        if key != code_key and is_invariant(key) and key in before and before[key] != fp:
-            return Reason(3, f"{describe(key)} changed")
     added = [k for k in inputs if k not in before and k != code_key]
     removed = [k for k in before if k not in inputs and k != code_key]
     if added or removed:

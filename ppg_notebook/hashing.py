@@ -10,21 +10,20 @@ same body fingerprints the same in a notebook cell and in an exported script.
 
 from __future__ import annotations
 
+import dis
 import functools
 import hashlib
 import inspect
 import os
-import sys
 import types
 from collections.abc import Callable
 from typing import Any
 
 DIGEST_SIZE = 16
 _CHUNK = 1 << 20
-# Python 3.14 flags code objects that carry a docstring; before that, a function's docstring
-# (or None) is its first constant.
-_CO_HAS_DOCSTRING = 0x4000000
-_CO_NEWLOCALS = 0x02
+_CO_HAS_DOCSTRING = 0x4000000  # Python 3.14's flag for code objects with a docstring
+_HASCONST = frozenset(dis.hasconst)
+_HASJUMP = frozenset(dis.hasjrel + dis.hasjabs)
 _SIMPLE = (int, float, complex, bool, str, bytes, type(None))
 
 _code_digests: dict[int, tuple[types.CodeType, bytes]] = {}
@@ -52,45 +51,34 @@ def hash_file(path: str) -> str:
     return h.hexdigest()
 
 
-def _docstring_dropped(code: types.CodeType) -> tuple[Any, ...]:
-    """The constants of a code object without its docstring."""
-    consts = code.co_consts
-    if not consts:
-        return consts
-    if sys.version_info >= (3, 14):
-        return consts[1:] if code.co_flags & _CO_HAS_DOCSTRING else consts
-    # Before 3.14 a function's first constant is its docstring, or None when it has none
-    # (lambdas: always None). Comprehensions and class bodies keep no such slot.
-    if code.co_name == "<lambda>":
-        return consts[1:] if consts[0] is None else consts
-    if code.co_name.startswith("<") or not code.co_flags & _CO_NEWLOCALS:
-        return consts
-    return consts[1:] if consts[0] is None or isinstance(consts[0], str) else consts
-
-
 def _code_digest(code: types.CodeType) -> bytes:
+    """Digest of a code object's canonical form: its instructions with constants and names
+    spelled out (not as table indices), so a docstring or a line move changes nothing."""
     cached = _code_digests.get(id(code))
     if cached is not None and cached[0] is code:
         return cached[1]
-    h = _blake(code.co_code)
-    h.update(
+    h = _blake(
         repr(
             (
                 code.co_argcount,
                 code.co_posonlyargcount,
                 code.co_kwonlyargcount,
-                code.co_names,
-                code.co_varnames,
-                code.co_freevars,
-                code.co_cellvars,
+                code.co_flags & ~_CO_HAS_DOCSTRING,
+                code.co_varnames[: code.co_argcount + code.co_kwonlyargcount],
             )
         ).encode()
     )
-    for const in _docstring_dropped(code):
-        if isinstance(const, types.CodeType):
-            h.update(b"code:" + _code_digest(const))
+    for ins in dis.get_instructions(code):
+        if ins.opcode in _HASCONST:
+            const = ins.argval
+            if isinstance(const, types.CodeType):
+                h.update(b"code:" + _code_digest(const))
+            else:
+                h.update(ins.opname.encode() + _value_key(const))
+        elif ins.arg is not None and ins.opcode not in _HASJUMP:
+            h.update(f"{ins.opname} {ins.argval!r};".encode())
         else:
-            h.update(_value_key(const))
+            h.update(f"{ins.opname} {ins.arg};".encode())
     digest = h.digest()
     # Keep the code object alive with its digest so that its id cannot be reused.
     _code_digests[id(code)] = (code, digest)

@@ -56,9 +56,18 @@ class History:
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
+            # Look before writing anything: a database that is not ours stays untouched.
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if tables:
+                if not {"meta", "jobs"} <= tables:
+                    raise _Foreign("it is not a ppg_notebook history")
+                meta = dict(conn.execute("SELECT key, value FROM meta"))
+                if meta.get("format") != FORMAT:
+                    raise _Foreign("it is not a ppg_notebook history")
+                if meta.get("version") != VERSION:
+                    raise _Foreign(f"it has format version {meta.get('version')}, not {VERSION}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if not tables:
                 conn.executescript(
                     "BEGIN;"
@@ -67,14 +76,6 @@ class History:
                     f"INSERT INTO meta VALUES ('format', '{FORMAT}'), ('version', '{VERSION}');"
                     "COMMIT;"
                 )
-            elif "meta" not in tables or "jobs" not in tables:
-                raise _Foreign("it is not a ppg_notebook history")
-            else:
-                meta = dict(conn.execute("SELECT key, value FROM meta"))
-                if meta.get("format") != FORMAT:
-                    raise _Foreign("it is not a ppg_notebook history")
-                if meta.get("version") != VERSION:
-                    raise _Foreign(f"it has format version {meta.get('version')}, not {VERSION}")
         except BaseException:
             conn.close()
             raise

@@ -91,6 +91,24 @@ class Pipeline:
             raise JobRedefinitionError(msg)
         new.upstream.extend(u for u in old.upstream if u not in new.upstream)
 
+    def remove_job(self, job_id: str) -> None:
+        """Forget a declared job (notebook mode: a cell now declares a different job).
+
+        Refused with DependencyError while another job depends on it; its history stays.
+        """
+        job = self.jobs.get(job_id)
+        if job is None:
+            return
+        users = [other for other, j in self.jobs.items() if job_id in j.upstream]
+        if users:
+            shown = ", ".join(repr(u) for u in users)
+            msg = f"job {job_id!r} is still needed: {shown} depend(s) on it"
+            raise DependencyError(msg)
+        del self.jobs[job_id]
+        for path in job.outputs:
+            if self.producers.get(path) == job_id:
+                del self.producers[path]
+
     def value_path(self, name: str) -> str:
         return os.path.join(self.dir, "cache", "values", safe_name(name) + ".joblib")
 

@@ -54,6 +54,14 @@ CASES = [
     ),
     pytest.param(
         ok(BEFORE),
+        {**BEFORE, CODE: "c2", "PI:threshold": "t2"},
+        None,
+        3,
+        "parameter 'threshold' changed",
+        id="parameter-before-code",
+    ),
+    pytest.param(
+        ok(BEFORE),
         {**BEFORE, "up": UNKNOWN, "PI:threshold": "t2"},
         None,
         3,

@@ -182,3 +182,11 @@ def test_string_constants_in_comprehensions_and_lambdas_count() -> None:
     b = compile_fn("def f(xs):\n    return [x + 'b' for x in xs]\n")
     assert hashing.function_fingerprint(a) != hashing.function_fingerprint(b)
     assert hashing.function_fingerprint(lambda: "a") != hashing.function_fingerprint(lambda: "b")
+
+
+def test_first_docstring_of_a_function_without_return_keeps_the_fingerprint() -> None:
+    # Without a docstring, the implicit `return None` reuses the docstring slot's None;
+    # with one, None becomes a new constant: indices differ, the canonical form must not.
+    a = compile_fn("def f(path):\n    mark('c')\n    path.write_text('C')\n")
+    b = compile_fn('def f(path):\n    """Doc."""\n    mark("c")\n    path.write_text("C")\n')
+    assert hashing.function_fingerprint(a) == hashing.function_fingerprint(b)

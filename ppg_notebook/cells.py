@@ -1,0 +1,475 @@
+"""A `%%ppg_job` cell body turned into a job function that runs in a worker process.
+
+Three steps, none of which needs IPython:
+
+- `analyse`: parse the body, find the names it reads from outside itself (in order of first
+  use) and what becomes the job's value (the variable named like the job, else the last
+  expression);
+- `capture`: look those names up in the notebook namespace and sort them into what travels
+  with the job and what is fingerprinted: plain values, and the notebook's own functions and
+  classes followed transitively (a helper calling another helper). Modules and objects
+  imported from modules travel but are not fingerprinted;
+- `value_function` / `file_function`: the function the engine runs. It is a closure over the
+  compiled body, the dependencies' bindings and the result's name only; the engine's code
+  fingerprint of it therefore depends on the body's canonical code (not its comments, line
+  numbers or file name) and on nothing that changes with a kernel restart. The captured
+  values ride along in the compiled body's globals, which cloudpickle ships and the
+  fingerprint ignores: they are fingerprinted separately, as invariants.
+
+`execute` is what runs in the worker; `user_traceback` turns a worker's traceback into the
+user's own lines for display in the kernel.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import linecache
+import os
+import re
+import symtable
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import PipelineError
+from .jobs import Job
+
+RESULT = "__ppg_result__"  # where the value of a body's last expression is kept
+OUT = "out"  # the output path(s) inside a file job's body
+_MAX_REACHABLE = 500  # notebook objects followed from one body (a runaway guard)
+
+
+class CellError(PipelineError):
+    """A `%%ppg_job` cell cannot become a job (bad name, body, dependency or global)."""
+
+
+@dataclass(frozen=True)
+class Body:
+    """A parsed cell body: its code, the names it reads from outside, where its value is."""
+
+    code: types.CodeType
+    free: tuple[str, ...]  # names read before (or without) being bound, in order of first use
+    result: str | None  # the variable holding the job's value (value jobs)
+    shows_result: bool  # the body ends with an expression giving the value, as a cell would
+    filename: str
+
+
+@dataclass
+class Captured:
+    """The notebook globals a body reads, sorted by how they are tracked."""
+
+    values: dict[str, Any] = field(default_factory=dict)  # travel with the job
+    parameters: dict[str, Any] = field(default_factory=dict)  # fingerprinted as values
+    functions: dict[str, Callable[..., Any]] = field(default_factory=dict)  # as code
+    jobs: dict[str, Any] = field(default_factory=dict)  # engine jobs the body reads
+    readers: dict[str, str] = field(default_factory=dict)  # global -> notebook fn reading it
+
+
+# --- analysis ------------------------------------------------------------------------
+def analyse(name: str, source: str, *, value_job: bool) -> Body:
+    """Parse and compile the body of job `name`; raises CellError or SyntaxError."""
+    filename = f"<ppg_job {name}>"
+    tree = ast.parse(source, filename, "exec")
+    if not tree.body:
+        msg = f"the body of job {name!r} is empty; write the code that computes it below the magic"
+        raise CellError(msg)
+    assigned = name in _top_level_stores(tree)
+    last_is_expr = isinstance(tree.body[-1], ast.Expr)
+    result: str | None = None
+    shows_result = False
+    if value_job:
+        if assigned:
+            result = name
+            last = tree.body[-1]
+            shows_result = isinstance(last, ast.Expr) and _is_name(last.value, name)
+        elif last_is_expr:
+            result = RESULT
+            shows_result = True
+            last_expr = tree.body[-1]
+            assert isinstance(last_expr, ast.Expr)
+            keep = ast.Assign(targets=[ast.Name(RESULT, ast.Store())], value=last_expr.value)
+            tree.body[-1] = ast.copy_location(keep, last_expr)
+            ast.fix_missing_locations(tree)
+        else:
+            msg = (
+                f"the body of value job {name!r} neither assigns {name!r} nor ends with an "
+                f"expression, so the job would have no value. Assign the result to {name!r} "
+                f"or end the cell with the expression to keep; to write files instead, "
+                f"declare them with --out PATH"
+            )
+            raise CellError(msg)
+    try:
+        code = compile(tree, filename, "exec", dont_inherit=True)
+    except SyntaxError as e:
+        if "await" in str(e.msg):
+            msg = (
+                f"job {name!r}: top-level 'await' cannot run in a worker process; "
+                f"wrap the asynchronous part in a function and call asyncio.run() on it"
+            )
+            raise CellError(msg) from None
+        raise
+    lines = source.splitlines(keepends=True)
+    linecache.cache[filename] = (len(source), None, lines, filename)
+    return Body(code, free_names(tree, source), result, shows_result, filename)
+
+
+def _is_name(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
+def _top_level_stores(tree: ast.Module) -> set[str]:
+    order = _FirstUse()
+    order.visit(tree)
+    return order.stored
+
+
+def free_names(tree: ast.Module, source: str) -> tuple[str, ...]:
+    """Names the body reads from outside itself, in order of first use.
+
+    At the top level a name is free if it is read before the body binds it (`x = x + 1`
+    reads the notebook's `x`). Functions, lambdas, classes and comprehensions the body
+    defines read free names at call time: those the body binds nowhere at its top level.
+    """
+    order = _FirstUse()
+    order.visit(tree)
+    free = dict.fromkeys(order.loaded_first)
+    table = symtable.symtable(source, "<cell>", "exec")
+    for name in _nested_globals(table):
+        if name not in order.stored:
+            free.setdefault(name)
+    return tuple(free)
+
+
+def _nested_globals(table: symtable.SymbolTable) -> Iterator[str]:
+    for child in table.get_children():
+        for symbol in child.get_symbols():
+            if symbol.is_global() and symbol.is_referenced():
+                yield symbol.get_name()
+        yield from _nested_globals(child)
+
+
+class _FirstUse(ast.NodeVisitor):
+    """Walks the top level of a body in evaluation order, noting each name's first use."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, str] = {}
+        self.stored: set[str] = set()
+
+    @property
+    def loaded_first(self) -> list[str]:
+        return [n for n, how in self.first.items() if how == "load"]
+
+    def _load(self, name: str) -> None:
+        self.first.setdefault(name, "load")
+
+    def _store(self, name: str) -> None:
+        self.first.setdefault(name, "store")
+        self.stored.add(name)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Store):
+            self._store(node.id)
+        else:
+            self._load(node.id)  # a `del x` needs x bound first, like a read
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for target in node.targets:
+            self.visit(target)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.target, ast.Name):
+            self._load(node.target.id)
+            self.stored.add(node.target.id)
+        else:
+            self.visit(node.target)
+        self.visit(node.value)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+        self.visit(node.target)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self.visit(node.target)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self.visit(node.target)
+        for stmt in (*node.body, *node.orelse):
+            self.visit(stmt)
+
+    visit_AsyncFor = visit_For
+
+    def _comprehension(self, node: Any) -> None:
+        # Only the outermost iterable is evaluated in the body's scope; the rest is a
+        # nested scope (see _nested_globals).
+        self.visit(node.generators[0].iter)
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comprehension
+
+    def _arguments(self, args: ast.arguments) -> None:
+        for default in (*args.defaults, *args.kw_defaults):
+            if default is not None:
+                self.visit(default)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        self._arguments(node.args)
+        self._store(node.name)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._arguments(node.args)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in (*node.decorator_list, *node.bases, *(k.value for k in node.keywords)):
+            self.visit(expr)
+        self._store(node.name)
+
+    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            self._store(alias.asname or alias.name.split(".")[0])
+
+    visit_ImportFrom = visit_Import
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self._store(node.name)
+        for stmt in node.body:
+            self.visit(stmt)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.pattern is not None:
+            self.visit(node.pattern)
+        if node.name:
+            self._store(node.name)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name:
+            self._store(node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        self.generic_visit(node)
+        if node.rest:
+            self._store(node.rest)
+
+
+# --- capture -------------------------------------------------------------------------
+def is_notebook_function(obj: Any) -> bool:
+    """Defined in the notebook (module `__main__`), so its code is fingerprinted."""
+    return isinstance(obj, types.FunctionType) and obj.__module__ == "__main__"
+
+
+def _is_notebook_class(obj: Any) -> bool:
+    return isinstance(obj, type) and obj.__module__ == "__main__"
+
+
+def _is_imported(obj: Any) -> bool:
+    """Modules, and functions or classes that live in a module: not fingerprinted."""
+    if isinstance(obj, types.ModuleType):
+        return True
+    if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, type)):
+        return getattr(obj, "__module__", None) != "__main__"
+    return False
+
+
+def capture(names: tuple[str, ...] | list[str], namespace: dict[str, Any]) -> Captured:
+    """What the body's free `names` refer to in `namespace` (names not there are skipped).
+
+    Notebook functions are followed through the globals they read, and notebook classes
+    through their methods and attributes, so that editing any of them is noticed.
+    """
+    captured = Captured()
+    todo: list[tuple[str, Any, str]] = []
+    for name in names:
+        if name in namespace:
+            captured.values[name] = namespace[name]
+            todo.append((name, namespace[name], ""))
+    seen: set[str] = set()
+    while todo:
+        key, obj, reader = todo.pop(0)
+        if key in seen:
+            continue
+        seen.add(key)
+        if len(seen) > _MAX_REACHABLE:
+            break
+        if reader:
+            captured.readers.setdefault(key, reader)
+        if isinstance(obj, Job):
+            captured.jobs[key] = obj
+            continue
+        if _is_imported(obj):
+            continue
+        fn = inspect.unwrap(obj) if callable(obj) and hasattr(obj, "__wrapped__") else obj
+        if is_notebook_function(fn):
+            captured.functions[key] = fn
+            fn_globals = fn.__globals__
+            for name in sorted(_global_names(fn.__code__)):
+                if name in fn_globals and name != key:
+                    todo.append((name, fn_globals[name], key))
+            continue
+        if _is_notebook_class(obj):
+            todo.extend((f"{key}.{k}", v, key) for k, v in _class_members(obj))
+            continue
+        captured.parameters[key] = obj
+    return captured
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    """Every name a code object (and the code nested in it) may read as a global."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+def _class_members(cls: type) -> list[tuple[str, Any]]:
+    members = []
+    for key, value in sorted(vars(cls).items()):
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        if key.startswith("__") and key.endswith("__") and not is_notebook_function(value):
+            continue  # what Python and decorators put there (__dict__, __module__, ...)
+        if isinstance(value, property):
+            members.extend(
+                (f"{key}.{part}", getattr(value, part))
+                for part in ("fget", "fset", "fdel")
+                if getattr(value, part) is not None
+            )
+            continue
+        members.append((key, value))
+    bases = tuple(f"{b.__module__}.{b.__qualname__}" for b in cls.__bases__)
+    members.append(("__bases__", bases))
+    return members
+
+
+def unpicklable(captured: Captured) -> tuple[str, Any, str] | None:
+    """(name, value, reason) of the first captured global that cannot reach a worker."""
+    import cloudpickle
+
+    candidates: list[tuple[str, Any]] = []
+    for key, value in (*captured.values.items(), *captured.parameters.items()):
+        if not is_notebook_function(value) and not _is_notebook_class(value):
+            candidates.append((key, value))
+    for key, fn in captured.functions.items():
+        cells = fn.__closure__ or ()
+        candidates.extend((key, c.cell_contents) for c in cells if _has_contents(c))
+        candidates.extend((key, d) for d in fn.__defaults__ or ())
+    done: set[int] = set()
+    for key, value in candidates:
+        if id(value) in done or isinstance(value, types.ModuleType):
+            continue
+        done.add(id(value))
+        try:
+            cloudpickle.dumps(value)
+        except Exception as e:
+            return key, value, f"{type(e).__name__}: {e}"
+    return None
+
+
+def _has_contents(cell: types.CellType) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
+
+
+# --- the job function ----------------------------------------------------------------
+Binding = tuple[str, str, tuple[str, ...]]  # (name in the body, "value" | "file" | "files", paths)
+
+
+def carrier(body: Body, values: dict[str, Any]) -> types.FunctionType:
+    """A function object holding the compiled body, with the captured values as globals."""
+    namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "__main__"}
+    namespace.update(values)
+    return types.FunctionType(body.code, namespace, body.filename)
+
+
+def value_function(code: types.FunctionType, bindings: tuple[Binding, ...], result: str) -> Any:
+    """The function of a value job: runs the body, returns the value of `result`."""
+
+    def run_value_cell() -> Any:
+        namespace = execute(code, bindings, None)
+        if result not in namespace:
+            msg = f"the body did not assign {result!r} (the job's value) when it ran"
+            raise NameError(msg)
+        return namespace[result]
+
+    return run_value_cell
+
+
+def file_function(code: types.FunctionType, bindings: tuple[Binding, ...]) -> Any:
+    """The function of a file job: runs the body with `out` bound to the output path(s)."""
+
+    def run_file_cell(out: Any) -> None:
+        execute(code, bindings, out)
+
+    return run_file_cell
+
+
+def execute(code: types.FunctionType, bindings: tuple[Binding, ...], out: Any) -> dict[str, Any]:
+    """Run a body in the worker, with its upstream jobs' values and paths bound."""
+    namespace = dict(code.__globals__)
+    for name, kind, paths in bindings:
+        if kind == "value":
+            import joblib
+
+            namespace[name] = joblib.load(paths[0])
+        elif kind == "file":
+            namespace[name] = Path(paths[0])
+        else:
+            namespace[name] = [Path(p) for p in paths]
+    if out is not None:
+        namespace[OUT] = out
+    exec(code.__code__, namespace)
+    return namespace
+
+
+def binding(name: str, kind: str, paths: tuple[str, ...], workdir: str) -> Binding:
+    """How an upstream job is bound in a body; paths relative to the workdir when inside it
+    (so that the fingerprint does not change when the project directory moves)."""
+    shown = tuple(os.path.relpath(p, workdir) if os.path.isabs(p) else p for p in paths)
+    return name, kind, shown
+
+
+# --- display -------------------------------------------------------------------------
+_FRAME = re.compile(r'^  File "(?P<file>.+)", line (?P<line>\d+), in (?P<fn>.+)$')
+
+
+def user_traceback(text: str) -> list[str]:
+    """A worker traceback reduced to the user's frames, each with its source line."""
+    ours = os.path.abspath(__file__)
+    lines = text.rstrip("\n").splitlines()
+    shown: list[str] = []
+    i = 0
+    while i < len(lines):
+        match = _FRAME.match(lines[i])
+        if match is None:
+            shown.append(lines[i])
+            i += 1
+            continue
+        j = i + 1
+        while j < len(lines) and lines[j].startswith("    "):
+            j += 1
+        filename = match["file"]
+        if os.path.abspath(filename) != ours:
+            shown.append(lines[i])
+            source = lines[i + 1 : j]
+            if not source:
+                found = linecache.getline(filename, int(match["line"])).strip()
+                source = [f"    {found}"] if found else []
+            shown.extend(source)
+        i = j
+    return shown

@@ -1,0 +1,358 @@
+"""A kernel's pipeline and the jobs its `%%ppg_job` cells declare (no IPython needed).
+
+`NotebookPipeline` validates a cell (name, outputs, dependencies, captured globals) before
+touching the pipeline, so that a rejected cell leaves every other job as it was; then it
+declares — or re-declares, replacing — the cell's job with one invariant per notebook
+global the body reads, runs jobs, and binds values in the notebook namespace.
+
+Decisions where SPEC §6 is silent:
+- A file job's name is bound, in the notebook and in other bodies, to its output path(s).
+- A body may not read its own job's previous value (`x = x + 1` in job `x`): that would make
+  the job out of date after every run.
+- Captured globals are per job: `factor` read by job `total` is the invariant
+  `total:factor`, so changing `factor` marks out of date exactly the jobs whose cells were
+  executed with another value, and `why` names the global.
+- After a run, the jobs asked for and every cell job that ran have their names bound to
+  their new values; a failed job leaves the notebook's old binding alone, as a failing cell
+  does.
+- A cell that now declares a different kind of job or other outputs replaces its old job;
+  the old one is kept (with a note) only while another job still depends on it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import cells, current
+from .cells import CellError
+from .errors import DependencyError, JobsFailed
+from .events import Outcome, RunResult
+from .jobs import (
+    FileGeneratingJob,
+    FunctionInvariant,
+    Job,
+    MultiFileGeneratingJob,
+    ParameterInvariant,
+    ValueJob,
+    as_path_list,
+    normalize_path,
+)
+from .session import Pipeline, new_pipeline
+
+
+@dataclass
+class CellJob:
+    """What one `%%ppg_job` cell declared."""
+
+    name: str
+    job: Job
+    invariants: list[str] = field(default_factory=list)  # ids of its captured globals
+    shows_result: bool = False
+    notes: list[str] = field(default_factory=list)  # said once, when it was declared
+
+    @property
+    def is_file(self) -> bool:
+        return self.job.kind != "value"
+
+    def product(self) -> Any:
+        """What the name stands for: the stored value, or the output Path(s)."""
+        if self.is_file:
+            return as_path_list(self.job)
+        return self.job.value  # type: ignore[attr-defined]
+
+
+@dataclass
+class RunReport:
+    """What a run did, for display: the engine's result, and its failure if any."""
+
+    result: RunResult
+    targets: list[str]  # job ids asked for ([] for all)
+    failure: JobsFailed | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class NotebookPipeline:
+    """The pipeline of one kernel, and the cell jobs declared in it."""
+
+    def __init__(self, pipeline: Pipeline | None = None) -> None:
+        self.pipeline = pipeline or new_pipeline(dir=".ppg", allow_redefinition=True)
+        self.cells: dict[str, CellJob] = {}
+
+    # --- declaring -------------------------------------------------------------------
+    def declare(
+        self,
+        name: str,
+        body: str,
+        *,
+        namespace: dict[str, Any],
+        outs: list[str] | None = None,
+        deps: list[str] | None = None,
+        cores: int = 1,
+        reserved: set[str] | frozenset[str] = frozenset(),
+    ) -> CellJob:
+        """Declare (or replace) the job of cell `name`; raises CellError before any change."""
+        outs = list(outs or [])
+        self._check_name(name, reserved, is_file=bool(outs))
+        if cores < 1:
+            msg = f"job {name!r}: --cores must be at least 1, not {cores}"
+            raise CellError(msg)
+        previous = self.cells.get(name)
+        out_ids, out_paths = self._check_outs(name, outs, previous)
+        parsed = cells.analyse(name, body, value_job=not outs)
+        bindings, upstream = self._upstream(name, parsed.free, outs)
+        extra = self._extra_deps(name, deps or [])
+        bound_here = {*upstream, cells.OUT} if outs else set(upstream)
+        captured = cells.capture([n for n in parsed.free if n not in bound_here], namespace)
+        self._check_picklable(name, captured)
+
+        code = cells.carrier(parsed, captured.values)
+        notes = []
+        if previous is not None and previous.job.job_id != self._id_for(name, out_ids):
+            notes = self._retire(previous, set(out_paths))
+        current.set_current(self.pipeline)
+        invariants = [
+            ParameterInvariant(f"{name}:{key}", value).job_id
+            for key, value in sorted(captured.parameters.items())
+        ]
+        invariants += [
+            FunctionInvariant(f"{name}:{key}", fn).job_id
+            for key, fn in sorted(captured.functions.items())
+        ]
+        if outs:
+            fn = cells.file_function(code, bindings)
+            if len(outs) == 1:
+                job: Job = FileGeneratingJob(outs[0], fn, cores_needed=cores)
+            else:
+                job = MultiFileGeneratingJob(outs, fn, cores_needed=cores)
+        else:
+            assert parsed.result is not None
+            fn = cells.value_function(code, bindings, parsed.result)
+            job = ValueJob(name, fn, cores_needed=cores)
+        job.depends_on(*upstream.values(), *extra, *invariants, *captured.jobs.values())
+        if previous is not None:
+            for stale in set(previous.invariants) - set(invariants):
+                self.pipeline.remove_job(stale)
+        cell = CellJob(name, job, invariants, parsed.shows_result, notes)
+        self.cells[name] = cell
+        return cell
+
+    def _check_name(self, name: str, reserved: set[str] | frozenset[str], is_file: bool) -> None:
+        problem = None
+        if not name.isidentifier() or keyword.iskeyword(name):
+            problem = "is not a valid Python identifier"
+        elif hasattr(builtins, name):
+            problem = "would shadow the Python builtin of that name"
+        elif name in reserved:
+            problem = "is already used by IPython (a magic or one of its own variables)"
+        elif name == cells.OUT:
+            problem = "is reserved: inside a file job's body `out` is its output path"
+        if problem:
+            msg = (
+                f"the job name {name!r} {problem}. Job names become notebook variables: "
+                f"use a name like `raw_data` or `summary`"
+            )
+            raise CellError(msg)
+
+    def _check_outs(
+        self, name: str, outs: list[str], previous: CellJob | None
+    ) -> tuple[list[str], list[str]]:
+        """Output ids and absolute paths of the new job; refuses paths another job writes."""
+        ids: list[str] = []
+        paths = []
+        mine = previous.job.job_id if previous else None
+        for path in outs:
+            rel, absolute = normalize_path(path, self.pipeline.workdir)
+            if rel in ids:
+                msg = f"job {name!r}: --out lists {path!r} twice"
+                raise CellError(msg)
+            owner = self.pipeline.producers.get(absolute)
+            if owner is not None and owner != mine:
+                msg = (
+                    f"job {name!r} cannot write {path!r}: job {self._label(owner)} already "
+                    f"writes it, and each file must have exactly one job that writes it. "
+                    f"Choose another path, or read that file by naming "
+                    f"{self._label(owner)} in the body"
+                )
+                raise CellError(msg)
+            ids.append(rel)
+            paths.append(absolute)
+        return ids, paths
+
+    def _id_for(self, name: str, out_ids: list[str]) -> str:
+        return ":::".join(out_ids) if out_ids else name
+
+    def _upstream(
+        self, name: str, free: tuple[str, ...], outs: list[str]
+    ) -> tuple[tuple[cells.Binding, ...], dict[str, Job]]:
+        """The cell jobs the body names: how each is bound in the body, and the jobs."""
+        if name in free:
+            msg = (
+                f"the body of job {name!r} reads {name!r} before assigning it: a job cannot "
+                f"depend on its own previous value. Compute it from other jobs or globals"
+            )
+            raise CellError(msg)
+        bindings = []
+        upstream: dict[str, Job] = {}
+        for n in free:
+            cell = self.cells.get(n)
+            if cell is None:
+                continue
+            job = cell.job
+            if job.job_id not in self.pipeline.jobs or self.pipeline.jobs[job.job_id] is not job:
+                continue  # replaced by a job declared without the magic
+            kind = "files" if job.kind == "multifile" else "file" if cell.is_file else "value"
+            paths = job.paths if cell.is_file else job.outputs
+            bindings.append(cells.binding(n, kind, paths, self.pipeline.workdir))
+            upstream[n] = job
+        return tuple(bindings), upstream
+
+    def _extra_deps(self, name: str, deps: list[str]) -> list[Any]:
+        """`--deps`: cell job names, job ids, or input files (which must exist or be made)."""
+        found: list[Any] = []
+        for dep in deps:
+            if dep == name:
+                msg = f"job {name!r} cannot depend on itself"
+                raise CellError(msg)
+            if dep in self.cells:
+                found.append(self.cells[dep].job)
+                continue
+            if dep in self.pipeline.jobs:
+                found.append(dep)
+                continue
+            absolute = normalize_path(dep, self.pipeline.workdir)[1]
+            if absolute in self.pipeline.producers or os.path.exists(absolute):
+                found.append(dep)
+                continue
+            known = ", ".join(sorted(self.cells)) or "none yet"
+            if dep.isidentifier():
+                msg = (
+                    f"job {name!r}: --deps {dep!r} is not a known job (known jobs: {known}) "
+                    f"and no file of that name exists. Execute the cell of that job first, "
+                    f"or fix the name"
+                )
+            else:
+                msg = (
+                    f"job {name!r}: --deps {dep!r}: no job writes that file and it does not "
+                    f"exist (looked for {absolute}); create it, execute the cell of the job "
+                    f"that writes it first, or fix the path. Known jobs: {known}"
+                )
+            raise CellError(msg)
+        return found
+
+    def _check_picklable(self, name: str, captured: cells.Captured) -> None:
+        bad = cells.unpicklable(captured)
+        if bad is None:
+            return
+        key, value, reason = bad
+        via = captured.readers.get(key)
+        where = f", which the notebook function {via!r} reads" if via else ""
+        msg = (
+            f"job {name!r} reads the notebook global {key!r} (a {type(value).__module__}."
+            f"{type(value).__qualname__}){where}; it cannot be sent to a worker process "
+            f"({reason}). Create it inside the job's body instead, from plain values (a path, "
+            f"numbers, strings) kept in notebook globals, or make what it provides a job of "
+            f"its own and name that job in the body"
+        )
+        raise CellError(msg)
+
+    def _retire(self, previous: CellJob, new_outputs: set[str]) -> list[str]:
+        """Forget the job a cell declared before, unless another job depends on it."""
+        old = previous.job
+        try:
+            self.pipeline.remove_job(old.job_id)
+        except DependencyError as e:
+            if new_outputs & set(old.outputs):
+                msg = f"cannot replace job {previous.name!r}: {e}"
+                raise CellError(msg) from None
+            return [
+                f"note: the previous job of {previous.name!r} ({old.job_id}) stays declared: "
+                f"{e}. Execute their cells again to make them use the new one"
+            ]
+        for stale in previous.invariants:
+            self.pipeline.remove_job(stale)
+        return []
+
+    # --- naming jobs -----------------------------------------------------------------
+    def _label(self, job_id: str) -> str:
+        for cell in self.cells.values():
+            if cell.job.job_id == job_id and cell.name != job_id:
+                return f"{cell.name!r} ({job_id})"
+        return repr(job_id)
+
+    def display_name(self, job_id: str) -> str:
+        """A job as users know it: its cell's name, with the file for file jobs."""
+        for cell in self.cells.values():
+            if cell.job.job_id == job_id:
+                return cell.name if cell.name == job_id else f"{cell.name} ({job_id})"
+        return job_id
+
+    def resolve(self, names: list[str]) -> list[str]:
+        """Job ids of cell names, job ids or output paths; CellError lists the known jobs."""
+        ids = []
+        for name in names:
+            if name in self.cells:
+                ids.append(self.cells[name].job.job_id)
+            elif name in self.pipeline.jobs:
+                ids.append(name)
+            else:
+                absolute = normalize_path(name, self.pipeline.workdir)[1]
+                producer = self.pipeline.producers.get(absolute)
+                if producer is None:
+                    msg = f"unknown job {name!r}; known jobs: {self.known()}"
+                    raise CellError(msg)
+                ids.append(producer)
+        return ids
+
+    def known(self) -> str:
+        names = [self.display_name(j) for j, job in self.pipeline.jobs.items() if job.kind
+                 not in ("parameter", "function", "input")]  # fmt: skip
+        return ", ".join(sorted(names)) or "none (execute a %%ppg_job cell first)"
+
+    # --- running ---------------------------------------------------------------------
+    def run(self, names: list[str] | None = None) -> RunReport:
+        """Run the named jobs and their upstream (all jobs if `names` is empty)."""
+        targets = self.resolve(names) if names else []
+        try:
+            result = self.pipeline.run(targets or None)
+        except JobsFailed as e:
+            result = e.result  # type: ignore[assignment]
+            return RunReport(result, targets, e)
+        return RunReport(result, targets)
+
+    def bind(self, report: RunReport, namespace: dict[str, Any]) -> list[str]:
+        """Bind the names of the jobs asked for, and of every cell job that ran."""
+        bound = []
+        for cell in self.cells.values():
+            job_id = cell.job.job_id
+            outcome = report.result.outcomes.get(job_id)
+            wanted = job_id in report.targets or outcome is Outcome.RAN
+            if wanted and outcome in (Outcome.RAN, Outcome.UP_TO_DATE):
+                namespace[cell.name] = cell.product()
+                bound.append(cell.name)
+        return bound
+
+    def cell_of(self, job_id: str) -> CellJob | None:
+        for cell in self.cells.values():
+            if cell.job.job_id == job_id:
+                return cell
+        return None
+
+    # --- explaining ------------------------------------------------------------------
+    def why(self, name: str) -> str:
+        job_id = self.resolve([name])[0]
+        return self.pipeline.why(job_id)
+
+    def invalidate(self, names: list[str]) -> list[str]:
+        ids = self.resolve(names)
+        self.pipeline.invalidate(*ids)
+        return ids
+
+    def status(self) -> list[dict[str, Any]]:
+        rows = self.pipeline.status()
+        for row in rows:
+            row["job"] = self.display_name(row["job"])
+        return rows

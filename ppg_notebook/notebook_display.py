@@ -1,0 +1,121 @@
+"""What the notebook layer shows: one-line run summaries, the status table, job errors.
+
+Plain data in, text or HTML out; nothing here runs or declares jobs.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+from .cells import user_traceback
+from .events import Outcome, RunResult
+
+COLUMNS = ("job", "kind", "state", "why", "last run", "duration")
+_STATE_COLOURS = {
+    "up to date": "#2e7d32",
+    "must run": "#b26a00",
+    "may run": "#b26a00",
+    "failed": "#c62828",
+    "on demand": "#616161",
+}
+
+
+def seconds(duration: float | None) -> str:
+    if duration is None:
+        return ""
+    return f"{duration * 1000:.0f} ms" if duration < 1 else f"{duration:.2f} s"
+
+
+def summary(
+    result: RunResult, targets: list[str], label: Any, values: set[str] | frozenset[str] = frozenset()
+) -> str:
+    """One line: what happened to the jobs asked for, what else ran, how long it took.
+
+    `label(job_id)` names a job for people; `values` are the targets whose value is loaded.
+    """
+    outcomes = result.outcomes
+    parts = []
+    for job_id in targets:
+        outcome = outcomes.get(job_id)
+        name = label(job_id)
+        if outcome is Outcome.RAN:
+            why = result.reasons.get(job_id)
+            parts.append(f"{name} ran" + (f" ({why})" if why else ""))
+        elif outcome is Outcome.UP_TO_DATE:
+            loaded = " - loaded the stored value" if job_id in values else ""
+            parts.append(f"{name} is up to date{loaded}")
+        elif outcome is Outcome.FAILED:
+            parts.append(f"{name} failed")
+        elif outcome is Outcome.UPSTREAM_FAILED:
+            parts.append(f"{name} did not run: a job it depends on failed")
+    others = [label(j) for j in result.ran if j not in targets]
+    if others:
+        parts.append(("upstream ran: " if targets else "ran: ") + ", ".join(others))
+    if not targets:
+        fresh = len([j for j in result.up_to_date if j not in targets])
+        failed = len(result.errors)
+        if not others and not failed:
+            parts.append(f"nothing to do: {fresh} job(s) up to date")
+        elif fresh:
+            parts.append(f"{fresh} up to date")
+        if failed:
+            parts.append(f"{failed} failed")
+    return "ppg: " + "; ".join(parts) + f" [{seconds(result.duration)}]"
+
+
+def failure_lines(job_id: str, label: str, result: RunResult, cause: str = "") -> list[str]:
+    """A failed job's error as the user's own traceback, headed by the job it came from."""
+    error = result.errors[job_id]
+    text = result.tracebacks.get(job_id, "")
+    header = f"job {label} failed in its worker process"
+    if cause:
+        header = f"{cause}: {header}"
+    body = user_traceback(text) if text.startswith("Traceback") else []
+    if not body:
+        body = [f"{type(error).__name__}: {error}"]
+    return [header + ":", *body]
+
+
+class StatusTable:
+    """The pipeline's jobs: an HTML table in a notebook, aligned text elsewhere."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+
+    def _cells(self, row: dict[str, Any]) -> tuple[str, ...]:
+        last = row.get("last_run")
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if last else "never"
+        why = row["why"] or (row["error"] if row["state"] == "failed" else "")
+        return (row["job"], row["kind"], row["state"], why, when, seconds(row["duration"]))
+
+    def __repr__(self) -> str:
+        if not self.rows:
+            return "no jobs declared yet"
+        table = [COLUMNS, *(self._cells(r) for r in self.rows)]
+        widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS) - 1)]
+        lines = []
+        for line in table:
+            cells = [c.ljust(w) for c, w in zip(line, widths, strict=False)]
+            lines.append("  ".join([*cells, line[-1]]).rstrip())
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if not self.rows:
+            return "<p>no jobs declared yet</p>"
+        head = "".join(f"<th style='text-align:left'>{c}</th>" for c in COLUMNS)
+        body = []
+        for row in self.rows:
+            cells = [html.escape(c) for c in self._cells(row)]
+            colour = _STATE_COLOURS.get(row["state"], "inherit")
+            cells[2] = f"<span style='color:{colour};font-weight:bold'>{cells[2]}</span>"
+            tds = "".join(f"<td style='text-align:left'>{c}</td>" for c in cells)
+            body.append(f"<tr>{tds}</tr>")
+        return (
+            "<table class='ppg-status'><thead><tr>"
+            + head
+            + "</tr></thead><tbody>"
+            + "".join(body)
+            + "</tbody></table>"
+        )
