@@ -1,0 +1,507 @@
+"""Fault injection in real subprocesses: kill -9, Ctrl-C, dying workers, failing jobs,
+corrupt history, concurrent runs (SPEC §4, §5; issue 2 "Tests").
+
+Long-running jobs block on flag files and announce themselves with marker files, so tests
+poll for markers instead of sleeping for fixed times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import time
+
+import pytest
+from conftest import kill_group, pid_alive, wait_for, wait_for_file
+
+# first and second finish before `slow` starts (slow depends on them, so their records are
+# committed before it is sent). slow writes half its file, then (with hang.flag) announces
+# itself in slow.started and hangs. other_slow hangs alongside; `queued` waits for a free
+# core; `after` depends on slow.
+HANGING = """
+ppg.new_pipeline(cores=2)
+
+
+def first(path):
+    mark("first")
+    path.write_text("first")
+
+
+def second(path):
+    mark("second")
+    path.write_text("second")
+
+
+def hang(name):
+    if Path("hang.flag").exists():
+        Path(name + ".started").write_text(str(os.getpid()))
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            time.sleep(0.05)
+
+
+def slow(path):
+    mark("slow")
+    with open(path, "w") as fh:
+        fh.write("half")
+        fh.flush()
+        hang("slow")
+        fh.write(" and the rest")
+
+
+def other_slow(path):
+    mark("other_slow")
+    with open(path, "w") as fh:
+        fh.write("partial")
+        fh.flush()
+        hang("other_slow")
+        fh.write(" complete")
+
+
+def queued(path):
+    mark("queued")
+    path.write_text("queued")
+
+
+def after(path):
+    mark("after")
+    path.write_text(Path("slow.txt").read_text() + "!")
+
+
+f1 = ppg.FileGeneratingJob("first.txt", first)
+f2 = ppg.FileGeneratingJob("second.txt", second)
+s = ppg.FileGeneratingJob("slow.txt", slow).depends_on(f1, f2)
+o = ppg.FileGeneratingJob("other_slow.txt", other_slow).depends_on(f1, f2)
+ppg.FileGeneratingJob("queued.txt", queued).depends_on(s, o)
+ppg.FileGeneratingJob("after.txt", after).depends_on(s)
+run_and_report()
+"""
+
+
+def _start_hanging(script):
+    (script.dir / "hang.flag").write_text("1")
+    script.write(HANGING)
+    proc = script.start()
+    wait_for_file(script.dir / "slow.started", proc=proc)
+    wait_for_file(script.dir / "other_slow.started", proc=proc)
+    return proc
+
+
+def _assert_resumes(script):
+    """After an interrupted first run: the rest runs, nothing that finished reruns."""
+    (script.dir / "hang.flag").unlink()
+    rerun = script.run().ok()
+    assert sorted(rerun.runs) == ["after", "other_slow", "queued", "slow"], rerun.describe()
+    assert (script.dir / "slow.txt").read_text() == "half and the rest"
+    assert (script.dir / "other_slow.txt").read_text() == "partial complete"
+    assert (script.dir / "after.txt").read_text() == "half and the rest!"
+    assert script.run().ok().runs == []
+
+
+def test_kill_9_of_the_whole_process_mid_run(script):
+    proc = _start_hanging(script)
+    kill_group(proc)  # SIGKILL the main process and its workers at once
+    killed = script.finish(proc)
+    assert killed.returncode == -signal.SIGKILL
+    assert sorted(killed.runs) == ["first", "other_slow", "second", "slow"]
+
+    # what finished is recorded; the half-written files are not taken for finished ones
+    records = script.history()
+    assert records["first.txt"]["o"] == "ok"
+    assert records["second.txt"]["o"] == "ok"
+    assert records.get("slow.txt", {}).get("o") != "ok"
+    assert (script.dir / "slow.txt").read_text() == "half"  # left behind by the kill
+    _assert_resumes(script)
+
+
+def test_kill_9_of_the_main_process_only(script):
+    """Only the main process is killed; its workers are orphaned (they still hold the
+    hanging jobs). The next run is not blocked by them: lock and history are free."""
+    proc = _start_hanging(script)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(timeout=10) == -signal.SIGKILL  # (the orphans still hold its pipes)
+    assert script.history()["first.txt"]["o"] == "ok"
+    (script.dir / "hang.flag").unlink()
+    rerun = script.run().ok()
+    assert sorted(rerun.runs) == ["after", "other_slow", "queued", "slow"], rerun.describe()
+    assert (script.dir / "after.txt").read_text() == "half and the rest!"
+    assert script.run().ok().runs == []
+
+
+@pytest.mark.parametrize("target", ["main process", "process group"])
+def test_sigint_mid_job(script, target):
+    """Ctrl-C: KeyboardInterrupt out of run(); running jobs stopped, partial outputs
+    removed, queued jobs dropped, finished jobs kept; the next run resumes.
+
+    "process group" is what a terminal's Ctrl-C does: the workers get SIGINT too.
+    """
+    proc = _start_hanging(script)
+    workers = [int((script.dir / f"{name}.started").read_text()) for name in ("slow", "other_slow")]
+    t0 = time.monotonic()
+    if target == "main process":
+        os.kill(proc.pid, signal.SIGINT)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
+    interrupted = script.finish(proc, timeout=15)
+    assert time.monotonic() - t0 < 8, "Ctrl-C must stop the run promptly"
+    assert interrupted.returncode != 0, interrupted.describe()
+    assert "KeyboardInterrupt" in interrupted.stderr, interrupted.describe()
+    assert interrupted.result is None  # run() did not return
+    assert "queued" not in interrupted.runs and "after" not in interrupted.runs
+
+    # running jobs were stopped, their partial outputs removed
+    for pid in workers:
+        wait_for(lambda pid=pid: not pid_alive(pid), 10, f"worker {pid} to be stopped")
+    assert not (script.dir / "slow.txt").exists()
+    assert not (script.dir / "other_slow.txt").exists()
+    # finished jobs kept
+    assert (script.dir / "first.txt").read_text() == "first"
+    records = script.history()
+    assert records["first.txt"]["o"] == "ok"
+    assert records["second.txt"]["o"] == "ok"
+    assert records.get("slow.txt", {}).get("o") != "ok"
+    # no lock left behind
+    assert (script.ppg_dir / "lock").read_text() == ""
+    _assert_resumes(script)
+
+
+# --- a worker that dies ---------------------------------------------------------------
+
+CRASHING = """
+ppg.new_pipeline(cores=2)
+
+
+def crash(path):
+    mark("crash")
+    if Path("crash.flag").exists():
+        HOW
+    path.write_text("survived")
+
+
+def make_ok(i):
+    def ok(path):
+        mark(f"ok{i}")
+        time.sleep(0.2)
+        path.write_text(f"ok{i}")
+
+    return ok
+
+
+def dependant(path):
+    mark("dependant")
+    path.write_text(Path("crash.txt").read_text() + "!")
+
+
+for i in range(4):
+    ppg.FileGeneratingJob(f"ok{i}.txt", make_ok(i))
+c = ppg.FileGeneratingJob("crash.txt", crash)
+ppg.FileGeneratingJob("dependant.txt", dependant).depends_on(c)
+run_and_report()
+"""
+
+DEATHS = {
+    "os._exit(3)": ("os._exit(3)", "3"),
+    "segfault": ("import ctypes; ctypes.string_at(0)", None),
+    "SIGKILL": ("os.kill(os.getpid(), 9)", None),
+}
+
+
+@pytest.mark.parametrize("how", list(DEATHS))
+def test_worker_death_fails_only_its_job(script, how):
+    code, exit_code = DEATHS[how]
+    (script.dir / "crash.flag").write_text("1")
+    script.write(CRASHING.replace("HOW", code))
+    run = script.run()
+    assert run.returncode == 0, run.describe()
+    result = run.result
+    assert list(result["failed"]) == ["crash.txt"], run.describe()
+    assert result["exceptions"] == {"crash.txt": "WorkerDied"}
+    message = result["failed"]["crash.txt"]
+    assert "worker" in message and "died" in message, message
+    assert "'crash.txt'" in message
+    if exit_code is not None:
+        assert "exit code" in message and exit_code in message.split("exit code", 1)[1][:20]
+    assert result["upstream_failed"] == ["dependant.txt"]
+    # the innocent jobs finished, even those that were in flight when the worker died
+    assert sorted(result["ran"]) == ["ok0.txt", "ok1.txt", "ok2.txt", "ok3.txt"]
+    assert "crash.txt" in result["error"] and "died" in result["error"]
+    assert list((script.ppg_dir / "errors").iterdir())
+    assert script.history()["crash.txt"]["o"] == "failed"
+
+    # the next run retries it (and only it, and what depends on it)
+    (script.dir / "crash.flag").unlink()
+    rerun = script.run().ok()
+    assert sorted(rerun.runs) == ["crash", "dependant"], rerun.describe()
+    assert rerun.result["reasons"]["crash.txt"] == "it failed last time"
+    assert (script.dir / "dependant.txt").read_text() == "survived!"
+
+
+def test_worker_death_while_it_keeps_failing(script):
+    """A job that kills its worker every time fails every run; the others stay done."""
+    (script.dir / "crash.flag").write_text("1")
+    script.write(CRASHING.replace("HOW", "os._exit(3)"))
+    script.run()
+    again = script.run()
+    assert again.returncode == 0, again.describe()
+    assert list(again.result["failed"]) == ["crash.txt"]
+    assert again.runs == ["crash"], again.describe()
+
+
+# --- a job that raises ----------------------------------------------------------------
+
+RAISING = """
+ppg.new_pipeline(cores=2)
+
+
+def compute_mean(path):
+    mark("bad")
+    path.write_text("partial")
+    values = []
+    if Path("fail.flag").exists():
+        raise ValueError(f"no values to average in {len(values)} rows")
+    path.write_text("mean")
+
+
+def load_table():
+    mark("load")
+    if Path("fail.flag").exists():
+        return {}["missing column"]
+    return {"column": 1}
+
+
+def good(path):
+    mark("good")
+    path.write_text("good")
+
+
+def downstream(path):
+    mark("downstream")
+    path.write_text("downstream")
+
+
+def downstream2(path):
+    mark("downstream2")
+    path.write_text("downstream2")
+
+
+def uses_table(path):
+    mark("uses_table")
+    path.write_text("table")
+
+
+bad = ppg.FileGeneratingJob("bad.txt", compute_mean)
+d1 = ppg.FileGeneratingJob("downstream.txt", downstream).depends_on(bad)
+ppg.FileGeneratingJob("downstream2.txt", downstream2).depends_on(d1)
+ppg.FileGeneratingJob("good.txt", good)
+table = ppg.DataLoadingJob("table", load_table)
+ppg.FileGeneratingJob("uses_table.txt", uses_table).depends_on(table)
+if "--uncaught" in sys.argv:
+    ppg.run()
+else:
+    run_and_report()
+"""
+
+
+def test_failing_jobs(script):
+    (script.dir / "fail.flag").write_text("1")
+    script.write(RAISING)
+    run = script.run()
+    assert run.returncode == 0, run.describe()
+    result = run.result
+    assert result["exceptions"] == {"bad.txt": "ValueError", "table": "KeyError"}
+    assert sorted(result["upstream_failed"]) == [
+        "downstream.txt",
+        "downstream2.txt",
+        "uses_table.txt",
+    ]
+    assert result["ran"] == ["good.txt"]
+    assert sorted(run.runs) == ["bad", "good", "load"], run.describe()
+    assert not (script.dir / "bad.txt").exists(), "a failed job's partial output is removed"
+
+    # JobsFailed's message names every failed job, with its error and traceback tail from
+    # the user's code
+    message = result["error"]
+    assert "2 job(s) failed" in message
+    assert "'bad.txt': ValueError: no values to average in 0 rows" in message
+    assert "'table': KeyError: 'missing column'" in message
+    assert "in compute_mean" in message and "in load_table" in message
+    assert 'raise ValueError(f"no values to average' in message
+    assert "downstream.txt" in message  # the upstream-failed jobs are named too
+
+    # error files: the worker's traceback, starting in the user's code
+    errors = {p.name: p.read_text() for p in (script.ppg_dir / "errors").iterdir()}
+    assert len(errors) == 2, errors
+    bad_tb = next(text for name, text in errors.items() if name.startswith("bad.txt"))
+    assert str(script.path) in bad_tb
+    assert "in compute_mean" in bad_tb
+    assert "ValueError: no values to average in 0 rows" in bad_tb
+    assert "ppg_notebook" not in bad_tb.split("Traceback", 1)[1], bad_tb
+    table_tb = next(text for name, text in errors.items() if name.startswith("table"))
+    assert "in load_table" in table_tb and "KeyError" in table_tb
+
+    records = script.history()
+    assert records["bad.txt"]["o"] == "failed"
+    assert records["good.txt"]["o"] == "ok"
+
+    # fixed: the failed ones and their dependants run; the good one does not
+    (script.dir / "fail.flag").unlink()
+    rerun = script.run().ok()
+    assert sorted(rerun.runs) == [
+        "bad",
+        "downstream",
+        "downstream2",
+        "load",
+        "uses_table",
+    ], rerun.describe()
+    assert script.run().ok().runs == []
+
+
+def test_jobs_failed_uncaught_exits_with_the_message(script):
+    (script.dir / "fail.flag").write_text("1")
+    script.write(RAISING)
+    run = script.run("--uncaught")
+    assert run.returncode == 1, run.describe()
+    assert "ppg_notebook.errors.JobsFailed" in run.stderr
+    assert "'bad.txt': ValueError" in run.stderr and "'table': KeyError" in run.stderr
+    assert (script.dir / "good.txt").exists()
+
+
+# --- corrupt history ------------------------------------------------------------------
+
+SIMPLE = """
+ppg.new_pipeline(cores=2)
+
+
+def a(path):
+    mark("a")
+    path.write_text("a")
+
+
+def b(path):
+    mark("b")
+    path.write_text("b")
+
+
+ppg.FileGeneratingJob("a.txt", a)
+ppg.FileGeneratingJob("b.txt", b)
+run_and_report()
+"""
+
+
+def _garbage(path):
+    path.write_bytes(os.urandom(3000) + b"\0garbage\xff" * 100)
+
+
+def _foreign(path):
+    path.unlink()
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE users (name TEXT, email TEXT)")
+    conn.execute("INSERT INTO users VALUES ('ada', 'ada@example.org')")
+    conn.commit()
+    conn.close()
+
+
+def _truncated(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2 + 7])
+
+
+def _future_version(path):
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'version'")
+    conn.commit()
+    conn.close()
+
+
+def _bad_record(path):
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE jobs SET rec = 'this is {not json' WHERE id = 'a.txt'")
+    conn.commit()
+    conn.close()
+
+
+CORRUPTIONS = {
+    "garbage": _garbage,
+    "foreign sqlite": _foreign,
+    "truncated": _truncated,
+    "future version": _future_version,
+    "unreadable record": _bad_record,
+}
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+def test_corrupt_history_is_moved_aside_with_a_warning(script, corruption):
+    script.write(SIMPLE)
+    script.run().ok()
+    history = script.ppg_dir / "history"
+    CORRUPTIONS[corruption](history)
+    before = history.read_bytes()
+
+    run = script.run()
+    assert run.returncode == 0, run.describe()
+    assert "PipelineWarning" in run.stderr, run.describe()
+    assert "moved" in run.stderr and "aside" in run.stderr
+    aside = sorted(script.ppg_dir.glob("history.unreadable-*"))
+    aside = [p for p in aside if not p.name.endswith(("-wal", "-shm"))]
+    assert len(aside) == 1, list(script.ppg_dir.iterdir())
+    assert str(aside[0]) in run.stderr  # says where it went
+    if corruption in ("garbage", "truncated"):
+        assert aside[0].read_bytes() == before  # kept as it was, for inspection
+    assert not run.result["failed"]
+    assert sorted(run.runs) in ([], ["a"], ["a", "b"]), run.describe()
+
+    # the new history works: nothing reruns, no more warnings
+    third = script.run().ok()
+    assert third.runs == [], third.describe()
+    assert "PipelineWarning" not in third.stderr
+
+
+# --- two concurrent runs --------------------------------------------------------------
+
+BLOCKING = """
+ppg.new_pipeline(cores=2)
+
+
+def quick(path):
+    mark("quick")
+    path.write_text("quick")
+
+
+def waiting(path):
+    mark("waiting")
+    Path("waiting.started").write_text(str(os.getpid()))
+    deadline = time.time() + 30
+    while not Path("release.flag").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    path.write_text("waited")
+
+
+q = ppg.FileGeneratingJob("quick.txt", quick)
+ppg.FileGeneratingJob("waiting.txt", waiting).depends_on(q)
+run_and_report()
+"""
+
+
+def test_concurrent_runs_on_one_dir(script):
+    script.write(BLOCKING)
+    first = script.start()
+    wait_for_file(script.dir / "waiting.started", proc=first)
+    holder = json.loads((script.ppg_dir / "lock").read_text())
+    assert holder["pid"] == first.pid
+
+    second = script.run(timeout=30)
+    assert second.returncode != 0, second.describe()
+    assert "PipelineLocked" in second.stderr, second.describe()
+    assert f"pid {first.pid}" in second.stderr, second.describe()
+    assert second.runs == []
+
+    (script.dir / "release.flag").write_text("1")
+    done = script.finish(first)
+    assert done.returncode == 0, done.describe()
+    assert sorted(done.result["ran"]) == ["quick.txt", "waiting.txt"]
+
+    # the refused run damaged nothing: after the first finished, nothing must run
+    after = script.run().ok()
+    assert after.runs == [], after.describe()
