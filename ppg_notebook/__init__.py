@@ -77,3 +77,10 @@ __all__ = [
     "run_pipegraph",
     "why",
 ]
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """`%load_ext ppg_notebook`: the `%%ppg_job` and `%ppg_*` magics (IPython imported only now)."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)

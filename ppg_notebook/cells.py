@@ -13,7 +13,7 @@ Three steps, none of which needs IPython:
   compiled body, the dependencies' bindings and the result's name only; the engine's code
   fingerprint of it therefore depends on the body's canonical code (not its comments, line
   numbers or file name) and on nothing that changes with a kernel restart. The captured
-  values ride along in the compiled body's globals, which cloudpickle ships and the
+  values ride along as an attribute of the compiled body, which cloudpickle ships and the
   fingerprint ignores: they are fingerprinted separately, as invariants.
 
 `execute` is what runs in the worker; `user_traceback` turns a worker's traceback into the
@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import cache
 from .errors import PipelineError
 from .jobs import Job
 
@@ -391,10 +392,15 @@ Binding = tuple[str, str, tuple[str, ...]]  # (name in the body, "value" | "file
 
 
 def carrier(body: Body, values: dict[str, Any]) -> types.FunctionType:
-    """A function object holding the compiled body, with the captured values as globals."""
-    namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "__main__"}
-    namespace.update(values)
-    return types.FunctionType(body.code, namespace, body.filename)
+    """A function object holding the compiled body, and the captured values as an attribute.
+
+    The engine fingerprints the function by its code only; the values are fingerprinted as
+    invariants. (Not as the function's globals: module-level code reads names with
+    LOAD_NAME, which cloudpickle does not follow, so it would not ship them.)
+    """
+    fn = types.FunctionType(body.code, {"__builtins__": builtins}, body.filename)
+    fn.captured = dict(values)  # type: ignore[attr-defined]
+    return fn
 
 
 def value_function(code: types.FunctionType, bindings: tuple[Binding, ...], result: str) -> Any:
@@ -421,16 +427,15 @@ def file_function(code: types.FunctionType, bindings: tuple[Binding, ...]) -> An
 
 def execute(code: types.FunctionType, bindings: tuple[Binding, ...], out: Any) -> dict[str, Any]:
     """Run a body in the worker, with its upstream jobs' values and paths bound."""
-    namespace = dict(code.__globals__)
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    namespace.update(code.captured)  # type: ignore[attr-defined]
     for name, kind, paths in bindings:
         if kind == "value":
-            import joblib
-
-            namespace[name] = joblib.load(paths[0])
+            namespace[name] = cache.load(paths[0])
         elif kind == "file":
             namespace[name] = Path(paths[0])
-        else:
-            namespace[name] = [Path(p) for p in paths]
+        else:  # no comprehension here: tracebacks map frames to files by function name
+            namespace[name] = list(map(Path, paths))
     if out is not None:
         namespace[OUT] = out
     exec(code.__code__, namespace)
@@ -446,10 +451,25 @@ def binding(name: str, kind: str, paths: tuple[str, ...], workdir: str) -> Bindi
 
 # --- display -------------------------------------------------------------------------
 _FRAME = re.compile(r'^  File "(?P<file>.+)", line (?P<line>\d+), in (?P<fn>.+)$')
+_DYNAMIC = "<dynamic-code>"  # cloudpickle's file name for code shipped by value
 
 
-def user_traceback(text: str) -> list[str]:
-    """A worker traceback reduced to the user's frames, each with its source line."""
+def source_files(code: types.FunctionType, functions: Iterator[Any] | list[Any]) -> dict[str, str]:
+    """Function name -> file of the body's code and the notebook functions it reaches."""
+    files: dict[str, str] = {}
+    todo = [code.__code__, *(fn.__code__ for fn in functions)]
+    while todo:
+        c = todo.pop(0)
+        files.setdefault(c.co_name, c.co_filename)
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    return files
+
+
+def user_traceback(text: str, files: dict[str, str] | None = None) -> list[str]:
+    """A worker traceback reduced to the user's frames, each with its source line.
+
+    `files` names the source file of frames the worker only knew as "<dynamic-code>".
+    """
     ours = os.path.abspath(__file__)
     lines = text.rstrip("\n").splitlines()
     shown: list[str] = []
@@ -464,6 +484,9 @@ def user_traceback(text: str) -> list[str]:
         while j < len(lines) and lines[j].startswith("    "):
             j += 1
         filename = match["file"]
+        if filename == _DYNAMIC and files and match["fn"] in files:
+            filename = files[match["fn"]]
+            lines[i] = f'  File "{filename}", line {match["line"]}, in {match["fn"]}'
         if os.path.abspath(filename) != ours:
             shown.append(lines[i])
             source = lines[i + 1 : j]

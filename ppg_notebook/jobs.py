@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from . import current, hashing
+from . import cache, current, hashing
 from .errors import JobContractError
 
 # Where a job's function runs.
@@ -177,9 +177,7 @@ class JobHandle:
         if self._value_path is None:
             msg = f"job {self.job_id!r} has no value (only ValueJobs have one)"
             raise AttributeError(msg)
-        import joblib
-
-        return joblib.load(self._value_path)
+        return cache.load(self._value_path)
 
     def __repr__(self) -> str:
         return f"JobHandle({self.job_id!r})"
@@ -306,9 +304,7 @@ class _LoadCached(DataLoadingJob):
         self.upstream.append(calc.job_id)
 
     def load(self) -> None:
-        import joblib
-
-        self.sink(joblib.load(self.calc.outputs[0]))
+        self.sink(cache.load(self.calc.outputs[0]))
 
     def depends_on(self, *things: Any) -> Job:
         # Dependencies decide when the data must be recalculated.
@@ -362,10 +358,8 @@ class ValueJob(Job):
     def value(self) -> Any:
         """The stored return value (loaded from disk on first access after a run)."""
         if not self._loaded:
-            import joblib
-
             try:
-                self._value = joblib.load(self.outputs[0])
+                self._value = cache.load(self.outputs[0])
             except FileNotFoundError:
                 msg = f"ValueJob {self.job_id!r} has no stored value yet: run the pipeline first"
                 raise JobContractError(msg) from None

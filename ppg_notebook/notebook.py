@@ -43,6 +43,8 @@ from .jobs import (
 )
 from .session import Pipeline, new_pipeline
 
+_INVARIANT_KINDS = ("parameter", "function", "input")
+
 
 @dataclass
 class CellJob:
@@ -53,6 +55,7 @@ class CellJob:
     invariants: list[str] = field(default_factory=list)  # ids of its captured globals
     shows_result: bool = False
     notes: list[str] = field(default_factory=list)  # said once, when it was declared
+    files: dict[str, str] = field(default_factory=dict)  # function -> source, for tracebacks
 
     @property
     def is_file(self) -> bool:
@@ -136,7 +139,8 @@ class NotebookPipeline:
         if previous is not None:
             for stale in set(previous.invariants) - set(invariants):
                 self.pipeline.remove_job(stale)
-        cell = CellJob(name, job, invariants, parsed.shows_result, notes)
+        files = cells.source_files(code, list(captured.functions.values()))
+        cell = CellJob(name, job, invariants, parsed.shows_result, notes, files)
         self.cells[name] = cell
         return cell
 
@@ -278,17 +282,15 @@ class NotebookPipeline:
 
     # --- naming jobs -----------------------------------------------------------------
     def _label(self, job_id: str) -> str:
-        for cell in self.cells.values():
-            if cell.job.job_id == job_id and cell.name != job_id:
-                return f"{cell.name!r} ({job_id})"
-        return repr(job_id)
+        cell = self.cell_of(job_id)
+        return repr(cell.name) if cell is not None else repr(job_id)
 
     def display_name(self, job_id: str) -> str:
         """A job as users know it: its cell's name, with the file for file jobs."""
-        for cell in self.cells.values():
-            if cell.job.job_id == job_id:
-                return cell.name if cell.name == job_id else f"{cell.name} ({job_id})"
-        return job_id
+        cell = self.cell_of(job_id)
+        if cell is None:
+            return job_id
+        return cell.name if cell.name == job_id else f"{cell.name} ({', '.join(cell.job.paths)})"
 
     def resolve(self, names: list[str]) -> list[str]:
         """Job ids of cell names, job ids or output paths; CellError lists the known jobs."""
@@ -307,9 +309,13 @@ class NotebookPipeline:
                 ids.append(producer)
         return ids
 
+    def is_job(self, job_id: str) -> bool:
+        """A job that runs (not an invariant standing for a global or an input file)."""
+        job = self.pipeline.jobs.get(job_id)
+        return job is not None and job.kind not in _INVARIANT_KINDS
+
     def known(self) -> str:
-        names = [self.display_name(j) for j, job in self.pipeline.jobs.items() if job.kind
-                 not in ("parameter", "function", "input")]  # fmt: skip
+        names = [self.display_name(j) for j in self.pipeline.jobs if self.is_job(j)]
         return ", ".join(sorted(names)) or "none (execute a %%ppg_job cell first)"
 
     # --- running ---------------------------------------------------------------------
@@ -344,7 +350,11 @@ class NotebookPipeline:
     # --- explaining ------------------------------------------------------------------
     def why(self, name: str) -> str:
         job_id = self.resolve([name])[0]
-        return self.pipeline.why(job_id)
+        text = self.pipeline.why(job_id)
+        engine_name = repr(job_id)  # the engine names file jobs by their path(s)
+        if text.startswith(engine_name):
+            text = repr(self.display_name(job_id)) + text[len(engine_name) :]
+        return text
 
     def invalidate(self, names: list[str]) -> list[str]:
         ids = self.resolve(names)

@@ -29,11 +29,16 @@ def seconds(duration: float | None) -> str:
 
 
 def summary(
-    result: RunResult, targets: list[str], label: Any, values: set[str] | frozenset[str] = frozenset()
+    result: RunResult,
+    targets: list[str],
+    label: Any,
+    values: set[str] | frozenset[str] = frozenset(),
+    counted: Any = None,
 ) -> str:
     """One line: what happened to the jobs asked for, what else ran, how long it took.
 
-    `label(job_id)` names a job for people; `values` are the targets whose value is loaded.
+    `label(job_id)` names a job for people; `values` are the targets whose value is loaded;
+    `counted(job_id)` tells real jobs from invariants when counting those up to date.
     """
     outcomes = result.outcomes
     parts = []
@@ -54,7 +59,7 @@ def summary(
     if others:
         parts.append(("upstream ran: " if targets else "ran: ") + ", ".join(others))
     if not targets:
-        fresh = len([j for j in result.up_to_date if j not in targets])
+        fresh = len([j for j in result.up_to_date if counted is None or counted(j)])
         failed = len(result.errors)
         if not others and not failed:
             parts.append(f"nothing to do: {fresh} job(s) up to date")
@@ -65,14 +70,19 @@ def summary(
     return "ppg: " + "; ".join(parts) + f" [{seconds(result.duration)}]"
 
 
-def failure_lines(job_id: str, label: str, result: RunResult, cause: str = "") -> list[str]:
-    """A failed job's error as the user's own traceback, headed by the job it came from."""
+def failure_lines(
+    job_id: str, label: str, result: RunResult, cause: str = "", files: dict[str, str] | None = None
+) -> list[str]:
+    """A failed job's error as the user's own traceback, headed by the job it came from.
+
+    `files` maps function names to their source files (see cells.user_traceback).
+    """
     error = result.errors[job_id]
     text = result.tracebacks.get(job_id, "")
     header = f"job {label} failed in its worker process"
     if cause:
         header = f"{cause}: {header}"
-    body = user_traceback(text) if text.startswith("Traceback") else []
+    body = user_traceback(text, files) if text.startswith("Traceback") else []
     if not body:
         body = [f"{type(error).__name__}: {error}"]
     return [header + ":", *body]

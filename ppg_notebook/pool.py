@@ -6,6 +6,7 @@ only processes the pipeline started, never workers the user's own joblib calls u
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import types
 from collections.abc import Callable
@@ -61,6 +62,15 @@ def discard(cores: int, kill: bool = False) -> None:
     pool = _pools.pop(cores, None)
     if pool is not None:
         pool.shutdown(wait=False, kill_workers=kill)
+
+
+@atexit.register
+def _shutdown() -> None:
+    # Let idle workers exit while the interpreter is still whole (loky otherwise reports
+    # errors from its threads during interpreter shutdown).
+    for cores in list(_pools):
+        pool = _pools.pop(cores)
+        pool.shutdown(wait=True)
 
 
 def explain_send_failure(job: Any, error: BaseException) -> JobContractError:

@@ -22,11 +22,11 @@ def render(
     chained = "During handling" in worker_text or "direct cause" in worker_text
     if chained or not any(filename == DYNAMIC for filename, _, _ in frames):
         return worker_text
-    files = _files_by_function(fn)
+    codes = _reachable_code(fn)
     lines = ["Traceback (most recent call last):\n"]
     for filename, lineno, name in frames:
         if filename == DYNAMIC:
-            filename = files.get(name, filename)
+            filename = _source_file(codes, name, lineno) or filename
         lines.append(f'  File "{filename}", line {lineno}, in {name}\n')
         source = linecache.getline(filename, lineno).strip()
         if source:
@@ -35,18 +35,37 @@ def render(
     return "".join(lines)
 
 
-def _files_by_function(fn: Any) -> dict[str, str]:
-    """Function name -> source file, for `fn` and the functions it reaches."""
-    files: dict[str, str] = {}
+def _source_file(codes: list[types.CodeType], name: str, lineno: int) -> str | None:
+    """The file of the code object called `name` whose lines include `lineno`."""
+    named = [c for c in codes if c.co_name == name]
+    for code in named:
+        lines = [line for _, _, line in code.co_lines() if line is not None]
+        if lines and min(lines) <= lineno <= max(lines):
+            return code.co_filename
+    return named[0].co_filename if named else None
+
+
+def _reachable_code(fn: Any) -> list[types.CodeType]:
+    """Code objects of `fn` and of what it reaches: nested code, closures, globals it reads,
+    defaults, function attributes, and the items of containers among those."""
+    codes: list[types.CodeType] = []
     seen: set[int] = set()
     todo = [fn]
-    while todo and len(seen) < 200:
+    while todo and len(seen) < 2000:
         obj = todo.pop()
-        code = getattr(obj, "__code__", None)
-        if not isinstance(code, types.CodeType) or id(code) in seen:
+        if id(obj) in seen:
             continue
-        seen.add(id(code))
-        _add_code(code, files)
+        seen.add(id(obj))
+        if isinstance(obj, dict):
+            todo.extend(obj.values())
+            continue
+        if isinstance(obj, (list, tuple)):
+            todo.extend(obj)
+            continue
+        code = getattr(obj, "__code__", None)
+        if not isinstance(code, types.CodeType):
+            continue
+        _add_code(code, codes)
         for cell in getattr(obj, "__closure__", None) or ():
             try:
                 todo.append(cell.cell_contents)
@@ -54,11 +73,13 @@ def _files_by_function(fn: Any) -> dict[str, str]:
                 continue
         fn_globals = getattr(obj, "__globals__", {})
         todo.extend(fn_globals[n] for n in code.co_names if n in fn_globals)
-    return files
+        todo.extend(getattr(obj, "__defaults__", None) or ())
+        todo.extend(getattr(obj, "__dict__", {}).values())
+    return codes
 
 
-def _add_code(code: types.CodeType, files: dict[str, str]) -> None:
-    files.setdefault(code.co_name, code.co_filename)
+def _add_code(code: types.CodeType, codes: list[types.CodeType]) -> None:
+    codes.append(code)
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
-            _add_code(const, files)
+            _add_code(const, codes)

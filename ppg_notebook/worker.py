@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import hashing
+from . import cache, hashing
 from .errors import JobContractError
 from .jobs import TASK_DUMP, TASK_PLOT, TASK_VALUE
 
@@ -88,11 +88,9 @@ def _execute(task: Task) -> str:
     """Run the job's function; returns a value fingerprint for value-storing tasks."""
     if task.task in (TASK_VALUE, TASK_DUMP):
         value = task.fn()
-        return _store(value, task.outputs[0])
+        return cache.store(value, task.outputs[0])
     if task.task == TASK_PLOT:
-        import joblib
-
-        figure = task.fn(joblib.load(task.extra))
+        figure = task.fn(cache.load(task.extra))
         if not hasattr(figure, "savefig"):
             msg = (
                 f"PlotJob {task.job_id!r}: the plot function returned {type(figure).__name__}, "
@@ -111,16 +109,6 @@ def _execute(task: Task) -> str:
     else:
         task.fn()
     return ""
-
-
-def _store(value: Any, path: str) -> str:
-    import joblib
-
-    tmp = f"{path}.tmp-{os.getpid()}"
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    joblib.dump(value, tmp)
-    os.replace(tmp, path)  # atomic: a reader never sees half a value
-    return joblib.hash(value) or ""
 
 
 def _describe_output(task: Task, path: str) -> list[Any]:

@@ -1159,3 +1159,44 @@ def test_cores_needed_is_honoured(script):
     spans = sorted((float(t0), float(t1)) for _, t0, t1 in (r.split() for r in run.runs))
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end - 0.01, f"jobs needing all cores overlapped: {spans}"
+
+
+SCRIPT_CLASS_VALUE = """
+ppg.new_pipeline(cores=2)
+
+
+class Summary:
+    def __init__(self, total):
+        self.total = total
+
+
+def compute():
+    mark("value")
+    return Summary(sum([1, 2, 3]))
+
+
+v = ppg.ValueJob("summary", compute)
+
+
+def write_total(path):
+    mark("write")
+    path.write_text(str(v.value.total))
+
+
+ppg.FileGeneratingJob("total.txt", write_total).depends_on(v)
+run_and_report()
+print("VALUE", v.value.total)
+"""
+
+
+def test_value_of_a_class_defined_in_the_script(script):
+    # Instances of a class defined in __main__ cannot be pickled by reference in a worker;
+    # they are stored by value and read back in the main process and in other workers.
+    script.write(SCRIPT_CLASS_VALUE)
+    first = script.run().ok()
+    assert first.runs == ["value", "write"], first.describe()
+    assert "VALUE 6" in first.stdout
+    assert (script.dir / "total.txt").read_text() == "6"
+    second = script.run().ok()
+    assert second.runs == [], second.describe()
+    assert "VALUE 6" in second.stdout

@@ -1,0 +1,198 @@
+"""The IPython magics: `%%ppg_job` and the `%ppg_*` line magics. Parse, declare, delegate.
+
+Declaring and running is `notebook.NotebookPipeline`'s; what is shown is
+`notebook_display`'s. Bad input becomes a UsageError (one clear message, no traceback); a
+job that fails is raised as the user's own exception, rendered with the user's own lines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from .errors import PipelineError
+from .events import Outcome
+from .notebook import NotebookPipeline, RunReport
+from .notebook_display import StatusTable, failure_lines, summary
+from .session import new_pipeline
+
+
+@magics_class
+class PipelineMagics(Magics):
+    """The magics of `%load_ext ppg_notebook`; one pipeline per kernel."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self._notebook: NotebookPipeline | None = None
+
+    @property
+    def notebook(self) -> NotebookPipeline:
+        """The kernel's pipeline, created (in `.ppg/` of the current directory) on first use."""
+        if self._notebook is None:
+            self._notebook = NotebookPipeline()
+        return self._notebook
+
+    def _reserved(self) -> set[str]:
+        magics = self.shell.magics_manager.magics
+        return {*magics["line"], *magics["cell"], *self.shell.user_ns_hidden}
+
+    # --- %%ppg_job -------------------------------------------------------------------
+    @magic_arguments()
+    @argument("name", help="the job's name: a notebook variable holding its value (or paths)")
+    @argument("--out", nargs="+", default=[], metavar="PATH", help="files the body writes")
+    @argument(
+        "--deps", nargs="+", default=[], metavar="NAME_OR_PATH", help="more jobs or input files"
+    )
+    @argument("--cores", type=int, default=1, help="cores the job needs (default 1)")
+    @argument("--no-run", action="store_true", help="declare the job without running it")
+    @cell_magic
+    def ppg_job(self, line: str, cell: str) -> Any:
+        """Declare the cell body as a job of the kernel's pipeline, then run it.
+
+        Without --out the job's value is the body's variable NAME, else its last
+        expression; after the run NAME holds it. With --out, `out` is the output Path (a
+        list for several) inside the body. Names of other jobs the body reads are
+        dependencies, bound to their values (or output paths).
+        """
+        args = parse_argstring(self.ppg_job, line)
+        notebook = self.notebook
+        try:
+            declared = notebook.declare(
+                args.name,
+                cell,
+                namespace=self.shell.user_ns,
+                outs=args.out,
+                deps=args.deps,
+                cores=args.cores,
+                reserved=self._reserved(),
+            )
+        except PipelineError as e:
+            raise UsageError(str(e)) from None
+        for note in declared.notes:
+            print(note)
+        if args.no_run:
+            print(f"ppg: declared {args.name}; run it with %ppg_run {args.name}")
+            return None
+        report = self._run([args.name])
+        outcome = report.result.outcomes.get(declared.job.job_id)
+        if declared.shows_result and outcome in (Outcome.RAN, Outcome.UP_TO_DATE):
+            return self.shell.user_ns[args.name]
+        return None
+
+    # --- line magics -----------------------------------------------------------------
+    @magic_arguments()
+    @argument("names", nargs="*", help="jobs to run with their upstream (default: all)")
+    @line_magic
+    def ppg_run(self, line: str) -> None:
+        """Run the named jobs and what they depend on (all jobs without names)."""
+        args = parse_argstring(self.ppg_run, line)
+        self._run(args.names)
+
+    @line_magic
+    def ppg_status(self, line: str) -> StatusTable:
+        """Every job: its state, why it must run, when it last ran and for how long."""
+        if line.strip():
+            msg = "%ppg_status takes no arguments"
+            raise UsageError(msg)
+        try:
+            return StatusTable(self.notebook.status())
+        except PipelineError as e:
+            raise UsageError(str(e)) from None
+
+    @magic_arguments()
+    @argument("name", help="a job's name (or id, or output path)")
+    @line_magic
+    def ppg_why(self, line: str) -> None:
+        """Say whether the job will run on the next run, and why."""
+        args = parse_argstring(self.ppg_why, line)
+        try:
+            print(self.notebook.why(args.name))
+        except PipelineError as e:
+            raise UsageError(str(e)) from None
+
+    @magic_arguments()
+    @argument("names", nargs="+", help="jobs to run again on the next run")
+    @line_magic
+    def ppg_invalidate(self, line: str) -> None:
+        """Make jobs run again next time (their dependants rerun if the output changes)."""
+        args = parse_argstring(self.ppg_invalidate, line)
+        try:
+            ids = self.notebook.invalidate(args.names)
+        except PipelineError as e:
+            raise UsageError(str(e)) from None
+        shown = ", ".join(self.notebook.display_name(i) for i in ids)
+        print(f"ppg: invalidated {shown}: next %ppg_run, or executing the cell, runs it again")
+
+    @magic_arguments()
+    @argument("--dir", default=".ppg", help="where the pipeline keeps its state")
+    @argument("--cores", type=int, default=None, help="worker processes (default: all CPUs)")
+    @argument("--backend", default="loky", help="execution backend (default: loky)")
+    @line_magic
+    def ppg_new(self, line: str) -> None:
+        """Start a new pipeline for this kernel (jobs declared so far are left behind)."""
+        args = parse_argstring(self.ppg_new, line)
+        try:
+            pipeline = new_pipeline(
+                dir=args.dir, cores=args.cores, backend=args.backend, allow_redefinition=True
+            )
+        except (ValueError, PipelineError) as e:
+            raise UsageError(str(e)) from None
+        self._notebook = NotebookPipeline(pipeline)
+        print(f"ppg: new pipeline in {pipeline.dir} ({pipeline.cores} cores, {args.backend})")
+
+    # --- running and showing ---------------------------------------------------------
+    def _run(self, names: list[str]) -> RunReport:
+        notebook = self.notebook
+        try:
+            report = notebook.run(names)
+        except PipelineError as e:
+            raise UsageError(str(e)) from None
+        result = report.result
+        for job_id, log in result.logs.items():
+            if job_id not in report.targets:
+                print(f"--- output of {notebook.display_name(job_id)} ---")
+            print(log, end="" if log.endswith("\n") else "\n")
+        notebook.bind(report, self.shell.user_ns)
+        if report.failure is not None:
+            _raise_failure(notebook, report)
+        values = {
+            job_id
+            for job_id in report.targets
+            if (cell := notebook.cell_of(job_id)) is not None and not cell.is_file
+        }
+        print(summary(result, report.targets, notebook.display_name, values, notebook.is_job))
+        return report
+
+
+def _raise_failure(notebook: NotebookPipeline, report: RunReport) -> None:
+    """Raise the failed job's own exception, shown as its traceback in the user's lines."""
+    result = report.result
+    failed = list(result.errors)
+    cause = ""
+    if len(report.targets) == 1 and report.targets[0] not in result.errors:
+        cause = f"{notebook.display_name(report.targets[0])} did not run"
+    lines = []
+    for job_id in failed:
+        if lines:
+            lines.append("")
+        cell = notebook.cell_of(job_id)
+        files = cell.files if cell is not None else None
+        label = repr(notebook.display_name(job_id))
+        lines.extend(failure_lines(job_id, label, result, cause, files))
+    error = result.errors[failed[0]]
+    lines.extend(
+        ["", summary(result, report.targets, notebook.display_name, set(), notebook.is_job)]
+    )
+    try:
+        error._render_traceback_ = lambda: lines  # type: ignore[attr-defined]
+    except AttributeError:
+        raise UsageError("\n".join(lines)) from None
+    raise error
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext ppg_notebook`: register the magics."""
+    ipython.register_magics(PipelineMagics)

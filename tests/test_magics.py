@@ -1,0 +1,356 @@
+"""The magics through a real in-process IPython shell; jobs run in real loky workers."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.testing.globalipapp import start_ipython
+
+from ppg_notebook import cells
+from ppg_notebook.notebook_display import StatusTable
+
+
+class Shell:
+    """The test's view of the shell: run cells, read what they printed and what ran."""
+
+    def __init__(self, ip: Any, capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
+        self.ip = ip
+        self.capsys = capsys
+        self.workdir = workdir
+        self._seen = 0
+
+    def run(self, source: str) -> Any:
+        """Execute a cell; returns IPython's ExecutionResult (error_in_exec on failure)."""
+        self.capsys.readouterr()
+        result = self.ip.run_cell(source.strip() + "\n", store_history=True)
+        self.output = self.capsys.readouterr()
+        return result
+
+    def ok(self, source: str) -> str:
+        result = self.run(source)
+        assert result.error_in_exec is None, (result.error_in_exec, self.output)
+        assert result.error_before_exec is None, result.error_before_exec
+        return self.output.out
+
+    def ran(self) -> list[str]:
+        """Job bodies that executed since the last call (they call mark(NAME))."""
+        log = self.workdir / "runs.log"
+        lines = log.read_text().splitlines() if log.exists() else []
+        new, self._seen = lines[self._seen :], len(lines)
+        return sorted(new)
+
+    @property
+    def ns(self) -> dict[str, Any]:
+        return self.ip.user_ns
+
+    @property
+    def pipeline(self) -> Any:
+        return self.ip.magics_manager.registry["PipelineMagics"].notebook.pipeline
+
+
+@pytest.fixture(scope="module")
+def ip() -> Any:
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "ppg_notebook")
+    return shell
+
+
+@pytest.fixture
+def sh(
+    ip: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Shell]:
+    monkeypatch.chdir(tmp_path)
+    before = set(ip.user_ns)
+    shell = Shell(ip, capsys, tmp_path)
+    shell.ok("%ppg_new --dir .ppg --cores 2")
+    shell.ok(
+        "def mark(name):\n    with open('runs.log', 'a') as f:\n        f.write(name + '\\n')\n"
+    )
+    yield shell
+    for name in set(ip.user_ns) - before:
+        del ip.user_ns[name]
+
+
+# --- value jobs ------------------------------------------------------------------------
+def test_value_job_binds_its_name_and_an_unchanged_cell_computes_nothing(sh: Shell) -> None:
+    # raw -> total: `total` names `raw`, so it depends on it and reads its value
+    sh.ok("factor = 10")
+    out = sh.ok("%%ppg_job raw\nmark('raw')\nraw = [1, 2, 3]")
+    assert "raw ran (it has never run)" in out
+    sh.ok("%%ppg_job total\nmark('total')\ntotal = sum(x * factor for x in raw)")
+    assert sh.ns["total"] == 60
+    assert sh.ran() == ["raw", "total"]
+
+    del sh.ns["total"]
+    out = sh.ok("%%ppg_job total\nmark('total')\ntotal = sum(x * factor for x in raw)")
+    assert "total is up to date - loaded the stored value" in out
+    assert sh.ns["total"] == 60
+    assert sh.ran() == []
+
+
+def test_the_last_expression_is_the_value_and_is_shown(sh: Shell) -> None:
+    out = sh.ok("%%ppg_job squares\nmark('squares')\n[n * n for n in range(4)]")
+    assert sh.ns["squares"] == [0, 1, 4, 9]
+    assert "[0, 1, 4, 9]" in out
+    out = sh.ok("%%ppg_job quiet\nquiet = 5\nprint('done')")
+    assert "done" in out
+    assert "Out[" not in out
+
+
+def test_comments_docstrings_and_blank_lines_do_not_rerun(sh: Shell) -> None:
+    sh.ok("def helper(x):\n    return x + 1")
+    sh.ok("%%ppg_job value\nmark('value')\nvalue = helper(1)")
+    sh.ok('def helper(x):\n    """Adds one."""\n    # really\n\n    return x + 1')
+    sh.ok("%%ppg_job value\n# a comment\n\nmark('value')  # marks\nvalue = helper(1)")
+    assert sh.ran() == ["value"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        # a plain global the body reads
+        ("factor = 3", ["scaled"]),
+        # a global read by a helper of a helper
+        ("offset = 7", ["scaled"]),
+        # the inner helper, which the body never names
+        ("def inner(x):\n    return x - offset", ["scaled"]),
+        # a method of a notebook class
+        ("class Scaler:\n    def apply(self, x):\n        return x * factor * 2", ["scaled"]),
+        # an unrelated global
+        ("unrelated = 1", []),
+        # the same value again
+        ("factor = 2", []),
+    ],
+)
+def test_globals_and_notebook_functions_are_fingerprinted(
+    sh: Shell, edit: str, expected: list[str]
+) -> None:
+    # scaled reads: factor, outer -> inner -> offset, Scaler.apply -> factor
+    sh.ok("factor = 2\noffset = 1\nunrelated = 0")
+    sh.ok("def inner(x):\n    return x + offset")
+    sh.ok("def outer(x):\n    return inner(x)")
+    sh.ok("class Scaler:\n    def apply(self, x):\n        return x * factor")
+    body = "%%ppg_job scaled\nmark('scaled')\nscaled = [Scaler().apply(outer(x)) for x in range(3)]"
+    sh.ok(body)
+    first = sh.ns["scaled"]
+    assert sh.ran() == ["scaled"]
+    sh.ok(edit)
+    sh.ok(body)
+    assert sh.ran() == expected
+    if not expected:
+        assert sh.ns["scaled"] == first
+
+
+def test_a_changed_global_is_named_by_why_and_status(sh: Shell) -> None:
+    sh.ok("factor = 2")
+    sh.ok("%%ppg_job scaled --no-run\nscaled = factor * 2")
+    sh.ok("%ppg_run scaled")
+    sh.ok("factor = 3")
+    sh.ok("%%ppg_job scaled --no-run\nscaled = factor * 2")
+    out = sh.ok("%ppg_why scaled")
+    assert "'scaled' will run: parameter 'scaled:factor' changed" in out
+    table = sh.ip.run_line_magic("ppg_status", "")
+    assert isinstance(table, StatusTable)
+    assert "must run" in repr(table)
+    assert "<table" in table._repr_html_()
+    assert "parameter &#x27;scaled:factor&#x27; changed" in table._repr_html_()
+
+
+# --- file jobs -------------------------------------------------------------------------
+def test_file_jobs_get_out_and_their_name_stands_for_their_paths(sh: Shell) -> None:
+    sh.ok("%%ppg_job numbers\nnumbers = [1, 2, 3]")
+    sh.ok("%%ppg_job listing --out listing.txt\nmark('listing')\nout.write_text(str(numbers))")
+    assert Path("listing.txt").read_text() == "[1, 2, 3]"
+    assert sh.ns["listing"] == Path("listing.txt")
+    sh.ok(
+        "%%ppg_job halves --out a.txt b.txt\n"
+        "mark('halves')\n"
+        "a, b = out\n"
+        "a.write_text(listing.read_text())\n"
+        "b.write_text(str(len(numbers)))"
+    )
+    assert sh.ns["halves"] == [Path("a.txt"), Path("b.txt")]
+    assert Path("a.txt").read_text() == "[1, 2, 3]"
+    out = sh.ok("%ppg_why halves")
+    assert "'halves (a.txt, b.txt)' is up to date" in out
+    assert sh.ran() == ["halves", "listing"]
+    sh.ok("%%ppg_job numbers\nnumbers = [4]")  # upstream changed: both downstream rerun
+    sh.ok("%ppg_run")
+    assert sh.ran() == ["halves", "listing"]
+    assert Path("b.txt").read_text() == "1"
+
+
+def test_deps_adds_input_files_and_jobs(sh: Shell) -> None:
+    Path("input.txt").write_text("one")
+    sh.ok("%%ppg_job first\nmark('first')\nfirst = 1")
+    cell = (
+        "%%ppg_job reader --deps input.txt first\nmark('reader')\nreader = open('input.txt').read()"
+    )
+    sh.ok(cell)
+    assert sh.ns["reader"] == "one"
+    sh.ok(cell)
+    assert sh.ran() == ["first", "reader"]
+    Path("input.txt").write_text("two")
+    sh.ok(cell)
+    assert sh.ns["reader"] == "two"
+    assert sh.ran() == ["reader"]
+
+
+def test_changing_a_cell_from_value_to_file_replaces_its_job(sh: Shell) -> None:
+    sh.ok("%%ppg_job thing\nthing = 1")
+    sh.ok("%%ppg_job thing --out thing.txt\nout.write_text('x')")
+    ids = [r["job"] for r in sh.ip.run_line_magic("ppg_status", "").rows]
+    assert ids == ["thing (thing.txt)"]
+
+
+# --- output and errors -----------------------------------------------------------------
+def test_worker_output_is_shown_under_the_cell_and_kept_in_the_log(sh: Shell) -> None:
+    out = sh.ok(
+        "%%ppg_job chatty\nimport sys\nprint('hello from the worker')\n"
+        "print('a warning', file=sys.stderr)\nchatty = 1"
+    )
+    assert "hello from the worker\na warning\n" in out
+    logs = list((sh.workdir / ".ppg" / "logs").glob("chatty*"))
+    assert logs
+    assert "hello from the worker" in logs[0].read_text()
+    out = sh.ok("%%ppg_job shows_upstream\nprint('down')\nshows_upstream = chatty")
+    assert "--- output of" not in out  # chatty was up to date: nothing to show
+
+
+def test_an_error_is_shown_with_the_users_own_lines(sh: Shell) -> None:
+    sh.ok("%%ppg_job good\ngood = 41")
+    sh.ok("def divide(x, by):\n    return x / by")
+    result = sh.run("%%ppg_job bad\nmark('bad')\nvalues = [good, 0]\nbad = divide(1, values[1])")
+    error = result.error_in_exec
+    assert isinstance(error, ZeroDivisionError)
+    text = "\n".join(error._render_traceback_())
+    assert "job 'bad' failed in its worker process" in text
+    assert 'File "<ppg_job bad>", line 3, in <module>' in text
+    assert "bad = divide(1, values[1])" in text
+    assert "return x / by" in text  # the helper's own line, from its cell
+    assert "cells.py" not in text and "worker.py" not in text
+    assert sh.ns["good"] == 41
+    assert "bad" not in sh.ns
+    out = sh.ok("%%ppg_job good\ngood = 41")
+    assert "up to date" in out
+
+
+def test_a_failed_upstream_is_shown_under_the_cell_that_needed_it(sh: Shell) -> None:
+    sh.ok("%%ppg_job base --no-run\nbase = 1 / 0")
+    result = sh.run("%%ppg_job top\ntop = base + 1")
+    text = "\n".join(result.error_in_exec._render_traceback_())
+    assert "top did not run: job 'base' failed in its worker process" in text
+    assert "base = 1 / 0" in text
+
+
+# --- bad input: a clear message, nothing else disturbed ----------------------------------
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("%%ppg_job total --deps nope\ntotal = 1", "'nope' is not a known job (known jobs: "),
+        ("%%ppg_job total --deps missing.csv\ntotal = 1", "no job writes that file"),
+        ("%%ppg_job 2fast\nx = 1", "is not a valid Python identifier"),
+        ("%%ppg_job sum\nsum = 1", "would shadow the Python builtin"),
+        ("%%ppg_job timeit\ntimeit = 1", "already used by IPython"),
+        ("%%ppg_job total\nx = 1", "neither assigns 'total' nor ends with an expression"),
+        ("%%ppg_job total\ntotal = str(lock)", "reads the notebook global 'lock'"),
+        ("%%ppg_job total\ntotal = use_lock()", "'lock' (a _thread.lock), which the notebook"),
+        ("%%ppg_job total --out taken.txt\nout.write_text('x')", "job 'owner' already writes"),
+        ("%%ppg_job total\ntotal = total + 1", "reads 'total' before assigning it"),
+        ("%%ppg_job total\ntotal = (", "'(' was never closed"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_changes(sh: Shell, cell: str, message: str) -> None:
+    sh.ok("import threading\nlock = threading.Lock()\ndef use_lock():\n    return str(lock)")
+    sh.ok("%%ppg_job owner --out taken.txt\nout.write_text('mine')")
+    sh.ok("%%ppg_job total\ntotal = 1")
+    jobs = dict(sh.pipeline.jobs)
+    producers = dict(sh.pipeline.producers)
+    result = sh.run(cell)
+    error = result.error_in_exec or result.error_before_exec
+    assert isinstance(error, (UsageError, SyntaxError))
+    assert message in str(error)
+    assert sh.pipeline.jobs == jobs
+    assert sh.pipeline.producers == producers
+    out = sh.ok("%ppg_run")
+    assert "nothing to do" in out
+    assert sh.ns["total"] == 1
+
+
+def test_unpicklable_global_message_says_how_to_pass_it(sh: Shell) -> None:
+    sh.ok("import threading\nlock = threading.Lock()")
+    error = sh.run("%%ppg_job total\ntotal = str(lock)").error_in_exec
+    assert "cannot be sent to a worker process" in str(error)
+    assert "Create it inside the job's body instead" in str(error)
+
+
+# --- line magics -----------------------------------------------------------------------
+def test_invalidate_then_run(sh: Shell) -> None:
+    sh.ok("%%ppg_job a\nmark('a')\na = 1")
+    sh.ok("%%ppg_job b\nmark('b')\nb = a + 1")
+    assert sh.ran() == ["a", "b"]
+    out = sh.ok("%ppg_invalidate a")
+    assert "invalidated a" in out
+    assert "'a' will run: it was invalidated" in sh.ok("%ppg_why a")
+    out = sh.ok("%ppg_run")
+    assert sh.ran() == ["a"]  # same output: b stays up to date
+    assert "ran: a" in out
+
+
+def test_no_run_declares_and_ppg_run_binds(sh: Shell) -> None:
+    out = sh.ok("%%ppg_job later --no-run\nmark('later')\nlater = 3")
+    assert "declared later" in out
+    assert "later" not in sh.ns
+    assert sh.ran() == []
+    sh.ok("%ppg_run later")
+    assert sh.ns["later"] == 3
+    assert sh.ran() == ["later"]
+
+
+def test_line_magics_refuse_unknown_names(sh: Shell) -> None:
+    sh.ok("%%ppg_job known\nknown = 1")
+    for line in ("%ppg_run nope", "%ppg_why nope", "%ppg_invalidate nope"):
+        error = sh.run(line).error_in_exec
+        assert isinstance(error, UsageError)
+        assert "unknown job 'nope'; known jobs: known" in str(error)
+
+
+def test_ppg_new_starts_another_pipeline(sh: Shell) -> None:
+    sh.ok("%%ppg_job one\none = 1")
+    out = sh.ok("%ppg_new --dir other --cores 1")
+    assert "new pipeline in" in out and "1 cores" in out
+    assert repr(sh.ip.run_line_magic("ppg_status", "")) == "no jobs declared yet"
+    sh.ok("%%ppg_job one\nmark('one')\none = 1")
+    assert (sh.workdir / "other" / "history").exists()
+    assert sh.ran() == ["one"]
+    error = sh.run("%ppg_new --backend carrier-pigeon").error_in_exec
+    assert isinstance(error, UsageError)
+    assert "unknown backend 'carrier-pigeon'" in str(error)
+
+
+# --- cell analysis (pure) --------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("body", "free"),
+    [
+        ("y = x + 1", ["x"]),
+        ("x = x + 1", ["x"]),  # read before it is bound: the notebook's x
+        ("x = 1\ny = x", []),
+        ("x += 1", ["x"]),
+        ("for i in items:\n    total = i", ["items"]),
+        ("def f(a):\n    return a * k\nr = f(2)", ["k"]),
+        ("def f():\n    return later\nlater = 1", []),  # bound by the body, read at call time
+        ("r = [v * w for v in vs]", ["vs", "w"]),
+        ("import math\nr = math.pi", []),
+        ("class C:\n    size = base\nr = C()", ["base"]),
+        ("r = (lambda q=d: q + e)()", ["d", "e"]),
+        ("try:\n    pass\nexcept E as err:\n    r = err", ["E"]),
+        ("if (n := count) > 1:\n    r = n", ["count"]),
+    ],
+)
+def test_free_names(body: str, free: list[str]) -> None:
+    assert sorted(cells.free_names(ast.parse(body), body)) == sorted(free)
