@@ -9,10 +9,10 @@ PIP    := $(PY) -m pip --quiet --disable-pip-version-check --no-input
 .PHONY: demo test bench lint clean distclean
 
 demo: $(VENV)/.stamp-test
-	@echo "== first run: computes what is out of date"
-	$(PY) examples/demo.py
-	@echo "== second run: nothing is out of date, so nothing runs"
-	$(PY) examples/demo.py
+	@echo "== notebooks/demo.ipynb, first run in a fresh kernel: computes what is out of date"
+	$(PY) notebooks/run_demo.py
+	@echo "== second run in another fresh kernel: every value is loaded, nothing is computed"
+	$(PY) notebooks/run_demo.py
 
 test: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check .
@@ -37,7 +37,7 @@ $(VENV)/.stamp-bench: pyproject.toml | $(PY)
 
 # Removes the demo's outputs and pipeline state (the next `make demo` recomputes everything).
 clean:
-	rm -rf examples/output examples/.ppg
+	rm -rf examples/output examples/.ppg notebooks/output notebooks/.ppg notebooks/stations.csv
 
 distclean: clean
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info
