@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import facts, hashing, pool, tracebacks
-from .decide import reason_to_run
+from .decide import UNKNOWN, Reason, reason_to_run
 from .errors import JobContractError, WorkerDied
 from .events import Event, Outcome, RunResult
-from .jobs import MAIN, NOWHERE, TASK_PLOT, FileInvariant, Job
+from .jobs import MAIN, NOWHERE, TASK_PLOT, WORKER, FileInvariant, Job
 from .worker import Result, Task, run_batch
 
 _BAD = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)
@@ -115,6 +115,9 @@ class Runner:
         self.ready: deque[str] = deque()
         self.queue: deque[str] = deque()
         self.alone: set[str] = set()  # jobs to send one per batch (after a pickling error)
+        self.chains: dict[str, list[str]] = {}  # queued job -> dependants fused after it
+        self.fused: set[str] = set()  # jobs travelling chained behind their upstream
+        self.unless: dict[str, str] = {}  # fused job -> upstream output that spares it
         self.suspects: deque[str] = deque()  # in flight when a worker died
         self.inflight: dict[Future[list[Result]], _Batch] = {}
         self.reserved = 0
@@ -180,15 +183,9 @@ class Runner:
         if job.kind == "final":
             self.finals.append(job_id)
             return
-        fp = self.fp
-        inputs = {u: fp[u] for u in ups}
-        code = job.code_fingerprint()
-        key = code_key(job_id)
-        if code is not None:
-            inputs[key] = code
-        self.inputs[job_id] = inputs
+        inputs = self._inputs(job_id)
         if job.lazy:
-            fp[job_id] = inputs_fingerprint(inputs)
+            self.fp[job_id] = inputs_fingerprint(inputs)
             self.temp_users[job_id] = len(self.down[job_id])
             self._release(job_id)
             return
@@ -196,21 +193,36 @@ class Runner:
             self.result.reasons[job_id] = "it runs on every run"
             self._want(job_id)
             return
-        record = self.records.get(job_id)
-        reason = reason_to_run(
-            record,
-            inputs,
-            key,
-            lambda: facts.check_outputs(job, record, self.refreshed),  # type: ignore[arg-type]
-            self._describe,
-            self._is_invariant,
-        )
+        reason = self._reason(job_id, inputs)
         if reason is None:
-            fp[job_id] = record["fp"]  # type: ignore[index]
+            self.fp[job_id] = self.records[job_id]["fp"]
             self._settle(job_id, Outcome.UP_TO_DATE)
         else:
             self.result.reasons[job_id] = reason.text
             self._want(job_id)
+
+    def _inputs(self, job_id: str, pending: str = "") -> dict[str, str]:
+        """What the job would consume now (`pending`: an upstream whose output is not known
+        yet). Remembered as the job's inputs, recorded if it runs."""
+        fp = self.fp
+        inputs = {u: UNKNOWN if u == pending else fp[u] for u in self.up[job_id]}
+        code = self.jobs[job_id].code_fingerprint()
+        if code is not None:
+            inputs[code_key(job_id)] = code
+        self.inputs[job_id] = inputs
+        return inputs
+
+    def _reason(self, job_id: str, inputs: dict[str, str]) -> Reason | None:
+        job = self.jobs[job_id]
+        record = self.records.get(job_id)
+        return reason_to_run(
+            record,
+            inputs,
+            code_key(job_id),
+            lambda: facts.check_outputs(job, record, self.refreshed),  # type: ignore[arg-type]
+            self._describe,
+            self._is_invariant,
+        )
 
     def _describe(self, job_id: str) -> str:
         return describe(self.jobs.get(job_id), job_id)
@@ -261,6 +273,64 @@ class Runner:
             if not self.queue and not self.inflight:
                 pool.warm(self.cores)  # start workers while the rest is being decided
             self.queue.append(job_id)
+            self._fuse_behind(job_id)
+
+    # --- chains ----------------------------------------------------------------------
+    def _fuse_behind(self, head: str) -> None:
+        """Send the line of single dependants below `head` in the same batch, each run by
+        the worker right after its upstream: a chain costs one round trip, not one per job.
+        A dependant that may be spared (rule 5) is decided in the worker, by comparing the
+        upstream's new output with what it consumed last time."""
+        chain: list[str] = []
+        last = head
+        while len(chain) < _MAX_BATCH and not self._failed_before(last):
+            nxt = self._fusable(last)
+            if nxt is None:
+                break
+            chain.append(nxt)
+            last = nxt
+        if chain:
+            self.chains[head] = chain
+            self.fused.update(chain)
+
+    def _failed_before(self, job_id: str) -> bool:
+        # A job that failed last time runs unchained: if it kills its worker again, it is
+        # then known to be the one that did.
+        record = self.records.get(job_id)
+        return record is not None and record.get("o") == "failed"
+
+    def _fusable(self, upstream: str) -> str | None:
+        down = self.down[upstream]
+        if len(down) != 1:
+            return None
+        job_id = down[0]
+        job = self.jobs[job_id]
+        if job.where != WORKER or job.lazy or job.always or self._cores_of(job_id) != 1:
+            return None
+        if self.remaining.get(job_id) != 1:
+            return None  # it waits for other upstream jobs too
+        for u in self.up[job_id]:
+            if u != upstream and (self.jobs[u].lazy or self.result.outcomes.get(u) in _BAD):
+                return None
+        reason = self._reason(job_id, self._inputs(job_id, pending=upstream))
+        if reason is None:
+            return None
+        if reason.maybe:
+            self.unless[job_id] = self.records[job_id]["i"][upstream]
+        self.result.reasons[job_id] = reason.text
+        self.emit(Event("queued", job_id))
+        return job_id
+
+    def _unfuse(self, ids: list[str]) -> None:
+        """Fused jobs that did not run with their batch are decided again, normally."""
+        for job_id in ids:
+            self.chains.pop(job_id, None)
+            if job_id in self.fused:
+                self.fused.discard(job_id)
+                self.unless.pop(job_id, None)
+                self.result.reasons.pop(job_id, None)
+                if self.remaining[job_id] == 0 and job_id not in self.result.outcomes:
+                    self.ready.append(job_id)
 
     # --- settling --------------------------------------------------------------------
     def _release(self, job_id: str) -> None:
@@ -269,7 +339,7 @@ class Runner:
         remaining = self.remaining
         for d in self.down[job_id]:
             remaining[d] -= 1
-            if remaining[d] == 0:
+            if remaining[d] == 0 and d not in self.fused:
                 self.ready.append(d)
 
     def _settle(self, job_id: str, outcome: Outcome, quiet: bool = False) -> None:
@@ -424,6 +494,9 @@ class Runner:
             job.empty_ok,
             extra,
             os.path.join(self.logs_dir, safe_name(job_id) + ".log"),
+            chained=job_id in self.fused,
+            unless=self.unless.get(job_id),
+            kept=self.records[job_id]["fp"] if job_id in self.unless else "",
         )
 
     def _cores_of(self, job_id: str) -> int:
@@ -462,6 +535,7 @@ class Runner:
                 if nxt in self.alone or self._cores_of(nxt) > 1:
                     break
                 batch.append(self.queue.popleft())
+                batch.extend(self.chains.pop(nxt, ()))
             self._send(batch, 1)
 
     def _send(self, ids: list[str], cores: int) -> None:
@@ -485,32 +559,55 @@ class Runner:
         try:
             results = future.result()
         except Exception as e:
+            heads = [job_id for job_id in batch.ids if job_id not in self.fused]
+            self._unfuse(batch.ids)
             if pool.is_worker_lost(e):
                 pool.discard(self.cores)
                 if batch.alone and len(batch.ids) == 1:
                     self._fail(batch.ids[0], _worker_died(batch.ids[0], e), "")
                 else:
-                    self.suspects.extend(batch.ids)
+                    self.suspects.extend(heads)
             elif len(batch.ids) > 1:
-                self.alone.update(batch.ids)
-                self.queue.extendleft(reversed(batch.ids))
+                self.alone.update(heads)
+                self.queue.extendleft(reversed(heads))
             else:
                 job_id = batch.ids[0]
                 self._fail(job_id, pool.explain_send_failure(self.jobs[job_id], e), "")
             return
         for r in results:
             self._record_result(r)
+        if len(results) < len(batch.ids):
+            self._unfuse(batch.ids[len(results) :])
 
     def _record_result(self, r: Result) -> None:
         self.timed_jobs += 1
         self.timed_seconds += r.duration
-        if r.ok:
+        if r.job_id in self.fused:
+            self._settle_fused(r)
+        if r.skipped:
+            self.fp[r.job_id] = r.fingerprint
+            self.result.reasons.pop(r.job_id, None)
+            self._settle(r.job_id, Outcome.UP_TO_DATE)
+        elif r.ok:
             record = {"out": r.outputs, "fp": r.fingerprint, "t": r.start, "d": r.duration}
             self._succeed(r.job_id, record, r.log)
         else:
             error = r.error or RuntimeError("unknown error")
             tb = tracebacks.render(self.jobs[r.job_id].fn, r.frames, error, r.traceback)
             self._fail(r.job_id, error, tb, r.log)
+
+    def _settle_fused(self, r: Result) -> None:
+        """A fused job's upstream has run: fill in what it consumed, say why it ran."""
+        job_id = r.job_id
+        self.fused.discard(job_id)
+        inputs = self.inputs[job_id]
+        for u, value in inputs.items():
+            if value == UNKNOWN:
+                inputs[u] = self.fp[u]
+                if self.unless.pop(job_id, None) is not None:
+                    self.result.reasons[job_id] = (
+                        f"{self._describe(u)} produced different output than it used last time"
+                    )
 
     # --- interruption ----------------------------------------------------------------
     def _abort(self) -> None:

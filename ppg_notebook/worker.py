@@ -32,6 +32,13 @@ class Task(NamedTuple):
     empty_ok: bool
     extra: str | None  # the stored calc result a plot job draws
     log_path: str
+    # A task chained to the one before it in its batch (which it depends on) runs only if
+    # that one succeeded, and - when `unless` is set - only if that one's output fingerprint
+    # is not `unless` (what this job consumed last time); else it is up to date, and its
+    # output fingerprint stays `kept`.
+    chained: bool = False
+    unless: str | None = None
+    kept: str = ""
 
 
 class Result(NamedTuple):
@@ -45,16 +52,32 @@ class Result(NamedTuple):
     traceback: str  # as formatted in the worker
     frames: list[tuple[str, int, str]]  # (file, line, function) of the user's frames
     log: str
+    skipped: bool = False  # a chained task found up to date
 
 
 _LOG_TAIL = 20_000
 
 
 def run_batch(workdir: str, tasks: list[Task]) -> list[Result]:
-    """Run the tasks one after the other in `workdir`; a result for each."""
+    """Run the tasks one after the other in `workdir`; a result for each that was run
+    (a chained task after a failure is not: the main process settles it)."""
     if os.getcwd() != workdir:
         os.chdir(workdir)
-    return [run_task(task) for task in tasks]
+    results: list[Result] = []
+    for task in tasks:
+        if task.chained:
+            before = results[-1] if results else None
+            if before is None or not before.ok:
+                break
+            if task.unless is not None and before.fingerprint == task.unless:
+                results.append(_up_to_date(task))
+                continue
+        results.append(run_task(task))
+    return results
+
+
+def _up_to_date(task: Task) -> Result:
+    return Result(task.job_id, True, time.time(), 0.0, [], task.kept, None, "", [], "", True)
 
 
 def run_task(task: Task) -> Result:

@@ -505,3 +505,44 @@ def test_concurrent_runs_on_one_dir(script):
     # the refused run damaged nothing: after the first finished, nothing must run
     after = script.run().ok()
     assert after.runs == [], after.describe()
+
+
+CHAIN_CRASH = """
+ppg.new_pipeline(cores=2)
+
+
+def first(path):
+    mark("first")
+    path.write_text("1")
+
+
+def second(path):
+    mark("second")
+    os._exit(3)
+
+
+def third(path):
+    mark("third")
+    path.write_text("3")
+
+
+a = ppg.FileGeneratingJob("first.txt", first)
+b = ppg.FileGeneratingJob("second.txt", second).depends_on(a)
+ppg.FileGeneratingJob("third.txt", third).depends_on(b)
+run_and_report()
+"""
+
+
+def test_worker_death_inside_a_chain_blames_the_job_that_died(script):
+    # A line of single dependants travels to one worker as one batch; when the second job
+    # kills the worker, the first is not blamed: it is rerun on its own, then the second.
+    script.write(CHAIN_CRASH)
+    run = script.run()
+    assert run.returncode == 0, run.describe()
+    assert list(run.result["failed"]) == ["second.txt"], run.describe()
+    assert "died" in run.stdout
+    assert run.result["upstream_failed"] == ["third.txt"]
+    assert (script.dir / "first.txt").read_text() == "1"
+    assert "third" not in run.runs
+    again = script.run()
+    assert again.runs == ["second"], again.describe()  # first stays done
