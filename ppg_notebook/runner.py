@@ -15,6 +15,7 @@ import contextlib
 import os
 import queue
 import re
+import threading
 import time
 import traceback
 from collections import deque
@@ -86,8 +87,10 @@ class Runner:
         cores: int,
         emit: Callable[[Event], None],
         extend: Callable[[set[str]], tuple[dict[str, Job], dict[str, list[str]]]],
+        stop: threading.Event | None = None,
     ) -> None:
         self.jobs = jobs
+        self.stop = stop or threading.Event()  # set from another thread: stop like Ctrl-C
         self.up = upstream
         self.down: dict[str, list[str]] = {job_id: [] for job_id in jobs}
         for job_id, ups in upstream.items():
@@ -163,8 +166,11 @@ class Runner:
 
     def _next_completion(self) -> Future[list[Result]]:
         while True:
-            try:  # a timeout keeps the wait interruptible by Ctrl-C on every platform
-                return self.completions.get(timeout=1.0)
+            if self.stop.is_set():
+                msg = "the run was stopped (Pipeline.stop())"
+                raise KeyboardInterrupt(msg)
+            try:  # a timeout keeps the wait interruptible by Ctrl-C, and by stop()
+                return self.completions.get(timeout=0.25)
             except queue.Empty:
                 continue
 

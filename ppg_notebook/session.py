@@ -7,6 +7,7 @@ script usually has exactly one.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -48,6 +49,7 @@ class Pipeline:
         self.jobs: dict[str, Job] = {}
         self.producers: dict[str, str] = {}  # absolute output path -> job id
         self.listeners: list[Callable[[Event], None]] = []
+        self._stop = threading.Event()
         self._history: History | None = None
 
     # --- declaring -------------------------------------------------------------------
@@ -217,11 +219,19 @@ class Pipeline:
                 cores=self.cores,
                 emit=self._emit,
                 extend=self._new_jobs_since,
+                stop=self._stop,
             )
+            self._stop.clear()
             result = runner.execute()
         if result.errors:
             raise JobsFailed(_failure_message(result, self.dir), result.failed, result)
         return result
+
+    def stop(self) -> None:
+        """Stop the run in progress, from another thread, as Ctrl-C would: running jobs are
+        stopped and their partial outputs removed, what finished stays recorded, and
+        `run()` raises KeyboardInterrupt."""
+        self._stop.set()
 
     def _new_jobs_since(self, known: set[str]) -> tuple[dict[str, Job], dict[str, list[str]]]:
         upstream = self._resolve_all([job_id for job_id in self.jobs if job_id not in known])
