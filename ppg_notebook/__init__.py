@@ -6,6 +6,8 @@ loky worker processes, and what ran is remembered on disk.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .errors import (
     CycleError,
     DependencyError,
@@ -44,6 +46,7 @@ __all__ = [
     "AttributeLoadingJob",
     "CachedAttributeLoadingJob",
     "CachedDataLoadingJob",
+    "CellJobs",
     "CycleError",
     "DataLoadingJob",
     "DependencyError",
@@ -69,6 +72,7 @@ __all__ = [
     "TempFileGeneratingJob",
     "ValueJob",
     "WorkerDied",
+    "dag",
     "get_pipeline",
     "invalidate",
     "new_pipegraph",
@@ -79,8 +83,29 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    # The notebook machinery an exported script uses is imported on first use: every worker
+    # process imports this package, and should not pay for it.
+    if name == "CellJobs":
+        from .script import CellJobs
+
+        return CellJobs
+    msg = f"module 'ppg_notebook' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
 def load_ipython_extension(ipython: object) -> None:
     """`%load_ext ppg_notebook`: the `%%ppg_job` and `%ppg_*` magics (IPython imported only now)."""
     from .magics import load_ipython_extension as load
 
     load(ipython)
+
+
+def dag(pipeline: Pipeline | None = None) -> Any:
+    """The live DAG widget of `pipeline` (default: the current one); display it in Jupyter.
+
+    anywidget is imported only now, so scripts that never show a graph do not pay for it.
+    """
+    from .widget import PipelineWidget
+
+    return PipelineWidget(pipeline)

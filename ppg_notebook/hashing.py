@@ -25,6 +25,10 @@ _CO_HAS_DOCSTRING = 0x4000000  # Python 3.14's flag for code objects with a docs
 _HASCONST = frozenset(dis.hasconst)
 _HASJUMP = frozenset(dis.hasjrel + dis.hasjabs)
 _SIMPLE = (int, float, complex, bool, str, bytes, type(None))
+# Python 3.11 compiles `module.fn()` to LOAD_ATTR when the same compilation unit imports
+# `module`, else to LOAD_METHOD: a helper defined in a notebook cell and the same helper in
+# an exported script (one unit with the imports) must fingerprint the same.
+_SAME_OP = {"LOAD_METHOD": "LOAD_ATTR"}
 
 _code_digests: dict[int, tuple[types.CodeType, bytes]] = {}
 
@@ -69,16 +73,17 @@ def _code_digest(code: types.CodeType) -> bytes:
         ).encode()
     )
     for ins in dis.get_instructions(code):
+        opname = _SAME_OP.get(ins.opname, ins.opname)
         if ins.opcode in _HASCONST:
             const = ins.argval
             if isinstance(const, types.CodeType):
                 h.update(b"code:" + _code_digest(const))
             else:
-                h.update(ins.opname.encode() + _value_key(const))
+                h.update(opname.encode() + _value_key(const))
         elif ins.arg is not None and ins.opcode not in _HASJUMP:
-            h.update(f"{ins.opname} {ins.argval!r};".encode())
+            h.update(f"{opname} {ins.argval!r};".encode())
         else:
-            h.update(f"{ins.opname} {ins.arg};".encode())
+            h.update(f"{opname} {ins.arg};".encode())
     digest = h.digest()
     # Keep the code object alive with its digest so that its id cannot be reused.
     _code_digests[id(code)] = (code, digest)

@@ -13,6 +13,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from . import export
+from .background import runs_of
 from .errors import PipelineError
 from .events import Outcome
 from .notebook import NotebookPipeline, RunReport
@@ -85,11 +87,33 @@ class PipelineMagics(Magics):
     # --- line magics -----------------------------------------------------------------
     @magic_arguments()
     @argument("names", nargs="*", help="jobs to run with their upstream (default: all)")
+    @argument(
+        "--background",
+        action="store_true",
+        help="run in a thread: the notebook stays usable, %%ppg_dag shows progress",
+    )
     @line_magic
     def ppg_run(self, line: str) -> None:
         """Run the named jobs and what they depend on (all jobs without names)."""
         args = parse_argstring(self.ppg_run, line)
+        if args.background:
+            self._run_background(args.names)
+            return
         self._run(args.names)
+
+    @line_magic
+    def ppg_dag(self, line: str) -> Any:
+        """Show the pipeline as a live graph: states, details, Run / Rerun / Invalidate."""
+        if line.strip():
+            msg = "%ppg_dag takes no arguments"
+            raise UsageError(msg)
+        # Imported here, not at the top: anywidget costs ~0.2 s, paid only by who shows it.
+        from .widget import PipelineWidget
+
+        try:
+            return PipelineWidget(notebook=self.notebook, namespace=self.shell.user_ns)
+        except PipelineError as e:
+            raise UsageError(str(e)) from None
 
     @line_magic
     def ppg_status(self, line: str) -> StatusTable:
@@ -127,6 +151,34 @@ class PipelineMagics(Magics):
         print(f"ppg: invalidated {shown}: next %ppg_run, or executing the cell, runs it again")
 
     @magic_arguments()
+    @argument("path", help="the script to write, e.g. pipeline.py")
+    @argument(
+        "--results",
+        choices=export.RESULTS,
+        default="omit",
+        help="cells that are neither jobs nor setup: left out (omit) or kept as comments",
+    )
+    @line_magic
+    def ppg_export(self, line: str) -> None:
+        """Write the cells executed in this kernel as a plain script declaring the same jobs.
+
+        Setup cells (imports, parameters, functions) are kept, each job cell as it was last
+        executed; run after the notebook, the script recomputes nothing.
+        """
+        args = parse_argstring(self.ppg_export, line)
+        history = self.shell.history_manager.input_hist_raw[1:]
+        script = export.export(export.history_cells(history), results=args.results)
+        try:
+            with open(args.path, "w", encoding="utf-8") as f:
+                f.write(script.text)
+        except OSError as e:
+            msg = f"cannot write {args.path}: {e.strerror or e}"
+            raise UsageError(msg) from None
+        for note in script.notes:
+            print(f"note: {note}")
+        print(f"ppg: wrote {args.path} ({len(script.jobs)} jobs); run it with python {args.path}")
+
+    @magic_arguments()
     @argument("--dir", default=".ppg", help="where the pipeline keeps its state")
     @argument("--cores", type=int, default=None, help="worker processes (default: all CPUs)")
     @argument("--backend", default="loky", help="execution backend (default: loky)")
@@ -146,6 +198,13 @@ class PipelineMagics(Magics):
     # --- running and showing ---------------------------------------------------------
     def _run(self, names: list[str]) -> RunReport:
         notebook = self.notebook
+        runs = runs_of(notebook.pipeline)
+        if runs.busy:
+            msg = (
+                f"a background run is in progress ({runs.what}); wait until it has finished "
+                f"(%ppg_dag shows its progress), then run again"
+            )
+            raise UsageError(msg)
         try:
             report = notebook.run(names)
         except PipelineError as e:
@@ -165,6 +224,26 @@ class PipelineMagics(Magics):
         }
         print(summary(result, report.targets, notebook.display_name, values, notebook.is_job))
         return report
+
+    def _run_background(self, names: list[str]) -> None:
+        notebook = self.notebook
+        namespace = self.shell.user_ns
+        try:
+            notebook.resolve(names)  # unknown names are refused now, not in the thread
+
+            def done(report: RunReport | None, error: BaseException | None) -> None:
+                if report is None:
+                    print(f"ppg: the background run failed: {type(error).__name__}: {error}")
+                    return
+                notebook.bind(report, namespace)
+                line = summary(report.result, report.targets, notebook.display_name)
+                print(f"ppg: background run finished: {line}")
+
+            what = " ".join(["%ppg_run --background", *names])
+            runs_of(notebook.pipeline).start(lambda: notebook.run(names), what, done)
+        except PipelineError as e:
+            raise UsageError(str(e)) from None
+        print("ppg: running in the background; the notebook stays usable (%ppg_dag shows progress)")
 
 
 def _raise_failure(notebook: NotebookPipeline, report: RunReport) -> None:

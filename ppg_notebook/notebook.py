@@ -96,8 +96,13 @@ class NotebookPipeline:
         deps: list[str] | None = None,
         cores: int = 1,
         reserved: set[str] | frozenset[str] = frozenset(),
+        captured: cells.Captured | None = None,
     ) -> CellJob:
-        """Declare (or replace) the job of cell `name`; raises CellError before any change."""
+        """Declare (or replace) the job of cell `name`; raises CellError before any change.
+
+        `captured`: the globals the body reads, if already looked up in `namespace` (a
+        script captures them where the cell stands, then declares all jobs at once).
+        """
         outs = list(outs or [])
         self._check_name(name, reserved, is_file=bool(outs))
         if cores < 1:
@@ -109,7 +114,8 @@ class NotebookPipeline:
         bindings, upstream = self._upstream(name, parsed.free, outs)
         extra = self._extra_deps(name, deps or [])
         bound_here = {*upstream, cells.OUT} if outs else set(upstream)
-        captured = cells.capture([n for n in parsed.free if n not in bound_here], namespace)
+        if captured is None:
+            captured = cells.capture([n for n in parsed.free if n not in bound_here], namespace)
         self._check_picklable(name, captured)
 
         code = cells.carrier(parsed, captured.values)

@@ -1,0 +1,260 @@
+"""`ppg-notebook`: a notebook's pipeline from the terminal (run, status, export).
+
+A thin layer over export.py and script.py: `run` and `status` turn the notebook into the
+script `export` would write and execute its setup cells and job declarations in this
+process, in the notebook's directory (where its kernel would run), so that the jobs are
+the notebook's own. Bad input is one line on stderr and exit status 2; a failed job is
+exit status 1.
+
+`status` with a notebook says what would run and why; without one it can only report what
+the history in `--dir` knows (each job's last outcome, when and how long), since why a job
+must run depends on its current code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .errors import PipelineError
+from .events import Event, Outcome
+from .export import ExportError, Script, export, notebook_cells
+from .history import History
+from .notebook import NotebookPipeline
+from .notebook_display import StatusTable, seconds
+from .script import CellJobs
+
+_INVARIANT_PREFIXES = ("PI:", "FI:", "file:")
+
+
+class CommandError(Exception):
+    """What the user asked cannot be done; the message is shown as one line."""
+
+
+# --- reading a notebook ----------------------------------------------------------------
+def read_notebook(path: str, results: str = "omit") -> Script:
+    notebook = Path(path)
+    if notebook.suffix != ".ipynb":
+        msg = f"{path}: expected a Jupyter notebook (.ipynb)"
+        raise CommandError(msg)
+    try:
+        text = notebook.read_text(encoding="utf-8")
+    except OSError as e:
+        msg = f"cannot read {path}: {e.strerror or e}"
+        raise CommandError(msg) from None
+    try:
+        return export(notebook_cells(text), title=notebook.name, results=results)
+    except ExportError as e:
+        raise CommandError(f"{path}: {e}") from None
+
+
+def load_jobs(path: str, script: Script) -> CellJobs:
+    """Execute the notebook's setup cells and job declarations, in its directory."""
+    os.chdir(Path(path).resolve().parent)
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    try:
+        code = compile(script.declarations, f"{path} (exported)", "exec", dont_inherit=True)
+        exec(code, namespace)
+    except Exception as e:
+        msg = f"{path}: the notebook's setup code failed: {type(e).__name__}: {e}"
+        raise CommandError(msg) from None
+    return namespace[script.collector]
+
+
+# --- commands ------------------------------------------------------------------------
+def run_command(args: argparse.Namespace, console: Console) -> int:
+    script = read_notebook(args.notebook)
+    defaults = script.defaults
+    cells = load_jobs(args.notebook, script)
+    progress = _RunProgress(console)
+    with progress:
+        status = cells.run(
+            args.dir or defaults.dir,
+            args.cores or defaults.cores,
+            args.backend or defaults.backend,
+            listener=progress.on_event,
+        )
+    if progress.failed:
+        console.print(f"[red]failed:[/red] {', '.join(progress.failed)}", highlight=False)
+    return status
+
+
+def status_command(args: argparse.Namespace, console: Console) -> int:
+    if args.notebook:
+        script = read_notebook(args.notebook)
+        cells = load_jobs(args.notebook, script)
+        ppg_dir = args.dir or script.defaults.dir
+        try:
+            notebook = cells.declare(ppg_dir, 1, script.defaults.backend)
+            rows = notebook.status()
+        except (PipelineError, ValueError) as e:
+            raise CommandError(str(e)) from None
+        _print_status(console, rows, _describe(notebook))
+        return 0
+    ppg_dir = Path(args.dir or ".ppg")
+    if not (ppg_dir / "history").exists():
+        msg = f"no pipeline history in {ppg_dir}/ (run the pipeline first, or pass --dir)"
+        raise CommandError(msg)
+    try:
+        records = History(str(ppg_dir / "history")).load()
+    except PipelineError as e:
+        raise CommandError(str(e)) from None
+    rows = [
+        {
+            "job": job_id,
+            "kind": "",
+            "state": {"ok": "succeeded", "failed": "failed"}.get(record.get("o", ""), "must run"),
+            "why": record.get("e", "") if record.get("o") == "failed" else "",
+            "last_run": record.get("t"),
+            "duration": record.get("d"),
+            "error": record.get("e", ""),
+        }
+        for job_id, record in sorted(records.items())
+        if not job_id.startswith(_INVARIANT_PREFIXES)
+    ]
+    _print_status(console, rows, "from the history only: pass the notebook to see why")
+    return 0
+
+
+def export_command(args: argparse.Namespace, console: Console) -> int:
+    script = read_notebook(args.notebook, results=args.results)
+    output = Path(args.output)
+    try:
+        output.write_text(script.text, encoding="utf-8")
+    except OSError as e:
+        msg = f"cannot write {output}: {e.strerror or e}"
+        raise CommandError(msg) from None
+    for note in script.notes:
+        console.print(f"note: {note}", highlight=False, markup=False)
+    console.print(f"wrote {output} ({len(script.jobs)} jobs)", highlight=False, markup=False)
+    return 0
+
+
+def _describe(notebook: NotebookPipeline) -> str:
+    return f"pipeline in {notebook.pipeline.dir}"
+
+
+def _print_status(console: Console, rows: list[dict[str, Any]], caption: str) -> None:
+    table = Table(caption=caption)
+    for column in ("job", "state", "why", "last run", "duration"):
+        table.add_column(column, overflow="fold")
+    colours = {"up to date": "green", "succeeded": "green", "failed": "red", "must run": "yellow"}
+    for row in rows:
+        last = row.get("last_run")
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if last else "never"
+        state = row["state"]
+        colour = colours.get(state, "")
+        shown = f"[{colour}]{state}[/{colour}]" if colour else state
+        why = row["why"] or (row["error"] if state == "failed" else "")
+        table.add_row(row["job"], shown, why, when, seconds(row["duration"]))
+    if not rows:
+        console.print(repr(StatusTable([])))
+        return
+    console.print(table)
+
+
+class _RunProgress:
+    """A live progress bar of a run, fed by the pipeline's events."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("ppg", total=None)
+        self.running: list[str] = []
+        self.failed: list[str] = []
+
+    def __enter__(self) -> _RunProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def on_event(self, event: Event) -> None:
+        if event.kind == "run_started":
+            self.progress.update(self.task, total=event.data, completed=0)
+        elif event.kind == "running":
+            self.running.append(event.job_id)
+        elif event.kind == "done":
+            if event.job_id in self.running:
+                self.running.remove(event.job_id)
+            if event.data is Outcome.FAILED:
+                self.failed.append(event.job_id)
+            if event.data is Outcome.RAN:
+                self.progress.console.print(f"ran {event.job_id}", highlight=False, markup=False)
+            self.progress.advance(self.task)
+        shown = ", ".join(self.running[:3]) + (" ..." if len(self.running) > 3 else "")
+        self.progress.update(self.task, description=f"running {shown}" if shown else "ppg")
+
+
+# --- the command line ------------------------------------------------------------------
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="ppg-notebook",
+        description="Run, inspect and export the pipeline of a notebook's %%ppg_job cells.",
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="run a notebook's pipeline headless",
+        description="Run what must run of a notebook's jobs (its setup cells run first), in "
+        "the notebook's directory, with a progress display. Exit status 1 if a job failed.",
+    )
+    run.add_argument("notebook", metavar="NOTEBOOK.ipynb")
+    run.add_argument("--cores", type=int, help="worker processes (default: the notebook's)")
+    run.add_argument("--dir", help="state directory, relative to the notebook (default: .ppg)")
+    run.add_argument("--backend", help="execution backend (default: loky)")
+    status = commands.add_parser(
+        "status",
+        help="each job's state, why it must run, last duration",
+        description="A table of the jobs: their state, why they must run, when they last "
+        "ran and for how long. With a notebook, what the next run would do and why; without "
+        "one, what the history in --dir records.",
+    )
+    status.add_argument("notebook", nargs="?", metavar="NOTEBOOK.ipynb")
+    status.add_argument("--dir", help="state directory (default: .ppg)")
+    exporting = commands.add_parser(
+        "export",
+        help="write a notebook's pipeline as a plain Python script",
+        description="Write a standalone script with the notebook's setup code and jobs; it "
+        "shares results with the notebook (same jobs, same fingerprints).",
+    )
+    exporting.add_argument("notebook", metavar="NOTEBOOK.ipynb")
+    exporting.add_argument("-o", "--output", required=True, metavar="SCRIPT.py")
+    exporting.add_argument(
+        "--results",
+        choices=("omit", "comment"),
+        default="omit",
+        help="cells that are neither jobs nor setup: left out (default) or kept as comments",
+    )
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    console = Console(highlight=False)
+    commands = {"run": run_command, "status": status_command, "export": export_command}
+    try:
+        return commands[args.command](args, console)
+    except CommandError as e:
+        print(f"ppg-notebook: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ppg-notebook: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,760 @@
+"""A notebook's pipeline as a plain, standalone script (`%ppg_export`, `ppg-notebook export`).
+
+Pure: cell sources in, script text out. The script keeps the notebook's setup cells
+(imports, parameters, helper functions) as they are, and declares each `%%ppg_job` cell with
+`CellJobs.job(NAME, BODY, out=..., deps=..., cores=...)` (see script.py), which takes the
+body through the same steps as executing the cell. So the script's jobs have the notebook's
+ids and fingerprints: what one computed, the other does not compute again.
+
+Decisions:
+- Cells keep the notebook's order (the order "Restart & Run All" executes them); a job cell
+  that reads a job declared further down moves right after it.
+- A cell that reads a job's result (exploration, plots of results) or only shows values is
+  not setup: left out, or kept as comments (`results="comment"`).
+- Other IPython syntax (`%magic`, `!cmd`, `%%cell_magic`, `obj?`) is left out with a comment;
+  a cell that is not Python without it is kept only as comments. `%ppg_new`'s options
+  become the defaults of the script's `--dir`, `--cores` and `--backend`.
+- Nothing from the notebook becomes code except the user's own setup cells: job names,
+  paths and bodies are written as string literals that round-trip exactly, comments are
+  written line by line with control characters escaped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from IPython.core.inputtransformer2 import TransformerManager
+from IPython.utils.process import arg_split
+
+from .cells import OUT, free_names
+
+RESULTS = ("omit", "comment")
+_OURS = "ppg_notebook"
+_NEWLINE = re.compile(r"\r\n|\r|\n")  # what Python itself takes for a line break
+_SHOWN = frozenset({"print", "display"})
+
+
+class ExportError(ValueError):
+    """A notebook cannot be exported (not a notebook file, or an invalid option)."""
+
+
+@dataclass(frozen=True)
+class JobCell:
+    """A `%%ppg_job` cell: its magic line's options and its body."""
+
+    name: str
+    body: str
+    out: tuple[str, ...] = ()
+    deps: tuple[str, ...] = ()
+    cores: int = 1
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of the script: setup code, a job, or comments."""
+
+    kind: str  # "setup", "job", "comment", "heading" (of a markdown cell)
+    text: str = ""
+    job: JobCell | None = None
+
+
+@dataclass
+class Defaults:
+    """The pipeline options of the notebook's `%ppg_new`: the script's defaults."""
+
+    dir: str = ".ppg"
+    cores: int | None = None
+    backend: str = "loky"
+
+
+@dataclass
+class Script:
+    """The exported script, and what went where."""
+
+    text: str
+    declarations: str  # the text before `main()`: setup code and job declarations
+    collector: str  # the name of the script's CellJobs object
+    jobs: list[str]
+    notes: list[str] = field(default_factory=list)  # cells left out, and why
+    defaults: Defaults = field(default_factory=lambda: Defaults())  # from `%ppg_new`
+
+
+# --- reading notebooks -----------------------------------------------------------------
+def notebook_cells(notebook: Any) -> list[tuple[str, str]]:
+    """(cell type, source) of an .ipynb document (parsed JSON) or its text."""
+    if isinstance(notebook, (str, bytes)):
+        try:
+            notebook = json.loads(notebook)
+        except ValueError as e:
+            msg = f"not a Jupyter notebook (.ipynb is JSON): {e}"
+            raise ExportError(msg) from None
+    raw_cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(raw_cells, list):
+        msg = "not a Jupyter notebook: it has no list of cells (nbformat 4 is needed)"
+        raise ExportError(msg)
+    found = []
+    for cell in raw_cells:
+        if not isinstance(cell, dict):
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(s for s in source if isinstance(s, str))
+        if isinstance(source, str):
+            found.append((str(cell.get("cell_type", "code")), source))
+    return found
+
+
+def history_cells(sources: list[str]) -> list[tuple[str, str]]:
+    """Code cells as a kernel executed them (its input history), for `%ppg_export`.
+
+    A job cell executed several times counts at its last execution; another cell executed
+    again unchanged counts once, where it was first executed.
+    """
+    last_job: dict[str, int] = {}
+    for i, source in enumerate(sources):
+        job = _job_of(source)
+        if isinstance(job, JobCell):
+            last_job[job.name] = i
+    seen: set[str] = set()
+    kept = []
+    for i, source in enumerate(sources):
+        job = _job_of(source)
+        if isinstance(job, JobCell):
+            if last_job[job.name] == i:
+                kept.append(("code", source))
+        elif source not in seen:
+            seen.add(source)
+            kept.append(("code", source))
+    return kept
+
+
+# --- understanding cells -----------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that raises ValueError instead of printing and exiting."""
+
+    def error(self, message: str) -> Any:
+        raise ValueError(message)
+
+
+def _job_parser() -> argparse.ArgumentParser:
+    # Mirrors the options of `%%ppg_job` in magics.py (tests check they agree).
+    parser = _Parser(prog="%%ppg_job", add_help=False, exit_on_error=False)
+    parser.add_argument("name")
+    parser.add_argument("--out", nargs="+", default=[])
+    parser.add_argument("--deps", nargs="+", default=[])
+    parser.add_argument("--cores", type=int, default=1)
+    parser.add_argument("--no-run", action="store_true")
+    return parser
+
+
+def _new_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="%ppg_new", add_help=False, exit_on_error=False)
+    parser.add_argument("--dir", default=".ppg")
+    parser.add_argument("--cores", type=int, default=None)
+    parser.add_argument("--backend", default="loky")
+    parser.add_argument("--scheduler", default=None)
+    return parser
+
+
+def _parse(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace | None:
+    try:
+        args, extra = parser.parse_known_args(arg_split(line, strict=True))
+    except (argparse.ArgumentError, ValueError):
+        return None
+    return None if extra else args
+
+
+def _magic_calls(source: str) -> list[tuple[str, str, list[Any]]] | None:
+    """The IPython calls a cell's source turns into: (method, magic or "", args) per
+    top-level statement, "" for plain Python; None if it is not valid even for IPython."""
+    try:
+        transformed = TransformerManager().transform_cell(source)
+        tree = ast.parse(transformed)
+    except (SyntaxError, ValueError):
+        return None
+    calls: list[tuple[str, str, list[Any]]] = []
+    for stmt in tree.body:
+        call = _ipython_call(stmt)
+        if call is None:
+            calls.append(("", "", []))
+            continue
+        method, args = call
+        name = args[0] if method.startswith("run_") and args else ""
+        calls.append((method, name, args[1:] if name else args))
+    return calls
+
+
+def _ipython_call(stmt: ast.stmt) -> tuple[str, list[Any]] | None:
+    """`get_ipython().METHOD(literal args)` at the top of a statement, if that is what it is."""
+    for node in ast.walk(stmt):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Call)
+            and isinstance(node.func.value.func, ast.Name)
+            and node.func.value.func.id == "get_ipython"
+        ):
+            try:
+                args = [ast.literal_eval(a) for a in node.args]
+            except ValueError:
+                args = []
+            return node.func.attr, args
+    return None
+
+
+def _job_of(source: str) -> JobCell | str | None:
+    """The job of a `%%ppg_job` cell (a string saying what is wrong if it cannot be one);
+    None for other cells."""
+    if not source.lstrip().startswith("%%ppg_job"):
+        return None
+    calls = _magic_calls(source)
+    if not calls or calls[0][:2] != ("run_cell_magic", "ppg_job") or len(calls[0][2]) != 2:
+        return "its %%ppg_job line could not be read"
+    line, body = calls[0][2]
+    args = _parse(_job_parser(), line)
+    if args is None:
+        return f"its options could not be read: %%ppg_job {line}"
+    if not args.name.isidentifier():
+        return f"{args.name!r} is not a valid job name"
+    return JobCell(args.name, body, tuple(args.out), tuple(args.deps), args.cores)
+
+
+def _reads(source: str) -> set[str]:
+    try:
+        return set(free_names(ast.parse(source), source))
+    except (SyntaxError, ValueError):
+        return set()
+
+
+def _only_shows(tree: ast.Module) -> bool:
+    """Every statement shows something and binds nothing (`df`, `df.head`, `print(x)`)."""
+    for stmt in tree.body:
+        if not isinstance(stmt, ast.Expr):
+            return False
+        value = stmt.value
+        if isinstance(value, ast.Call) and not (
+            isinstance(value.func, ast.Name) and value.func.id in _SHOWN
+        ):
+            return False
+    return True
+
+
+def _mentioned(source: str) -> set[str]:
+    """Every name a piece of code mentions (binds, reads or imports), to keep clear of."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".")[0])
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+    return names
+
+
+def _plain_imports(source: str) -> set[tuple[str, str]]:
+    """(module, name bound) of the unconditional `import X [as Y]` statements of a cell."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    return {
+        (alias.name, alias.asname or alias.name)
+        for stmt in tree.body
+        if isinstance(stmt, ast.Import)
+        for alias in stmt.names
+        if "." not in alias.name
+    }
+
+
+# --- writing Python safely ---------------------------------------------------------------
+def py_string(text: str) -> str:
+    """A string literal for `text` (double quotes when possible): always exact, never code."""
+    literal = repr(text)
+    if literal.startswith("'") and '"' not in text:
+        return '"' + literal[1:-1] + '"'
+    return literal
+
+
+def body_literal(body: str, indent: str = "") -> str:
+    """`body` as a string literal a person can read and edit: triple-quoted, starting on
+    the next line (CellJobs.job drops that first line break), raw if it has backslashes;
+    line by line otherwise (a body with triple quotes or control characters)."""
+    readable = '"""' not in body and body.endswith("\n") and _printable(body)
+    if readable:
+        prefix = "r" if "\\" in body else ""
+        return f'{prefix}"""\n{body}"""'
+    lines = [py_string(line) for line in ["\n", *body.splitlines(keepends=True)]]
+    inner = "".join(f"\n{indent}    {line}" for line in lines)
+    return f"({inner}\n{indent})"
+
+
+def _printable(text: str) -> bool:
+    return all(c.isprintable() or c in "\n\t" for c in text)
+
+
+def comment(text: str, note: str = "") -> str:
+    """`text` as comment lines: every line break Python knows ends a line of the text, and
+    control characters are escaped, so nothing in it can become code."""
+    lines = []
+    for line in _NEWLINE.split(text.rstrip()):
+        shown = "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in line)
+        lines.append(f"# {shown}".rstrip())
+    if note:
+        lines[-1] = f"{lines[-1]}  ({note})" if lines[-1] != "#" else f"# ({note})"
+    return "\n".join(lines)
+
+
+def _code(source: str) -> str | None:
+    """The cell's own code, if it can go into the script as it is."""
+    text = source.strip("\n")
+    if not text.strip() or not _printable_code(text):
+        return None
+    try:
+        compile(text, "<cell>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
+        text.encode("utf-8")
+    except (SyntaxError, ValueError, UnicodeEncodeError):
+        return None
+    return text
+
+
+def _printable_code(text: str) -> bool:
+    # Line breaks other than \n (a lone \r is one for Python, \f and \v are not for
+    # people) would make the script read differently from how it runs.
+    return "\r" not in text and "\x0b" not in text and "\x00" not in text
+
+
+# --- the export ------------------------------------------------------------------------
+def export(cells: list[tuple[str, str]], *, title: str = "", results: str = "omit") -> Script:
+    """The script for a notebook's cells ((cell type, source) pairs, in notebook order).
+
+    `title`: the notebook's file name, for the docstring; `results`: "omit" or "comment"
+    for cells that are neither jobs nor setup.
+    """
+    if results not in RESULTS:
+        msg = f"results must be one of {', '.join(RESULTS)}, not {results!r}"
+        raise ExportError(msg)
+    notes: list[str] = []
+    defaults = Defaults()
+    jobs = {job.name for t, s in cells if t == "code" and isinstance(job := _job_of(s), JobCell)}
+    chunks: list[Chunk] = []
+    for number, (cell_type, source) in enumerate(cells, 1):
+        if cell_type == "markdown":
+            headings = [line for line in _NEWLINE.split(source) if line.startswith("#")]
+            if headings:
+                chunks.append(Chunk("heading", comment(headings[0].lstrip("#").strip())))
+            continue
+        if cell_type != "code" or not source.strip():
+            continue
+        chunks.extend(_cell_chunks(number, source, jobs, defaults, results, notes))
+    chunks = _dependency_order(chunks, jobs)
+    names = set()
+    for chunk in chunks:
+        names |= _mentioned(chunk.job.body if chunk.job else chunk.text)
+    names |= jobs
+    imports = set()
+    for chunk in chunks:
+        if chunk.kind == "setup":
+            imports |= _plain_imports(chunk.text)
+    return _render(chunks, names, imports, defaults, title, notes)
+
+
+def _cell_chunks(
+    number: int,
+    source: str,
+    jobs: set[str],
+    defaults: Defaults,
+    results: str,
+    notes: list[str],
+) -> list[Chunk]:
+    where = f"cell {number}"
+    job = _job_of(source)
+    if isinstance(job, JobCell):
+        return [Chunk("job", job=job)]
+    if isinstance(job, str):
+        notes.append(f"{where}: a %%ppg_job cell left out: {job}")
+        return [Chunk("comment", comment(source, f"left out: {job}"))]
+    calls = _magic_calls(source)
+    if calls is None:
+        notes.append(f"{where}: left out, it is not valid Python or IPython")
+        return [Chunk("comment", comment(source, "left out: not valid Python"))]
+    if all(method == "" for method, _, _ in calls):
+        code = _code(source)
+        if code is None:
+            notes.append(f"{where}: left out, it cannot be written into a script as it is")
+            return [Chunk("comment", comment(source, "left out: not plain Python"))]
+        return [_plain(where, code, jobs, results, notes)]
+    return _with_magics(where, source, calls, defaults, jobs, results, notes)
+
+
+def _plain(where: str, code: str, jobs: set[str], results: str, notes: list[str]) -> Chunk:
+    reads = _reads(code) & jobs
+    shows = _only_shows(ast.parse(code))
+    if not reads and not shows:
+        return Chunk("setup", code)
+    why = f"it uses the result of {', '.join(sorted(reads))}" if reads else "it only shows"
+    if results == "comment":
+        return Chunk("comment", comment(code, f"not part of the pipeline: {why}"))
+    notes.append(f"{where}: left out, {why}")
+    return Chunk("comment", "")
+
+
+def _with_magics(
+    where: str,
+    source: str,
+    calls: list[tuple[str, str, list[Any]]],
+    defaults: Defaults,
+    jobs: set[str],
+    results: str,
+    notes: list[str],
+) -> list[Chunk]:
+    """A cell mixing Python and IPython syntax: ours are understood, others commented."""
+    text = source.strip("\n")
+    lines = _NEWLINE.split(text)
+    if len(lines) != len(_NEWLINE.split(TransformerManager().transform_cell(text).rstrip("\n"))):
+        notes.append(f"{where}: left out, its IPython syntax could not be separated")
+        return [Chunk("comment", comment(source, "left out: IPython syntax"))]
+    tree = ast.parse(TransformerManager().transform_cell(text))
+    kept: list[str | None] = list(lines)  # the cell's lines, IPython syntax replaced
+    for stmt, (method, name, args) in zip(tree.body, calls, strict=True):
+        first, last = stmt.lineno - 1, stmt.end_lineno or stmt.lineno
+        if method == "":
+            continue
+        segment = lines[first:last]
+        kept[first:last] = [None] * (last - first)
+        if _is_ours(method, name, args):
+            if name == "ppg_new":
+                _read_new(args[0] if args else "", defaults, where, notes)
+        elif method == "run_cell_magic":
+            notes.append(f"{where}: left out, the cell magic %%{name}")
+            return [Chunk("comment", comment(source, f"left out: the cell magic %%{name}"))]
+        else:
+            shown = "\n".join(segment).strip()
+            kept[first] = comment(shown, "IPython syntax, left out of the script")
+            notes.append(f"{where}: {shown.splitlines()[0]!r} left out (IPython syntax)")
+    code = "\n".join(line for line in kept if line is not None).strip("\n")
+    if not code.strip():
+        return []
+    if all(not line.strip() or line.lstrip().startswith("#") for line in code.split("\n")):
+        return [Chunk("comment", code)]
+    checked = _code(code)
+    if checked is None:
+        notes.append(f"{where}: left out, it is not Python without its IPython syntax")
+        return [Chunk("comment", comment(source, "left out: IPython syntax"))]
+    return [_plain(where, checked, jobs, results, notes)]
+
+
+def _is_ours(method: str, name: str, args: list[Any]) -> bool:
+    if method != "run_line_magic":
+        return False
+    if name == "load_ext":
+        return bool(args) and str(args[0]).split() == [_OURS]
+    return name.startswith("ppg_")
+
+
+def _read_new(line: str, defaults: Defaults, where: str, notes: list[str]) -> None:
+    args = _parse(_new_parser(), line)
+    if args is None:
+        notes.append(f"{where}: the options of %ppg_new {line} could not be read")
+        return
+    defaults.dir, defaults.cores, defaults.backend = args.dir, args.cores, args.backend
+    if args.scheduler:
+        notes.append(f"{where}: %ppg_new --scheduler is not carried over; pass it yourself")
+
+
+def _job_reads(job: JobCell, jobs: set[str]) -> set[str]:
+    return ((_reads(job.body) - {OUT}) | set(job.deps)) & jobs - {job.name}
+
+
+def _dependency_order(chunks: list[Chunk], jobs: set[str]) -> list[Chunk]:
+    """Notebook order, except that a job moves after the jobs it reads (stable)."""
+    pending = list(chunks)
+    placed: set[str] = set()
+    ordered: list[Chunk] = []
+    while pending:
+        ready = (
+            i
+            for i, chunk in enumerate(pending)
+            if chunk.job is None or _job_reads(chunk.job, jobs) <= placed
+        )
+        # None ready is a cycle: the notebook cannot have run it either; keep its order.
+        chunk = pending.pop(next(ready, 0))
+        ordered.append(chunk)
+        if chunk.job is not None:
+            placed.add(chunk.job.name)
+    return ordered
+
+
+def _free_name(wanted: str, taken: set[str]) -> str:
+    name = wanted
+    while name in taken:
+        name += "_"
+    taken.add(name)
+    return name
+
+
+def _render(
+    chunks: list[Chunk],
+    names: set[str],
+    imports: set[tuple[str, str]],
+    defaults: Defaults,
+    title: str,
+    notes: list[str],
+) -> Script:
+    taken = set(names)
+    ours: list[tuple[str, str | None]] = []
+    modules = {}
+    for module, wanted in (("argparse", "argparse"), ("sys", "sys"), (_OURS, "ppg")):
+        bound = next((n for m, n in sorted(imports) if m == module), None)
+        if bound is not None:
+            modules[module] = bound  # the notebook's own import serves the script too
+            continue
+        if wanted in taken and module not in taken:
+            wanted = module  # `import ppg_notebook` when the notebook has its own `ppg`
+        name = _free_name(wanted, taken)
+        modules[module] = name
+        ours.append((module, name if name != module else None))
+    collector = _free_name("cells", taken)
+    main = _free_name("main", taken)
+    ppg = modules[_OURS]
+
+    setup = [chunk.text for chunk in chunks if chunk.kind == "setup"]
+    used_by_code = _loaded("\n".join(setup)) if setup else set()
+    used_by_jobs = set()
+    for chunk in chunks:
+        if chunk.job is not None:
+            used_by_jobs |= _reads(chunk.job.body)
+    jobs_only = used_by_jobs - used_by_code
+
+    body: list[tuple[str, str]] = []
+    declared = False
+    seen_code = False
+    job_names = []
+    first = next((i for i, c in enumerate(chunks) if c.kind != "heading"), len(chunks))
+    block = _import_block(ours, [])
+    if first < len(chunks) and chunks[first].kind == "setup":
+        merged = _merge_imports(ours, chunks[first].text, jobs_only)
+        if merged is not None:
+            # One import block, sorted as ruff's isort wants it, then the cell's code.
+            block, rest = merged
+            chunks = [Chunk("setup", rest), *chunks[first + 1 :]]
+        elif _starts_with_import(chunks[first].text):
+            # The cell's imports stay as they are, in a block of their own.
+            body.append(("setup", f"{collector} = {ppg}.CellJobs(globals())"))
+            declared = seen_code = True
+    assert block is not None
+    for chunk in chunks:
+        if chunk.kind == "job":
+            assert chunk.job is not None
+            if not declared:
+                heading = body.pop() if body and body[-1][0] == "heading" else None
+                body.append(("setup", f"{collector} = {ppg}.CellJobs(globals())"))
+                body.extend([heading] if heading else [])
+                declared = True
+            body.append(("job", _job_call(collector, chunk.job)))
+            job_names.append(chunk.job.name)
+            seen_code = True
+        elif chunk.kind == "setup":
+            text, seen_code = _annotate_imports(chunk.text, seen_code, jobs_only)
+            body.append(("setup", text))
+        elif chunk.text:
+            body.append((chunk.kind, chunk.text))
+    if not declared:
+        body.append(("setup", f"{collector} = {ppg}.CellJobs(globals())"))
+    code = _join(body)
+    statement = next((ln for ln in code.split("\n") if ln and not ln.startswith("#")), "")
+    gap = "\n\n" if re.match(r"(@|def |class |async def )", statement) else "\n"
+    declarations = f"{_docstring(title)}\n\n{block}\n{gap}{code}"
+    cores = "None" if defaults.cores is None else str(int(defaults.cores))
+    cores_help = "default: all CPUs" if defaults.cores is None else f"default: {cores}"
+    argparse_, sys_ = modules["argparse"], modules["sys"]
+    options = [
+        ('"--cores"', "type=int", f"default={cores}", f'help="worker processes ({cores_help})"'),
+        ('"--dir"', f"default={py_string(defaults.dir)}", 'help="where results are kept"'),
+        ('"--backend"', f"default={py_string(defaults.backend)}", 'help="where jobs run"'),
+        ('"--dry-run"', 'action="store_true"', 'help="print what would run and why"'),
+    ]
+    adds = "".join(f"\n    {_call('parser.add_argument', args, 4)}" for args in options)
+    main_text = (
+        f"\n\ndef {main}() -> int:\n"
+        f'    parser = {argparse_}.ArgumentParser(description=__doc__.split("\\n")[0])'
+        f"{adds}\n"
+        "    args = parser.parse_args()\n"
+        f"    return {collector}.run(args.dir, args.cores, args.backend, dry_run=args.dry_run)\n"
+        '\n\nif __name__ == "__main__":\n'
+        f"    {sys_}.exit({main}())\n"
+    )
+    return Script(declarations + main_text, declarations, collector, job_names, notes, defaults)
+
+
+def _call(function: str, args: tuple[str, ...], indent: int) -> str:
+    """A call on one line if it fits in 88 columns, else with its arguments on the next."""
+    line = f"{function}({', '.join(args)})"
+    if indent + len(line) <= 88:
+        return line
+    pad = " " * indent
+    return f"{function}(\n{pad}    {', '.join(args)}\n{pad})"
+
+
+def _starts_with_import(code: str) -> bool:
+    tree = ast.parse(code)
+    return bool(tree.body) and isinstance(tree.body[0], (ast.Import, ast.ImportFrom))
+
+
+def _merge_imports(
+    ours: list[tuple[str, str | None]], code: str, jobs_only: set[str]
+) -> tuple[str, str] | None:
+    """The script's imports and the first cell's leading ones as one sorted block, and the
+    rest of the cell; None if those imports are not simple enough to sort (comments,
+    several lines, relative or aliased `from` imports): they then stay as written."""
+    tree = ast.parse(code)
+    lines = code.split("\n")
+    leading: list[ast.Import | ast.ImportFrom] = []
+    for stmt in tree.body:
+        if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            break
+        line = lines[stmt.lineno - 1]
+        if stmt.end_lineno != stmt.lineno or "#" in line or ";" in line or line[0].isspace():
+            return None
+        leading.append(stmt)
+    if not leading or any(line.strip() for line in lines[: leading[0].lineno - 1]):
+        return None
+    froms: list[tuple[str, list[str]]] = []
+    for stmt in leading:
+        if isinstance(stmt, ast.ImportFrom):
+            names = [a.name for a in stmt.names]
+            if stmt.level or stmt.module in (None, "__future__") or "*" in names:
+                return None
+            if any(a.asname for a in stmt.names):
+                return None
+            froms.append((str(stmt.module), names))
+    plain = [(a.name, a.asname) for s in leading if isinstance(s, ast.Import) for a in s.names]
+    block = _import_block([*ours, *plain], froms, jobs_only)
+    if block is None:
+        return None
+    rest = "\n".join(lines[leading[-1].lineno :]).strip("\n")
+    return block, rest
+
+
+def _import_block(
+    plain: list[tuple[str, str | None]],
+    froms: list[tuple[str, list[str]]],
+    jobs_only: set[str] = frozenset(),  # type: ignore[assignment]
+) -> str | None:
+    """Imports sorted as ruff's isort does by default (standard library, then the rest;
+    `import x` before `from x import y`); None if a line would be too long."""
+    sections: dict[bool, list[str]] = {True: [], False: []}
+    for module, alias in sorted(set(plain), key=lambda m: (m[0].lower(), m[0], m[1] or "")):
+        line = f"import {module}" + (f" as {alias}" if alias else "")
+        if (alias or module.split(".")[0]) in jobs_only:
+            line += "  # noqa: F401 - used by the jobs"
+        sections[_is_stdlib(module)].append(line)
+    members: dict[str, set[str]] = {}
+    for module, names in froms:
+        members.setdefault(module, set()).update(names)
+    for module in sorted(members, key=lambda m: (m.lower(), m)):
+        names = sorted(members[module], key=_member_key)
+        line = f"from {module} import {', '.join(names)}"
+        if any(name in jobs_only for name in names):
+            line += "  # noqa: F401 - used by the jobs"
+        sections[_is_stdlib(module)].append(line)
+    if any(len(line.split("  # noqa")[0]) > 88 for part in sections.values() for line in part):
+        return None
+    return "\n\n".join("\n".join(part) for part in sections.values() if part)
+
+
+def _is_stdlib(module: str) -> bool:
+    return module.split(".")[0] in sys.stdlib_module_names
+
+
+def _member_key(name: str) -> tuple[int, str, str]:
+    # isort's order-by-type: CONSTANTS, then Classes, then everything else.
+    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+    return kind, name.lower(), name
+
+
+def _docstring(title: str) -> str:
+    safe = title and _printable(title) and not set(title) & set("\"'\\\n\t")
+    source = f"{title}" if safe else "a notebook"
+    return (
+        f'"""The pipeline of {source}, exported by ppg_notebook.\n\n'
+        "It declares the notebook's jobs as the notebook does, so it reuses what the notebook\n"
+        "computed and the notebook reuses what it computes (both keep them in --dir). Run it\n"
+        'from the notebook\'s directory; --help lists the options.\n"""'
+    )
+
+
+def _job_call(collector: str, job: JobCell) -> str:
+    options = []
+    if job.out:
+        options.append(f"out=[{', '.join(py_string(p) for p in job.out)}]")
+    if job.deps:
+        options.append(f"deps=[{', '.join(py_string(d) for d in job.deps)}]")
+    if job.cores != 1:
+        options.append(f"cores={int(job.cores)}")
+    rest = "".join(f", {option}" for option in options)
+    return f"{collector}.job({py_string(job.name)}, {body_literal(job.body)}{rest})"
+
+
+def _annotate_imports(code: str, seen_code: bool, jobs_only: set[str]) -> tuple[str, bool]:
+    """Tell ruff which top-level imports only job bodies use (F401: ruff does not read the
+    bodies); also say whether code has been seen by the end of this piece.
+
+    Imports that follow code stay where the notebook has them and are not marked for E402:
+    ruff's default rules do not include it, and a mark it does not need is an error too.
+    """
+    tree = ast.parse(code)
+    lines = code.split("\n")
+    marked: set[int] = set()
+    for stmt in tree.body:
+        if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            seen_code = seen_code or not _is_docstring(stmt)
+            continue
+        for alias in stmt.names:
+            if (alias.asname or alias.name.split(".")[0]) in jobs_only:
+                marked.add(getattr(alias, "lineno", stmt.lineno))
+    for number in sorted(marked):
+        line = lines[number - 1]
+        if "#" not in line and not line.endswith("\\"):
+            lines[number - 1] = f"{line}  # noqa: F401 - used by the jobs"
+    return "\n".join(lines), seen_code
+
+
+def _loaded(code: str) -> set[str]:
+    """Names the code reads (anywhere, at any depth)."""
+    return {
+        node.id
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store)
+    }
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+
+
+def _join(parts: list[tuple[str, str]]) -> str:
+    """Top-level pieces, two blank lines apart; a section heading sticks to what follows
+    it, and is dropped when nothing of its section is in the script."""
+    parts = [(kind, text) for kind, text in parts if text]
+    out = ""
+    for i, (kind, text) in enumerate(parts):
+        follows = parts[i + 1][0] if i + 1 < len(parts) else ""
+        if kind == "heading":
+            if follows not in ("", "heading"):
+                out += text + "\n"
+            continue
+        out += text + "\n\n\n"
+    return out.rstrip("\n") + "\n"

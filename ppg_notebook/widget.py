@@ -1,0 +1,368 @@
+"""The live DAG widget (`%ppg_dag`, `ppg_notebook.dag()`): an anywidget over one pipeline.
+
+What crosses to the front end (`js/src/widget.ts` mirrors it):
+- trait `graph` — `{"dot": DOT text, "nodes": [[job id, label, kind], ...]}`, set once per
+  graph shape (a cell that declares a new job changes it; a status change never does);
+- trait `progress` — `{"active", "what", "total", "done", "running", "queued", "failed"}`;
+- message `{"type": "status", "full": bool, "states": {job id: code}}` — node state codes
+  (see `dag_model.py`). Run events are coalesced and flushed at most every `flush_interval`
+  seconds, so 10,000 tiny jobs cost a few messages a second, not one per event;
+- message `{"type": "reply", "req": n, "ok": bool, "message"/"error", ...}` — the answer
+  to front-end command `{"cmd": ..., "req": n, "job": id}`; every command gets one;
+- message `{"type": "notice", "ok": bool, "text": ...}` — a background run finished.
+
+Commands: `hello` (send me everything), `run`, `rerun`, `invalidate`, `run_all`, `details`.
+Runs happen on a worker thread (`background.py`), one at a time per pipeline; a run asked
+for while one is in progress is refused with a reply that says so.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anywidget
+import traitlets
+
+from . import current, dag_model
+from .background import RunInProgress, runs_of
+from .errors import JobsFailed, PipelineError
+from .events import Event, Outcome, RunResult
+from .notebook import NotebookPipeline
+from .notebook_display import seconds
+from .runner import safe_name
+from .session import Pipeline
+
+STATIC = pathlib.Path(__file__).parent / "static"
+LOG_TAIL_LINES = 40
+_IDLE = {"active": False, "what": "", "total": 0, "done": 0, "running": 0, "queued": 0}
+
+
+class PipelineWidget(anywidget.AnyWidget):
+    """The graph of a pipeline, coloured by each job's state, with run buttons."""
+
+    _esm = STATIC / "widget.js"
+    _css = STATIC / "widget.css"
+
+    graph = traitlets.Dict().tag(sync=True)
+    progress = traitlets.Dict().tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        pipeline: Pipeline | None = None,
+        *,
+        notebook: NotebookPipeline | None = None,
+        namespace: dict[str, Any] | None = None,
+        flush_interval: float = 0.1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if pipeline is None:
+            pipeline = notebook.pipeline if notebook is not None else current.get()
+        self.pipeline = pipeline
+        self.notebook = notebook
+        self.namespace = namespace
+        self.flush_interval = flush_interval
+        self.runs = runs_of(pipeline)
+        self.model: dag_model.GraphModel | None = None
+        self.states: dict[str, str] = {}  # what the front end has been told, plus pending
+        self._pending: dict[str, str] = {}
+        self._upstream_failed: set[str] = set()
+        self._run: dict[str, Any] = dict(_IDLE, failed=0)
+        self._running: set[str] = set()
+        self._queued: set[str] = set()
+        self._touched: set[str] = set()  # jobs with an event in the current run
+        self._lock = threading.RLock()
+        self._timer: threading.Timer | None = None
+        self.title = pipeline.dir
+        self.progress = dict(self._run)
+        self.on_msg(self._on_msg)
+        pipeline.listeners.append(self._on_event)
+        self.refresh()
+
+    # --- the graph and the states between runs -----------------------------------------
+    def label(self, job_id: str) -> str:
+        return self.notebook.display_name(job_id) if self.notebook else job_id
+
+    def refresh(self) -> None:
+        """Re-read the graph (a new layout only if its shape changed) and every job's state."""
+        upstream, order = self.pipeline._graph()
+        kinds = {job_id: self.pipeline.jobs[job_id].kind for job_id in order}
+        model = dag_model.build(upstream, order, kinds, self.label)
+        plan = self.pipeline.plan()
+        records = self.pipeline.history.load()
+        states = {}
+        for job_id in model.nodes:
+            code = dag_model.state_code(plan.get(job_id), records.get(job_id))
+            if job_id in self._upstream_failed and code.startswith("none"):
+                code = "upstream" + code[4:]
+            states[job_id] = code
+        with self._lock:
+            if self.model is None or model.shape_key != self.model.shape_key:
+                self.model = model
+                self.graph = model.to_json()
+            if self._run["active"]:  # keep what this run's events said
+                states.update({j: self.states[j] for j in self._touched if j in states})
+            self.states = states
+            self._pending.clear()
+            self._send_status(states, full=True)
+
+    def _send_status(self, states: dict[str, str], full: bool) -> None:
+        self.send({"type": "status", "full": full, "states": states})
+
+    # --- run events, coalesced -----------------------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        """Called by the runner, on whichever thread runs: record, and flush soon."""
+        kind = event.kind
+        if kind == "run_started":
+            with self._lock:
+                shown = len(self.model.nodes) if self.model else 0
+                self._run = dict(_IDLE, failed=0, active=True, total=min(shown, event.data))
+                self._run["what"] = self.runs.what if self.runs.busy else "a run"
+                self._running = set()
+                self._queued = set()
+                self._touched = set()
+            self._schedule()
+            return
+        if kind == "run_finished":
+            self._finished(event.data)
+            return
+        with self._lock:
+            if event.job_id not in self.states:
+                return  # an invariant, or a job the picture does not show yet
+            job_id = event.job_id
+            if kind == "queued":
+                code = "queued"
+                self._queued.add(job_id)
+            elif kind == "running":
+                code = "running"
+                self._queued.discard(job_id)
+                self._running.add(job_id)
+            elif kind == "done":
+                code = dag_model.OUTCOME_CODES.get(event.data, "none*")
+                self._queued.discard(job_id)
+                self._running.discard(job_id)
+                self._run["done"] += 1
+                if event.data is Outcome.FAILED:
+                    self._run["failed"] += 1
+                if event.data is Outcome.UPSTREAM_FAILED:
+                    self._upstream_failed.add(job_id)
+                else:
+                    self._upstream_failed.discard(job_id)
+            else:
+                return
+            self._touched.add(job_id)
+            self._pending[job_id] = code
+            self.states[job_id] = code
+        self._schedule()
+
+    def _schedule(self) -> None:
+        with self._lock:
+            if self._timer is None:
+                self._timer = threading.Timer(self.flush_interval, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        """Send the state changes gathered since the last flush, and the progress."""
+        with self._lock:
+            self._timer = None
+            changes, self._pending = self._pending, {}
+            run = self._run
+            if run["active"]:
+                run["running"] = len(self._running)
+                run["queued"] = len(self._queued)
+                run["total"] = max(run["total"], run["done"] + run["running"] + run["queued"])
+            progress = dict(run)
+        if changes:
+            self._send_status(changes, full=False)
+        if progress != self.progress:
+            self.progress = progress
+
+    def _finished(self, result: RunResult) -> None:
+        shown = set(self.model.nodes) if self.model else set()
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            done = [j for j in result.outcomes if j in shown]
+            self._run.update(
+                active=False,
+                total=len(done),
+                done=len(done),
+                running=0,
+                queued=0,
+                failed=sum(1 for j in done if result.outcomes[j] is Outcome.FAILED),
+            )
+            self._running = set()
+            self._queued = set()
+        self.flush()
+        # The plan (amber borders) changed with the run; re-reading it takes a moment with
+        # thousands of jobs, so it happens off the thread that ran the jobs.
+        threading.Thread(target=self._safe_refresh, name="ppg-widget-refresh", daemon=True).start()
+
+    def _safe_refresh(self) -> None:
+        try:
+            self.refresh()
+        except Exception as e:
+            self.send({"type": "notice", "ok": False, "text": _describe(e)})
+
+    # --- commands from the front end -----------------------------------------------------
+    def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and "cmd" in content:
+            self.handle(content)
+
+    def handle(self, content: dict[str, Any]) -> dict[str, Any]:
+        """Answer one front-end command (a result or an error record); returns the reply sent."""
+        cmd = content.get("cmd")
+        handler: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(
+            self, f"_cmd_{cmd}", None
+        )
+        try:
+            if handler is None:
+                msg = f"unknown command {cmd!r}"
+                raise ValueError(msg)
+            answer = {"ok": True, **handler(content)}
+        except Exception as e:
+            answer = {"ok": False, "error": _describe(e)}
+        reply = {"type": "reply", "req": content.get("req"), "cmd": cmd, **answer}
+        self.send(reply)
+        return reply
+
+    def _job(self, content: dict[str, Any]) -> str:
+        job_id = content.get("job")
+        if not job_id or job_id not in self.pipeline.jobs:
+            msg = f"there is no job {job_id!r} in this pipeline (any more); refresh the graph"
+            raise PipelineError(msg)
+        return job_id
+
+    def _cmd_hello(self, content: dict[str, Any]) -> dict[str, Any]:
+        self.refresh()
+        return {"message": ""}
+
+    def _cmd_details(self, content: dict[str, Any]) -> dict[str, Any]:
+        return {"message": "", "details": self.details(self._job(content))}
+
+    def _cmd_run(self, content: dict[str, Any]) -> dict[str, Any]:
+        job_id = self._job(content)
+        return self.start_run([job_id], f"running {self.label(job_id)} and its upstream")
+
+    def _cmd_run_all(self, content: dict[str, Any]) -> dict[str, Any]:
+        return self.start_run(None, "running all jobs")
+
+    def _cmd_rerun(self, content: dict[str, Any]) -> dict[str, Any]:
+        job_id = self._job(content)
+        return self.start_run([job_id], f"rerunning {self.label(job_id)}", invalidate=True)
+
+    def _cmd_invalidate(self, content: dict[str, Any]) -> dict[str, Any]:
+        job_id = self._job(content)
+        if self.runs.busy:
+            msg = (
+                f"{self.label(job_id)} was not invalidated: a run is in progress "
+                f"({self.runs.what}). Try again when it has finished"
+            )
+            raise RunInProgress(msg)
+        self.pipeline.invalidate(job_id)
+        self.refresh()
+        return {"message": f"invalidated {self.label(job_id)}: the next run runs it again"}
+
+    # --- running ---------------------------------------------------------------------
+    def start_run(
+        self, targets: list[str] | None, what: str, invalidate: bool = False
+    ) -> dict[str, Any]:
+        """Start a run on the background thread; RunInProgress when one is running."""
+
+        def work() -> tuple[RunResult, JobsFailed | None]:
+            if invalidate and targets:
+                self.pipeline.invalidate(*targets)
+            if self.notebook is not None:
+                report = self.notebook.run(targets or [])
+                if self.namespace is not None:
+                    self.notebook.bind(report, self.namespace)
+                return report.result, report.failure
+            try:
+                return self.pipeline.run(targets), None
+            except JobsFailed as e:
+                return e.result, e  # type: ignore[return-value]
+
+        self.runs.start(work, what, self._run_done)
+        return {"message": f"started: {what}"}
+
+    def _run_done(self, outcome: Any, error: BaseException | None) -> None:
+        if error is not None:
+            self.send({"type": "notice", "ok": False, "text": _describe(error)})
+            return
+        result, failure = outcome
+        parts = [f"{len(result.ran)} ran"]
+        if result.errors:
+            names = ", ".join(map(self.label, result.errors))
+            parts.append(f"{len(result.errors)} failed ({names})")
+        if result.upstream_failed:
+            parts.append(f"{len(result.upstream_failed)} not run (upstream failed)")
+        text = f"run finished in {seconds(result.duration)}: " + ", ".join(parts)
+        if failure is not None:
+            text += "; click a red job for its traceback"
+        self.send({"type": "notice", "ok": failure is None, "text": text})
+
+    # --- details ---------------------------------------------------------------------
+    def details(self, job_id: str) -> dict[str, Any]:
+        """What the details panel shows about one job."""
+        job = self.pipeline.jobs[job_id]
+        record = self.pipeline.history.load().get(job_id) or {}
+        upstream, _ = self.pipeline._graph([job_id])
+        model = self.model or dag_model.build({}, [], {})
+        shown = set(model.nodes)
+        me = model.nodes.index(job_id) if job_id in shown else -1
+        downstream = [model.nodes[b] for a, b in model.edges if a == me]
+        why = self.notebook.why(job_id) if self.notebook else self.pipeline.why(job_id)
+        started = record.get("t")
+        traceback = ""
+        if record.get("o") == "failed":
+            traceback = _read(os.path.join(self.pipeline.dir, "errors", safe_name(job_id) + ".txt"))
+            traceback = traceback or record.get("e", "")
+        log = _read(os.path.join(self.pipeline.dir, "logs", safe_name(job_id) + ".log"))
+        return {
+            "job": job_id,
+            "label": self.label(job_id),
+            "kind": job.kind,
+            "state": self.states.get(job_id, ""),
+            "outputs": list(job.paths),
+            "upstream": [self.label(u) for u in upstream.get(job_id, []) if u in shown],
+            "downstream": [self.label(d) for d in downstream],
+            "last_run": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
+            if started
+            else "never",
+            "duration": seconds(record.get("d")),
+            "why": why,
+            "traceback": traceback,
+            "log_tail": "\n".join(log.splitlines()[-LOG_TAIL_LINES:]),
+        }
+
+    # --- lifetime --------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        if self._on_event in self.pipeline.listeners:
+            self.pipeline.listeners.remove(self._on_event)
+        super().close()
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, PipelineError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return ""
+

@@ -1,0 +1,33 @@
+"""The bundled front end in ppg_notebook/static/ is what js/ builds: never stale.
+
+Rebuilds js/ with its locked esbuild (`npm ci` first when js/node_modules is missing) into a
+tmp dir and compares byte for byte. Without node/npm this fails under CI and skips elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+JS = REPO / "js"
+STATIC = REPO / "ppg_notebook" / "static"
+
+
+def test_the_shipped_bundle_is_built_from_js(tmp_path: Path) -> None:
+    if not (shutil.which("node") and shutil.which("npm")):
+        if os.environ.get("CI"):
+            pytest.fail("node and npm are needed to check the widget bundle")
+        pytest.skip("node/npm are missing")
+    if not (JS / "node_modules" / ".bin" / "esbuild").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS, check=True)
+    subprocess.run(["node", "build.mjs", "--outdir", str(tmp_path)], cwd=JS, check=True)
+    for name in ("widget.js", "widget.css"):
+        fresh = (tmp_path / name).read_bytes()
+        assert fresh == (STATIC / name).read_bytes(), (
+            f"ppg_notebook/static/{name} is stale: run `cd js && npm ci && npm run build`"
+        )

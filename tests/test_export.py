@@ -1,0 +1,311 @@
+"""Export of a notebook to a script: the text itself (pure, fast), then round trips through
+real processes — a Jupyter kernel (nbclient), `ppg-notebook export`, `python pipeline.py` —
+counting what ran by the marker lines job bodies append to runs.log.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from IPython.core.magic_arguments import parse_argstring
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from ppg_notebook import export
+from ppg_notebook.magics import PipelineMagics
+
+VENV_BIN = Path(sys.executable).parent
+RUFF = shutil.which("ruff", path=str(VENV_BIN)) or "ruff"
+CLI = shutil.which("ppg-notebook", path=str(VENV_BIN)) or "ppg-notebook"
+
+AWKWARD = [
+    "",
+    "plain",
+    "double \"quotes\" and 'single'",
+    'triple """ quotes',
+    "triple ''' quotes",
+    "back\\slash at the end\\",
+    "line\nbreaks\r\nof every\rkind\u2028and\x0bmore",
+    "non-ASCII: °C, é, 日本, 🙂",
+    "tab\tand null\x00 and bell\x07",
+    '"""; import os; os.system("echo pwned"); """',
+    "\\N{BULLET} is not an escape here, nor is \\n",
+]
+
+
+def cells_of(*sources: str) -> list[tuple[str, str]]:
+    return [("code", source) for source in sources]
+
+
+# --- writing Python safely -------------------------------------------------------------
+@pytest.mark.parametrize("text", AWKWARD)
+def test_strings_round_trip_as_one_literal(text: str) -> None:
+    for literal in (export.py_string(text), export.body_literal(text + "\n")):
+        tree = ast.parse(literal, mode="eval")
+        assert isinstance(tree.body, ast.Constant), literal
+    assert ast.literal_eval(export.py_string(text)) == text
+    body = ast.literal_eval(export.body_literal(text + "\n"))
+    assert body.removeprefix("\n") == text + "\n"
+
+
+@pytest.mark.parametrize("text", AWKWARD)
+def test_comments_never_become_code(text: str) -> None:
+    written = export.comment(text, note="a note")
+    assert ast.parse(written).body == []
+    assert all(line.startswith("#") for line in written.split("\n"))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "total",
+        "report --out report.txt",
+        'report --out "two words.txt" --deps raw data.csv --cores 2',
+        "many --out a.txt b.txt --no-run",
+        "données --deps entrée.csv",
+    ],
+)
+def test_job_lines_are_read_as_the_magic_reads_them(line: str) -> None:
+    magic = parse_argstring(PipelineMagics.ppg_job, line)
+    job = export._job_of(f"%%ppg_job {line}\nx = 1\n")
+    assert isinstance(job, export.JobCell)
+    assert (job.name, list(job.out), list(job.deps), job.cores) == (
+        magic.name,
+        magic.out,
+        magic.deps,
+        magic.cores,
+    )
+    assert job.body == "x = 1\n"
+
+
+# --- what goes into the script -----------------------------------------------------------
+def test_setup_jobs_results_and_foreign_magics() -> None:
+    script = export.export(
+        [
+            ("markdown", "# Title\nsome text"),
+            ("code", "%load_ext ppg_notebook"),
+            ("code", "%ppg_new --dir state --cores 3"),
+            ("code", "%matplotlib inline\nimport math\n\nSCALE = 2"),
+            ("code", "%%ppg_job area\narea = math.pi * SCALE**2"),
+            ("code", "print(area)"),
+            ("code", "SCALE"),
+            ("code", "%%time\nslow()"),
+            ("code", "!ls -l"),
+            ("code", "%ppg_status"),
+        ],
+        title="shapes.ipynb",
+    )
+    text = script.text
+    compile(text, "pipeline.py", "exec")
+    assert script.jobs == ["area"]
+    assert "# %matplotlib inline  (IPython syntax, left out of the script)" in text
+    assert "import math  # noqa: F401 - used by the jobs\n\nSCALE = 2" in text
+    assert 'cells.job("area", """\narea = math.pi * SCALE**2\n""")' in text
+    assert "print(area)" not in text  # reads a job's result: not setup
+    assert "# %%time" in text and "# slow()" in text
+    assert "# !ls -l" in text
+    assert 'default="state"' in text and "default=3," in text
+    assert "ppg_status" not in text and "load_ext" not in text
+    assert any("print(area)" not in n and "cell 6" in n for n in script.notes)
+
+    kept = export.export(
+        [("code", "%%ppg_job area\narea = 1"), ("code", "print(area)")], results="comment"
+    )
+    assert "# print(area)  (not part of the pipeline: it uses the result of area)" in kept.text
+
+
+def test_a_job_moves_after_the_job_it_reads() -> None:
+    script = export.export(cells_of("%%ppg_job late\nlate = early + 1", "%%ppg_job early\n1"))
+    assert script.jobs == ["early", "late"]
+
+
+def test_our_names_keep_clear_of_the_notebooks() -> None:
+    script = export.export(
+        cells_of(
+            "import pypipegraph as ppg\ncells = 1\nmain = 2\nargparse = 3",
+            "%%ppg_job job\njob = cells + main + argparse",
+        )
+    )
+    text = script.text
+    assert "import ppg_notebook\n" in text
+    assert "cells_ = ppg_notebook.CellJobs(globals())" in text
+    assert "def main_() -> int:" in text and "argparse_.ArgumentParser" in text
+
+
+def test_the_kernel_history_counts_a_job_at_its_last_execution() -> None:
+    history = [
+        "%load_ext ppg_notebook",
+        "x = 1",
+        "%%ppg_job a\na = x",
+        "x = 1",
+        "%%ppg_job a\na = x + 1",
+        "%ppg_export p.py",
+    ]
+    cells = export.history_cells(history)
+    assert [source for _, source in cells] == [history[0], "x = 1", history[4], history[5]]
+
+
+def test_awkward_cells_make_a_valid_script_that_ruff_accepts(tmp_path: Path) -> None:
+    sources = [f"TEXT_{i} = {text!r}" for i, text in enumerate(AWKWARD) if "\x00" not in text]
+    sources += [
+        "%%ppg_job données\ndonnées = " + "".join(sources),
+        '%%ppg_job quoted --out "two words.txt"\nout.write_text("""\\n""")',
+        "%%ppg_job 'bad name'\nx = 1",
+        "%%ppg_job evil --out a.txt\n" + '"""; import os\nos.remove("a.txt")',
+        "x = 1\x00",  # not valid Python
+        "y = (1,\r 2)",  # a line break Python knows but a reader might not see
+        "%%bash\necho hi",
+    ]
+    script = export.export(cells_of(*sources), title='evil"""\nimport os.ipynb')
+    path = tmp_path / "pipeline.py"
+    path.write_text(script.text, encoding="utf-8")
+    tree = ast.parse(script.text)
+    assert ast.get_docstring(tree) is not None and "evil" not in ast.get_docstring(tree)
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and _name(node) == "job"]
+    assert [ast.literal_eval(c.args[0]) for c in calls] == ["données", "quoted", "evil"]
+    assert "os.remove" not in "".join(ast.unparse(s) for s in tree.body if not _is_job(s))
+    check = subprocess.run(
+        [RUFF, "check", "--no-cache", "--isolated", str(path)], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + script.text
+
+
+def _name(call: ast.Call) -> str:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else ""
+
+
+def _is_job(stmt: ast.stmt) -> bool:
+    return (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Call)
+        and _name(stmt.value) == "job"
+    )
+
+
+# --- round trips through real processes ----------------------------------------------------
+MARK = (
+    "def mark(name):\n"
+    "    with open('runs.log', 'a', encoding='utf-8') as f:\n"
+    "        f.write(name + '\\n')"
+)
+GREETING = "GREETING = 'he said \"hi\"\\n\\'bye\\' — °C'"
+TOTAL = "%%ppg_job total\nmark('total')\ntotal = sum(x * factor for x in données)"
+
+
+def round_trip_notebook(total: str = TOTAL) -> nbformat.NotebookNode:
+    # factor, helper -> données -> total -> report ("two words.txt")
+    return new_notebook(
+        cells=[
+            new_markdown_cell("# Awkward names\nand strings"),
+            new_code_cell("%load_ext ppg_notebook"),
+            new_code_cell("%ppg_new --cores 2"),
+            new_code_cell(MARK),
+            new_code_cell("import math\n\nfactor = 10\n" + GREETING),
+            new_code_cell("def helper(x):\n    return math.floor(x * 1.5)"),
+            new_code_cell(
+                "%%ppg_job données\nmark('données')\ndonnées = [helper(i) for i in range(5)]"
+            ),
+            new_code_cell(total),
+            new_code_cell(
+                "%%ppg_job report --out \"two words.txt\"\nmark('report')\n"
+                'out.write_text(f"""{GREETING}\n{total} from {len(données)} """)'
+            ),
+            new_code_cell("print('total is', total)"),
+            new_code_cell("%ppg_export from_kernel.py"),
+        ]
+    )
+
+
+def execute(notebook: nbformat.NotebookNode, workdir: Path) -> None:
+    client = NotebookClient(
+        notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+    )
+    client.execute()
+
+
+def new_runs(workdir: Path) -> list[str]:
+    """Marker lines written since the last call (runs.log is consumed)."""
+    log = workdir / "runs.log"
+    if not log.exists():
+        return []
+    lines = log.read_text(encoding="utf-8").splitlines()
+    log.unlink()
+    return sorted(lines)
+
+
+def python(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, script.name, *args],
+        cwd=script.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_notebook_script_and_notebook_again_share_their_results(tmp_path: Path) -> None:
+    notebook = round_trip_notebook()
+    execute(notebook, tmp_path)
+    assert new_runs(tmp_path) == ["données", "report", "total"]
+    report = tmp_path / '"two words.txt"'  # the magic keeps the quotes of --out "..."
+    assert report.read_text(encoding="utf-8") == "he said \"hi\"\n'bye' — °C\n140 from 5 "
+    nb_path = tmp_path / "awkward.ipynb"
+    nbformat.write(notebook, nb_path)
+
+    exported = subprocess.run(
+        [CLI, "export", str(nb_path), "-o", str(tmp_path / "pipeline.py")],
+        capture_output=True,
+        text=True,
+    )
+    assert exported.returncode == 0, exported.stderr
+    script = tmp_path / "pipeline.py"
+    lint = subprocess.run(
+        [RUFF, "check", "--no-cache", "--isolated", str(script)], capture_output=True, text=True
+    )
+    assert lint.returncode == 0, lint.stdout
+
+    # (1) right after the notebook, the script reruns nothing (nor does the kernel's export)
+    for name in ("pipeline.py", "from_kernel.py"):
+        dry = python(tmp_path / name, "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert "will run" not in dry.stdout and "up to date  données" in dry.stdout
+        done = python(tmp_path / name)
+        assert done.returncode == 0, done.stderr
+        assert "nothing to do: 3 job(s) up to date" in done.stdout
+        assert new_runs(tmp_path) == []
+
+    # (2) an edit of one job in the script reruns it and what depends on it, nothing else
+    text = script.read_text(encoding="utf-8")
+    old = "total = sum(x * factor for x in données)"
+    assert text.count(old) == 1
+    script.write_text(text.replace(old, "total = sum(x * factor * 2 for x in données)"))
+    dry = python(script, "--dry-run")
+    assert "will run    total: its code changed" in dry.stdout, dry.stdout
+    assert python(script).returncode == 0
+    assert new_runs(tmp_path) == ["report", "total"]
+    assert report.read_text(encoding="utf-8").endswith("280 from 5 ")
+    assert python(script).returncode == 0
+    assert new_runs(tmp_path) == []
+
+    # (3) the notebook with the same edit picks up the script's results
+    execute(round_trip_notebook(TOTAL.replace("x * factor", "x * factor * 2")), tmp_path)
+    assert new_runs(tmp_path) == []
+    assert report.read_text(encoding="utf-8").endswith("280 from 5 ")
+
+
+def test_the_demo_notebook_exports_to_a_script_that_recomputes_nothing(tmp_path: Path) -> None:
+    demo = Path(__file__).resolve().parent.parent / "notebooks" / "demo.ipynb"
+    shutil.copy(demo, tmp_path / "demo.ipynb")
+    execute(nbformat.read(tmp_path / "demo.ipynb", as_version=4), tmp_path)
+    cells = export.notebook_cells(json.loads(demo.read_text(encoding="utf-8")))
+    (tmp_path / "pipeline.py").write_text(export.export(cells, title="demo.ipynb").text)
+    done = python(tmp_path / "pipeline.py")
+    assert done.returncode == 0, done.stderr
+    assert "nothing to do: 6 job(s) up to date" in done.stdout

@@ -1,0 +1,273 @@
+"""The DAG widget in a real browser: Debian's chromium, driven by Playwright, against a real
+JupyterLab server (one per xdist worker) in a tmp dir.
+
+Without chromium these tests fail under CI (CI=true) and are skipped elsewhere. The last
+screenshot is saved to test-artifacts/widget.png; PPG_UPDATE_SCREENSHOT=1 also writes it to
+docs/widget.png for the README.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+KERNEL_READY = """() => {
+    const s = window.jupyterapp?.shell?.currentWidget?.sessionContext;
+    const k = s?.session?.kernel;
+    return !!(s && s.isReady && k && k.connectionStatus === 'connected' && k.status === 'idle');
+}"""
+
+if not os.path.exists(CHROMIUM):
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium", pytrace=False)
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A JupyterLab server in a tmp dir, shared by this worker's browser tests."""
+    with jupyter_lab(tmp_path_factory.mktemp("lab")) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def jupyter_lab(base: Path) -> Iterator[dict[str, Any]]:
+    """JupyterLab in `base` (its config, data and notebooks) and a headless chromium."""
+    root = base / "root"
+    root.mkdir()
+    env = dict(os.environ)
+    for var, sub in [
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("IPYTHONDIR", "ipython"),
+        ("JUPYTERLAB_SETTINGS_DIR", "settings"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
+    ]:
+        (base / sub).mkdir()
+        env[var] = str(base / sub)
+    labconfig = base / "config" / "labconfig"
+    labconfig.mkdir()
+    disabled = {"@jupyterlab/apputils-extension:announcements": True}
+    (labconfig / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(16)
+    log = open(base / "server.log", "w")  # noqa: SIM115 (closed at teardown)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--allow-root",
+            "--LabApp.expose_app_in_browser=True",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2).read()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                msg = "JupyterLab did not start:\n" + (base / "server.log").read_text()
+                raise RuntimeError(msg) from None
+            time.sleep(0.2)
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield {"url": url, "token": token, "root": root, "browser": browser}
+        browser.close()
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
+
+
+def _notebook(root: Path, name: str, cells: list[str]) -> str:
+    folder = root / name
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, folder / "test.ipynb")
+    return f"{name}/test.ipynb"
+
+
+@contextlib.contextmanager
+def _open(lab: dict[str, Any], path: str) -> Iterator[Any]:
+    page = lab["browser"].new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        # A workspace of its own: JupyterLab would otherwise reopen the other tests' notebooks.
+        workspace = path.split("/")[0]
+        page.goto(f"{lab['url']}/lab/workspaces/{workspace}/tree/{path}?token={lab['token']}")
+        page.wait_for_function(KERNEL_READY, timeout=60_000)
+        yield page
+    finally:
+        with contextlib.suppress(Exception):
+            page.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:shutdown')")
+        page.close()
+
+
+def _run_all(page: Any) -> None:
+    # Not awaited: the command's promise settles only when every cell has finished.
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def _state(page: Any, job: str) -> str | None:
+    return page.get_attribute(f'.ppg-dag g.node[data-job="{job}"]', "data-state")
+
+
+def _wait_state(page: Any, job: str, state: str, timeout: float = 30_000) -> None:
+    page.wait_for_function(
+        "([job, state]) => document.querySelector"
+        "(`.ppg-dag g.node[data-job=\"${job}\"]`)?.getAttribute('data-state') === state",
+        arg=[job, state],
+        timeout=timeout,
+    )
+
+
+def _fill(page: Any, job: str) -> str:
+    return page.evaluate(
+        "(job) => getComputedStyle(document.querySelector"
+        "(`.ppg-dag g.node[data-job=\"${job}\"]`).querySelector('path,polygon,ellipse')).fill",
+        job,
+    )
+
+
+def _screenshot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    widget = page.locator(".ppg-dag").first
+    widget.screenshot(path=str(ARTIFACTS / name))
+    if os.environ.get("PPG_UPDATE_SCREENSHOT") and name == "widget.png":
+        shutil.copy(ARTIFACTS / name, REPO / "docs" / "widget.png")
+
+
+CELLS = [
+    "%load_ext ppg_notebook",
+    "%%ppg_job raw --no-run\nraw = list(range(10))",
+    "%%ppg_job total --no-run\nimport time\ntime.sleep(1.5)\ntotal = sum(raw)",
+    "%%ppg_job report --out report.txt --no-run\nout.write_text(f'total: {total}')",
+    "%%ppg_job broken --no-run\nprint('dividing now')\nbroken = total / 0",
+    "%ppg_dag",
+]
+
+
+def test_the_widget_shows_states_runs_reruns_and_shows_a_failure(lab: dict[str, Any]) -> None:
+    path = _notebook(lab["root"], "main", CELLS)
+    with _open(lab, path) as page:
+        _run_all(page)
+        page.wait_for_selector(".ppg-dag[data-rendered='4']", timeout=30_000)
+        for job in ("raw", "total", "report.txt", "broken"):
+            assert _state(page, job) == "none*", job
+        assert page.locator(".ppg-legend").inner_text().count("up to date") == 1
+
+        # Run all: the run happens on a thread; states arrive while it runs.
+        page.click(".ppg-toolbar button[data-action='run_all']")
+        _wait_state(page, "total", "running")
+        _wait_state(page, "report.txt", "ok")
+        _wait_state(page, "broken", "failed*")
+        assert _state(page, "raw") == "ok" and _state(page, "total") == "ok"
+        assert _fill(page, "total") == "rgb(165, 214, 167)"  # green
+        assert _fill(page, "broken") == "rgb(239, 83, 80)"  # red
+        page.wait_for_function(
+            "() => document.querySelector('.ppg-message')?.textContent.includes('1 failed')"
+        )
+
+        # Click a node, press Rerun: it runs again (blue), then is green again.
+        page.click('.ppg-dag g.node[data-job="total"]')
+        page.wait_for_selector(".ppg-details .ppg-d-title:has-text('total')")
+        first_run = page.inner_text(".ppg-details .ppg-d-last-run")
+        page.click(".ppg-details button[data-action='rerun']")
+        _wait_state(page, "total", "running", timeout=10_000)
+        assert _fill(page, "total") == "rgb(66, 165, 245)"  # blue
+        _wait_state(page, "total", "ok")
+        page.wait_for_function(
+            "(first) => document.querySelector('.ppg-details .ppg-d-last-run')"
+            "?.textContent !== first",
+            arg=first_run,
+            timeout=10_000,
+        )
+
+        # A failed job: red, with its traceback and log in the panel.
+        page.click('.ppg-dag g.node[data-job="broken"]')
+        page.wait_for_selector(".ppg-details .ppg-d-traceback", timeout=10_000)
+        assert "ZeroDivisionError" in page.inner_text(".ppg-details .ppg-d-traceback")
+        assert "dividing now" in page.inner_text(".ppg-details .ppg-d-log")
+        _screenshot(page, "widget.png")
+
+        # Invalidate answers, and the border turns amber (the job must run).
+        page.click('.ppg-dag g.node[data-job="raw"]')
+        page.wait_for_selector(".ppg-details .ppg-d-title:has-text('raw')")
+        page.click(".ppg-details button[data-action='invalidate']")
+        _wait_state(page, "raw", "none*", timeout=10_000)
+        page.wait_for_function(
+            "() => document.querySelector('.ppg-message')?.textContent.includes('invalidated')"
+        )
+
+
+def test_a_click_during_a_blocking_cell_is_answered_when_the_cell_ends(
+    lab: dict[str, Any],
+) -> None:
+    cells = [
+        "%load_ext ppg_notebook",
+        "%%ppg_job a --no-run\na = 1",
+        "%ppg_dag",
+        "import time\ntime.sleep(4)",
+    ]
+    path = _notebook(lab["root"], "blocking", cells)
+    with _open(lab, path) as page:
+        _run_all(page)
+        page.wait_for_selector(".ppg-dag[data-rendered='1']", timeout=30_000)
+        page.click(".ppg-toolbar button[data-action='run_all']")
+        page.wait_for_function(
+            "() => document.querySelector('.ppg-message')?.textContent"
+            ".includes('waiting for the kernel')",
+            timeout=5_000,
+        )
+        _wait_state(page, "a", "ok", timeout=30_000)
