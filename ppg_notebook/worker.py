@@ -172,10 +172,14 @@ def _write_log(task: Task, text: str) -> str:
     return text[-_LOG_TAIL:]
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
 def _user_frames(e: BaseException) -> Any:
-    """The traceback from the user's code down, without this module's frames."""
+    """The traceback from the user's code down: without the frames of this package that
+    called it (the worker's, and those running a notebook cell's body)."""
     tb = e.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+    while tb is not None and os.path.dirname(tb.tb_frame.f_code.co_filename) == _PACKAGE:
         tb = tb.tb_next
     return tb
 

@@ -278,3 +278,14 @@ def script(tmp_path: Path) -> Iterator[PipelineScript]:
 
 
 # ============================ end of the e2e helper section ===========================
+
+
+# --- one in-process IPython shell per test process (magics and widget tests) ---------------
+@pytest.fixture(scope="session")
+def ip() -> Any:
+    """IPython's test shell with the extension loaded (IPython allows one per process)."""
+    from IPython.testing.globalipapp import get_ipython, start_ipython
+
+    shell = start_ipython() or get_ipython()
+    shell.run_line_magic("load_ext", "ppg_notebook")
+    return shell

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing.globalipapp import start_ipython
 
 from ppg_notebook import cells
 from ppg_notebook.notebook_display import StatusTable
@@ -51,13 +50,6 @@ class Shell:
     @property
     def pipeline(self) -> Any:
         return self.ip.magics_manager.registry["PipelineMagics"].notebook.pipeline
-
-
-@pytest.fixture(scope="module")
-def ip() -> Any:
-    shell = start_ipython()
-    shell.run_line_magic("load_ext", "ppg_notebook")
-    return shell
 
 
 @pytest.fixture

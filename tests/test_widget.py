@@ -14,7 +14,6 @@ from typing import Any
 
 import comm
 import pytest
-from IPython.testing.globalipapp import start_ipython
 
 import ppg_notebook as ppg
 from ppg_notebook.dag_model import HIDDEN_KINDS
@@ -258,13 +257,6 @@ def test_closing_the_widget_stops_listening(workdir: Path) -> None:
 
 
 # --- the magics ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ip() -> Any:
-    shell = start_ipython()
-    shell.run_line_magic("load_ext", "ppg_notebook")
-    return shell
-
-
 @pytest.fixture
 def shell(ip: Any, workdir: Path) -> Iterator[Any]:
     ip.run_line_magic("ppg_new", "--cores 2")
