@@ -21,7 +21,9 @@ class Outcome(enum.Enum):
 class Event:
     """A state change during a run. `kind` is one of:
 
-    "run_started" (data: number of jobs), "queued", "running", "done" (data: Outcome),
+    "run_started" (data: number of jobs in the run, invariants not counted), "queued",
+    "running" (sent to a worker: a job batched behind others shows as running early),
+    "done" (data: Outcome),
     "run_finished" (data: the RunResult).
     """
 

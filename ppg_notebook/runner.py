@@ -134,7 +134,8 @@ class Runner:
     # --- the loop --------------------------------------------------------------------
     def execute(self) -> RunResult:
         t0 = time.perf_counter()
-        self.emit(Event("run_started", data=len(self.order)))
+        jobs = sum(1 for job_id in self.order if self.jobs[job_id].where != NOWHERE)
+        self.emit(Event("run_started", data=jobs))
         self.ready.extend(job_id for job_id in self.order if self.remaining[job_id] == 0)
         try:
             self._loop()
