@@ -2,8 +2,8 @@
 JupyterLab server (one per xdist worker) in a tmp dir.
 
 Without chromium these tests fail under CI (CI=true) and are skipped elsewhere. The last
-screenshot is saved to test-artifacts/widget.png; PPG_UPDATE_SCREENSHOT=1 also writes it to
-docs/widget.png for the README.
+screenshots are saved to test-artifacts/widget.png and widget-dark.png (dark theme);
+PPG_UPDATE_SCREENSHOT=1 also writes them to docs/ for the README.
 """
 
 from __future__ import annotations
@@ -184,8 +184,8 @@ def _screenshot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     widget = page.locator(".ppg-dag").first
     widget.screenshot(path=str(ARTIFACTS / name))
-    if os.environ.get("PPG_UPDATE_SCREENSHOT") and name == "widget.png":
-        shutil.copy(ARTIFACTS / name, REPO / "docs" / "widget.png")
+    if os.environ.get("PPG_UPDATE_SCREENSHOT") and name in ("widget.png", "widget-dark.png"):
+        shutil.copy(ARTIFACTS / name, REPO / "docs" / name)
 
 
 CELLS = [
@@ -271,3 +271,88 @@ def test_a_click_during_a_blocking_cell_is_answered_when_the_cell_ends(
             timeout=5_000,
         )
         _wait_state(page, "a", "ok", timeout=30_000)
+
+
+# WCAG 2.x contrast. The widget's text is small (node labels: Graphviz fontsize 11, and the
+# fit-to-view zoom may shrink them further; legend and toolbar: 12px), so the "large text"
+# allowance of 3:1 (>= 18pt, or 14pt bold) does not apply: all text must reach 4.5:1 (AA).
+MIN_CONTRAST = 4.5
+
+COLOURS = """() => {
+    const style = (sel) => getComputedStyle(document.querySelector(sel));
+    const node = (job, part) => style(`.ppg-dag g.node[data-job="${job}"] ${part}`).fill;
+    const nodes = {};
+    for (const job of ['raw', 'broken', 'later']) {
+        nodes[job] = [node(job, 'text'), node(job, ':is(path, polygon, ellipse)')];
+    }
+    return {
+        background: style('.ppg-dag').backgroundColor,
+        nodes,
+        legend: style('.ppg-legend').color,
+        progress: style('.ppg-progress-text').color,
+        button: [style('.ppg-btn').color, style('.ppg-btn').backgroundColor],
+    };
+}"""
+
+
+def _rgb(colour: str, under: tuple[float, ...] = (1.0, 1.0, 1.0)) -> tuple[float, ...]:
+    """A computed `rgb(...)`/`rgba(...)` colour as 0..1 channels, composited over `under`."""
+    parts = [float(x) for x in colour[colour.index("(") + 1 : -1].replace("/", ",").split(",")]
+    alpha = parts[3] if len(parts) == 4 else 1.0
+    return tuple(alpha * c / 255 + (1 - alpha) * u for c, u in zip(parts[:3], under, strict=True))
+
+
+def _luminance(rgb: tuple[float, ...]) -> float:
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_the_widget_is_readable_in_the_dark_theme(lab: dict[str, Any]) -> None:
+    cells = [
+        "%load_ext ppg_notebook",
+        "%%ppg_job raw --no-run\nraw = 1",
+        "%%ppg_job broken --no-run\nbroken = raw / 0",
+        "%%ppg_job later --no-run\nlater = raw + 1",
+        "%ppg_run raw",
+        "%ppg_run --background broken",
+        "%ppg_dag",
+    ]
+    path = _notebook(lab["root"], "dark", cells)
+    with _open(lab, path) as page:
+        # The theme is a user setting: saved on this worker's server, so put it back for the
+        # other tests whatever happens here.
+        try:
+            page.evaluate(
+                "() => window.jupyterapp.commands.execute"
+                "('apputils:change-theme', {theme: 'JupyterLab Dark'})"
+            )
+            page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+            _run_all(page)
+            page.wait_for_selector(".ppg-dag[data-rendered='3']", timeout=30_000)
+            _wait_state(page, "raw", "ok")
+            _wait_state(page, "broken", "failed*")
+            _wait_state(page, "later", "none*")
+            colours = page.evaluate(COLOURS)
+            _screenshot(page, "widget-dark.png")
+        finally:
+            page.evaluate(
+                "() => window.jupyterapp.commands.execute"
+                "('apputils:change-theme', {theme: 'JupyterLab Light'})"
+            )
+    background = _rgb(colours["background"])
+    assert _luminance(background) < 0.2, colours["background"]
+    ratios = {
+        job: _contrast(_rgb(text), _rgb(fill)) for job, (text, fill) in colours["nodes"].items()
+    }
+    button_bg = _rgb(colours["button"][1], background)
+    ratios["button"] = _contrast(_rgb(colours["button"][0], button_bg), button_bg)
+    for part in ("legend", "progress"):
+        ratios[part] = _contrast(_rgb(colours[part], background), background)
+    print("dark theme contrast:", {k: round(v, 2) for k, v in ratios.items()}, colours)
+    low = {k: round(v, 2) for k, v in ratios.items() if v < MIN_CONTRAST}
+    assert not low, f"text below {MIN_CONTRAST}:1 contrast in the dark theme: {low} ({colours})"
