@@ -164,7 +164,7 @@ def _new_parser() -> argparse.ArgumentParser:
 
 def _parse(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace | None:
     try:
-        args, extra = parser.parse_known_args(arg_split(line, strict=True))
+        args, extra = parser.parse_known_args(arg_split(line, posix=True, strict=True))
     except (argparse.ArgumentError, ValueError):
         return None
     return None if extra else args

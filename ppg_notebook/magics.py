@@ -11,7 +11,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.utils.process import arg_split
 
 from . import export
 from .background import runs_of
@@ -20,6 +21,17 @@ from .events import Outcome
 from .notebook import NotebookPipeline, RunReport
 from .notebook_display import StatusTable, failure_lines, summary
 from .session import new_pipeline
+
+
+def _arguments(magic: Any, line: str) -> Any:
+    """A magic's options, with shell quoting: `--out "a b.txt"` is the file `a b.txt` (as
+    the exported script reads it; IPython's own parse_argstring would keep the quotes)."""
+    try:
+        argv = arg_split(line, posix=True, strict=True)
+    except ValueError as e:
+        msg = f"cannot read the options {line!r}: {e}"
+        raise UsageError(msg) from None
+    return magic.parser.parse_args(argv)
 
 
 @magics_class
@@ -59,7 +71,7 @@ class PipelineMagics(Magics):
         list for several) inside the body. Names of other jobs the body reads are
         dependencies, bound to their values (or output paths).
         """
-        args = parse_argstring(self.ppg_job, line)
+        args = _arguments(self.ppg_job, line)
         notebook = self.notebook
         try:
             declared = notebook.declare(
@@ -95,7 +107,7 @@ class PipelineMagics(Magics):
     @line_magic
     def ppg_run(self, line: str) -> None:
         """Run the named jobs and what they depend on (all jobs without names)."""
-        args = parse_argstring(self.ppg_run, line)
+        args = _arguments(self.ppg_run, line)
         if args.background:
             self._run_background(args.names)
             return
@@ -131,7 +143,7 @@ class PipelineMagics(Magics):
     @line_magic
     def ppg_why(self, line: str) -> None:
         """Say whether the job will run on the next run, and why."""
-        args = parse_argstring(self.ppg_why, line)
+        args = _arguments(self.ppg_why, line)
         try:
             print(self.notebook.why(args.name))
         except PipelineError as e:
@@ -142,7 +154,7 @@ class PipelineMagics(Magics):
     @line_magic
     def ppg_invalidate(self, line: str) -> None:
         """Make jobs run again next time (their dependants rerun if the output changes)."""
-        args = parse_argstring(self.ppg_invalidate, line)
+        args = _arguments(self.ppg_invalidate, line)
         try:
             ids = self.notebook.invalidate(args.names)
         except PipelineError as e:
@@ -165,7 +177,7 @@ class PipelineMagics(Magics):
         Setup cells (imports, parameters, functions) are kept, each job cell as it was last
         executed; run after the notebook, the script recomputes nothing.
         """
-        args = parse_argstring(self.ppg_export, line)
+        args = _arguments(self.ppg_export, line)
         history = self.shell.history_manager.input_hist_raw[1:]
         script = export.export(export.history_cells(history), results=args.results)
         try:
@@ -185,7 +197,7 @@ class PipelineMagics(Magics):
     @line_magic
     def ppg_new(self, line: str) -> None:
         """Start a new pipeline for this kernel (jobs declared so far are left behind)."""
-        args = parse_argstring(self.ppg_new, line)
+        args = _arguments(self.ppg_new, line)
         try:
             pipeline = new_pipeline(
                 dir=args.dir, cores=args.cores, backend=args.backend, allow_redefinition=True

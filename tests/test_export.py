@@ -14,11 +14,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from IPython.core.magic_arguments import parse_argstring
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from ppg_notebook import export
+from ppg_notebook import export, magics
 from ppg_notebook.magics import PipelineMagics
 
 VENV_BIN = Path(sys.executable).parent
@@ -73,7 +72,7 @@ def test_comments_never_become_code(text: str) -> None:
     ],
 )
 def test_job_lines_are_read_as_the_magic_reads_them(line: str) -> None:
-    magic = parse_argstring(PipelineMagics.ppg_job, line)
+    magic = magics._arguments(PipelineMagics.ppg_job, line)
     job = export._job_of(f"%%ppg_job {line}\nx = 1\n")
     assert isinstance(job, export.JobCell)
     assert (job.name, list(job.out), list(job.deps), job.cores) == (
@@ -254,7 +253,7 @@ def test_notebook_script_and_notebook_again_share_their_results(tmp_path: Path) 
     notebook = round_trip_notebook()
     execute(notebook, tmp_path)
     assert new_runs(tmp_path) == ["données", "report", "total"]
-    report = tmp_path / '"two words.txt"'  # the magic keeps the quotes of --out "..."
+    report = tmp_path / "two words.txt"  # quoted as in a shell: --out "two words.txt"
     assert report.read_text(encoding="utf-8") == "he said \"hi\"\n'bye' — °C\n140 from 5 "
     nb_path = tmp_path / "awkward.ipynb"
     nbformat.write(notebook, nb_path)

@@ -154,6 +154,18 @@ def test_a_changed_global_is_named_by_why_and_status(sh: Shell) -> None:
 
 
 # --- file jobs -------------------------------------------------------------------------
+def test_quoted_paths_are_read_as_the_shell_reads_them(sh: Shell) -> None:
+    sh.ok(
+        "%%ppg_job spaced --out \"two words.txt\" 'it s.txt'\n"
+        'a, b = out\na.write_text("a")\nb.write_text("b")'
+    )
+    assert Path("two words.txt").read_text() == "a"
+    assert Path("it s.txt").read_text() == "b"
+    result = sh.run('%%ppg_job broken --out "unclosed.txt\nout.write_text("x")')
+    assert result.error_in_exec is not None or result.error_before_exec is not None
+    assert "cannot read the options" in sh.output.err + sh.output.out
+
+
 def test_file_jobs_get_out_and_their_name_stands_for_their_paths(sh: Shell) -> None:
     sh.ok("%%ppg_job numbers\nnumbers = [1, 2, 3]")
     sh.ok("%%ppg_job listing --out listing.txt\nmark('listing')\nout.write_text(str(numbers))")
