@@ -434,7 +434,7 @@ def execute(code: types.FunctionType, bindings: tuple[Binding, ...], out: Any) -
             namespace[name] = cache.load(paths[0])
         elif kind == "file":
             namespace[name] = Path(paths[0])
-        else:  # no comprehension here: tracebacks map frames to files by function name
+        else:
             namespace[name] = list(map(Path, paths))
     if out is not None:
         namespace[OUT] = out
@@ -451,24 +451,13 @@ def binding(name: str, kind: str, paths: tuple[str, ...], workdir: str) -> Bindi
 
 # --- display -------------------------------------------------------------------------
 _FRAME = re.compile(r'^  File "(?P<file>.+)", line (?P<line>\d+), in (?P<fn>.+)$')
-_DYNAMIC = "<dynamic-code>"  # cloudpickle's file name for code shipped by value
 
 
-def source_files(code: types.FunctionType, functions: Iterator[Any] | list[Any]) -> dict[str, str]:
-    """Function name -> file of the body's code and the notebook functions it reaches."""
-    files: dict[str, str] = {}
-    todo = [code.__code__, *(fn.__code__ for fn in functions)]
-    while todo:
-        c = todo.pop(0)
-        files.setdefault(c.co_name, c.co_filename)
-        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
-    return files
-
-
-def user_traceback(text: str, files: dict[str, str] | None = None) -> list[str]:
+def user_traceback(text: str) -> list[str]:
     """A worker traceback reduced to the user's frames, each with its source line.
 
-    `files` names the source file of frames the worker only knew as "<dynamic-code>".
+    The engine already names each frame's real file (see tracebacks.py); this drops the
+    frames of this module that run a body, should any remain, and fills in source lines.
     """
     ours = os.path.abspath(__file__)
     lines = text.rstrip("\n").splitlines()
@@ -484,9 +473,6 @@ def user_traceback(text: str, files: dict[str, str] | None = None) -> list[str]:
         while j < len(lines) and lines[j].startswith("    "):
             j += 1
         filename = match["file"]
-        if filename == _DYNAMIC and files and match["fn"] in files:
-            filename = files[match["fn"]]
-            lines[i] = f'  File "{filename}", line {match["line"]}, in {match["fn"]}'
         if os.path.abspath(filename) != ours:
             shown.append(lines[i])
             source = lines[i + 1 : j]

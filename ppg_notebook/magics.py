@@ -269,10 +269,8 @@ def _raise_failure(notebook: NotebookPipeline, report: RunReport) -> None:
     for job_id in failed:
         if lines:
             lines.append("")
-        cell = notebook.cell_of(job_id)
-        files = cell.files if cell is not None else None
         label = repr(notebook.display_name(job_id))
-        lines.extend(failure_lines(job_id, label, result, cause, files))
+        lines.extend(failure_lines(job_id, label, result, cause))
     error = result.errors[failed[0]]
     lines.extend(
         ["", summary(result, report.targets, notebook.display_name, set(), notebook.is_job)]

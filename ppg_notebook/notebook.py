@@ -55,7 +55,6 @@ class CellJob:
     invariants: list[str] = field(default_factory=list)  # ids of its captured globals
     shows_result: bool = False
     notes: list[str] = field(default_factory=list)  # said once, when it was declared
-    files: dict[str, str] = field(default_factory=dict)  # function -> source, for tracebacks
 
     @property
     def is_file(self) -> bool:
@@ -145,8 +144,7 @@ class NotebookPipeline:
         if previous is not None:
             for stale in set(previous.invariants) - set(invariants):
                 self.pipeline.remove_job(stale)
-        files = cells.source_files(code, list(captured.functions.values()))
-        cell = CellJob(name, job, invariants, parsed.shows_result, notes, files)
+        cell = CellJob(name, job, invariants, parsed.shows_result, notes)
         self.cells[name] = cell
         return cell
 

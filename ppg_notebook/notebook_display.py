@@ -70,19 +70,14 @@ def summary(
     return "ppg: " + "; ".join(parts) + f" [{seconds(result.duration)}]"
 
 
-def failure_lines(
-    job_id: str, label: str, result: RunResult, cause: str = "", files: dict[str, str] | None = None
-) -> list[str]:
-    """A failed job's error as the user's own traceback, headed by the job it came from.
-
-    `files` maps function names to their source files (see cells.user_traceback).
-    """
+def failure_lines(job_id: str, label: str, result: RunResult, cause: str = "") -> list[str]:
+    """A failed job's error as the user's own traceback, headed by the job it came from."""
     error = result.errors[job_id]
     text = result.tracebacks.get(job_id, "")
     header = f"job {label} failed in its worker process"
     if cause:
         header = f"{cause}: {header}"
-    body = user_traceback(text, files) if text.startswith("Traceback") else []
+    body = user_traceback(text) if text.startswith("Traceback") else []
     if not body:
         body = [f"{type(error).__name__}: {error}"]
     return [header + ":", *body]

@@ -113,9 +113,8 @@ class CellJobs:
             return 2
         result = report.result
         for job_id in result.errors:
-            cell = notebook.cell_of(job_id)
             label = repr(notebook.display_name(job_id))
-            lines = failure_lines(job_id, label, result, files=cell.files if cell else None)
+            lines = failure_lines(job_id, label, result)
             print("\n".join(lines), file=sys.stderr)
         print(summary(result, [], notebook.display_name, counted=notebook.is_job))
         return 1 if result.errors else 0
