@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import pickle
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -61,6 +62,7 @@ _LOG_TAIL = 20_000
 def run_batch(workdir: str, tasks: list[Task]) -> list[Result]:
     """Run the tasks one after the other in `workdir`; a result for each that was run
     (a chained task after a failure is not: the main process settles it)."""
+    _watch_parent()
     if os.getcwd() != workdir:
         os.chdir(workdir)
     results: list[Result] = []
@@ -74,6 +76,25 @@ def run_batch(workdir: str, tasks: list[Task]) -> list[Result]:
                 continue
         results.append(run_task(task))
     return results
+
+
+_watching: list[int] = []  # the parent pid being watched, once a watch has started
+
+
+def _watch_parent() -> None:
+    """Exit when the process that started this worker dies (even by kill -9): an orphaned
+    worker must not go on writing outputs that a later run is about to write."""
+    if _watching:
+        return
+    parent = os.getppid()
+    _watching.append(parent)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="ppg-parent-watch", daemon=True).start()
 
 
 def _up_to_date(task: Task) -> Result:

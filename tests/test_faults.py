@@ -117,11 +117,14 @@ def test_kill_9_of_the_whole_process_mid_run(script):
 
 
 def test_kill_9_of_the_main_process_only(script):
-    """Only the main process is killed; its workers are orphaned (they still hold the
-    hanging jobs). The next run is not blocked by them: lock and history are free."""
+    """Only the main process is killed: its workers notice and exit rather than go on
+    writing outputs. The next run is not blocked: lock and history are free."""
     proc = _start_hanging(script)
+    workers = [int((script.dir / f"{name}.started").read_text()) for name in ("slow", "other_slow")]
     os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait(timeout=10) == -signal.SIGKILL  # (the orphans still hold its pipes)
+    assert proc.wait(timeout=10) == -signal.SIGKILL
+    for pid in workers:
+        wait_for(lambda pid=pid: not pid_alive(pid), 10, f"orphaned worker {pid} to exit")
     assert script.history()["first.txt"]["o"] == "ok"
     (script.dir / "hang.flag").unlink()
     rerun = script.run().ok()
