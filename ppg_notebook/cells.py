@@ -59,6 +59,15 @@ class Body:
     filename: str
 
 
+@dataclass(frozen=True)
+class Where:
+    """Where a body stands in a file: the file, its first line, its indentation."""
+
+    filename: str
+    first_line: int
+    indent: int
+
+
 @dataclass
 class Captured:
     """The notebook globals a body reads, sorted by how they are tracked."""
@@ -71,14 +80,21 @@ class Captured:
 
 
 # --- analysis ------------------------------------------------------------------------
-def analyse(name: str, source: str, *, value_job: bool) -> Body:
-    """Parse and compile the body of job `name`; raises CellError or SyntaxError."""
-    filename = f"<ppg_job {name}>"
+def analyse(name: str, source: str, *, value_job: bool, where: Where | None = None) -> Body:
+    """Parse and compile the body of job `name`; raises CellError or SyntaxError.
+
+    `where`: the body stands in a file (a job function in a script, see jobdefs.py), so
+    tracebacks point there; by default it is a cell of its own. Neither changes the code's
+    fingerprint.
+    """
+    filename = where.filename if where else f"<ppg_job {name}>"
     tree = ast.parse(source, filename, "exec")
+    if where:
+        _move(tree, where.first_line - 1, where.indent)
     if not tree.body:
         msg = f"the body of job {name!r} is empty; write the code that computes it below the magic"
         raise CellError(msg)
-    assigned = name in _top_level_stores(tree)
+    assigned = name in top_level_stores(tree)
     last_is_expr = isinstance(tree.body[-1], ast.Expr)
     result: str | None = None
     shows_result = False
@@ -86,7 +102,11 @@ def analyse(name: str, source: str, *, value_job: bool) -> Body:
         if assigned:
             result = name
             last = tree.body[-1]
-            shows_result = isinstance(last, ast.Expr) and _is_name(last.value, name)
+            shows_result = isinstance(last, ast.Expr) and is_name(last.value, name)
+            if shows_result and len(tree.body) > 1:
+                # A last line showing the value does nothing in a worker; without it the
+                # cell compiles as the `return NAME` of its exported function reads back.
+                tree.body.pop()
         elif last_is_expr:
             result = RESULT
             shows_result = True
@@ -105,6 +125,8 @@ def analyse(name: str, source: str, *, value_job: bool) -> Body:
             raise CellError(msg)
     try:
         code = compile(tree, filename, "exec", dont_inherit=True)
+        if where:
+            code = code.replace(co_name=name)  # tracebacks say "in NAME", not "in <module>"
     except SyntaxError as e:
         if "await" in str(e.msg):
             msg = (
@@ -113,16 +135,28 @@ def analyse(name: str, source: str, *, value_job: bool) -> Body:
             )
             raise CellError(msg) from None
         raise
-    lines = source.splitlines(keepends=True)
-    linecache.cache[filename] = (len(source), None, lines, filename)
+    if where is None:
+        lines = source.splitlines(keepends=True)
+        linecache.cache[filename] = (len(source), None, lines, filename)
     return Body(code, free_names(tree, source), result, shows_result, filename)
 
 
-def _is_name(node: ast.AST, name: str) -> bool:
+def _move(tree: ast.Module, lines: int, columns: int) -> None:
+    """Shift every position in `tree` down by `lines` and right by `columns`."""
+    ast.increment_lineno(tree, lines)
+    if columns:
+        for node in ast.walk(tree):
+            if isinstance(getattr(node, "col_offset", None), int):
+                node.col_offset += columns  # type: ignore[attr-defined]
+            if isinstance(getattr(node, "end_col_offset", None), int):
+                node.end_col_offset += columns  # type: ignore[attr-defined]
+
+
+def is_name(node: ast.AST, name: str) -> bool:
     return isinstance(node, ast.Name) and node.id == name
 
 
-def _top_level_stores(tree: ast.Module) -> set[str]:
+def top_level_stores(tree: ast.Module) -> set[str]:
     order = _FirstUse()
     order.visit(tree)
     return order.stored

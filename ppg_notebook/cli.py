@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import linecache
 import os
 import sys
 import time
@@ -62,8 +63,13 @@ def load_jobs(path: str, script: Script) -> CellJobs:
     """Execute the notebook's setup cells and job declarations, in its directory."""
     os.chdir(Path(path).resolve().parent)
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    filename = f"{path} (exported)"
+    # Job functions are read back from their source (jobdefs.py): keep it where `inspect`
+    # looks (no modification time: linecache then never drops it as a stale file).
+    lines = script.declarations.splitlines(keepends=True)
+    linecache.cache[filename] = (len(script.declarations), None, lines, filename)
     try:
-        code = compile(script.declarations, f"{path} (exported)", "exec", dont_inherit=True)
+        code = compile(script.declarations, filename, "exec", dont_inherit=True)
         exec(code, namespace)
     except Exception as e:
         msg = f"{path}: the notebook's setup code failed: {type(e).__name__}: {e}"

@@ -1,10 +1,11 @@
 """A notebook's pipeline as a plain, standalone script (`%ppg_export`, `ppg-notebook export`).
 
 Pure: cell sources in, script text out. The script keeps the notebook's setup cells
-(imports, parameters, helper functions) as they are, and declares each `%%ppg_job` cell with
-`CellJobs.job(NAME, BODY, out=..., deps=..., cores=...)` (see script.py), which takes the
-body through the same steps as executing the cell. So the script's jobs have the notebook's
-ids and fingerprints: what one computed, the other does not compute again.
+(imports, parameters, helper functions) as they are, and writes each `%%ppg_job` cell as a
+function decorated with `@cells.job(out=..., deps=..., cores=...)` whose parameters are the
+jobs it reads (jobdefs.py). The decorator (script.py) reads the body back and takes it
+through the same steps as executing the cell, so the script's jobs have the notebook's ids
+and fingerprints: what one computed, the other does not compute again.
 
 Decisions:
 - Cells keep the notebook's order (the order "Restart & Run All" executes them); a job cell
@@ -14,9 +15,11 @@ Decisions:
 - Other IPython syntax (`%magic`, `!cmd`, `%%cell_magic`, `obj?`) is left out with a comment;
   a cell that is not Python without it is kept only as comments. `%ppg_new`'s options
   become the defaults of the script's `--dir`, `--cores` and `--backend`.
-- Nothing from the notebook becomes code except the user's own setup cells: job names,
-  paths and bodies are written as string literals that round-trip exactly, comments are
-  written line by line with control characters escaped.
+- Nothing from the notebook becomes code except the user's own cells: paths and other
+  options are written as string literals that round-trip exactly, job names are checked
+  to be identifiers, comments are written line by line with control characters escaped.
+  A job cell whose text could not be read back exactly (control characters, not Python)
+  is left out as comments, with a note.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 from IPython.utils.process import arg_split
 
 from .cells import OUT, free_names
+from .jobdefs import function_text
 
 RESULTS = ("omit", "comment")
 _OURS = "ppg_notebook"
@@ -288,19 +292,6 @@ def py_string(text: str) -> str:
     return literal
 
 
-def body_literal(body: str, indent: str = "") -> str:
-    """`body` as a string literal a person can read and edit: triple-quoted, starting on
-    the next line (CellJobs.job drops that first line break), raw if it has backslashes;
-    line by line otherwise (a body with triple quotes or control characters)."""
-    readable = '"""' not in body and body.endswith("\n") and _printable(body)
-    if readable:
-        prefix = "r" if "\\" in body else ""
-        return f'{prefix}"""\n{body}"""'
-    lines = [py_string(line) for line in ["\n", *body.splitlines(keepends=True)]]
-    inner = "".join(f"\n{indent}    {line}" for line in lines)
-    return f"({inner}\n{indent})"
-
-
 def _printable(text: str) -> bool:
     return all(c.isprintable() or c in "\n\t" for c in text)
 
@@ -382,6 +373,9 @@ def _cell_chunks(
     where = f"cell {number}"
     job = _job_of(source)
     if isinstance(job, JobCell):
+        if _code(job.body) is None or not _printable(job.body):
+            notes.append(f"{where}: the job {job.name!r} left out, its body is not plain Python")
+            return [Chunk("comment", comment(source, "left out: not plain Python"))]
         return [Chunk("job", job=job)]
     if isinstance(job, str):
         notes.append(f"{where}: a %%ppg_job cell left out: {job}")
@@ -530,49 +524,38 @@ def _render(
     main = _free_name("main", taken)
     ppg = modules[_OURS]
 
-    setup = [chunk.text for chunk in chunks if chunk.kind == "setup"]
-    used_by_code = _loaded("\n".join(setup)) if setup else set()
-    used_by_jobs = set()
-    for chunk in chunks:
-        if chunk.job is not None:
-            used_by_jobs |= _reads(chunk.job.body)
-    jobs_only = used_by_jobs - used_by_code
-
     body: list[tuple[str, str]] = []
     declared = False
-    seen_code = False
     job_names = []
     first = next((i for i, c in enumerate(chunks) if c.kind != "heading"), len(chunks))
     block = _import_block(ours, [])
+    create = f"{collector} = {ppg}.CellJobs()"
     if first < len(chunks) and chunks[first].kind == "setup":
-        merged = _merge_imports(ours, chunks[first].text, jobs_only)
+        merged = _merge_imports(ours, chunks[first].text)
         if merged is not None:
             # One import block, sorted as ruff's isort wants it, then the cell's code.
             block, rest = merged
             chunks = [Chunk("setup", rest), *chunks[first + 1 :]]
         elif _starts_with_import(chunks[first].text):
             # The cell's imports stay as they are, in a block of their own.
-            body.append(("setup", f"{collector} = {ppg}.CellJobs(globals())"))
-            declared = seen_code = True
+            body.append(("setup", create))
+            declared = True
     assert block is not None
+    jobs = {chunk.job.name for chunk in chunks if chunk.job is not None}
     for chunk in chunks:
         if chunk.kind == "job":
             assert chunk.job is not None
             if not declared:
                 heading = body.pop() if body and body[-1][0] == "heading" else None
-                body.append(("setup", f"{collector} = {ppg}.CellJobs(globals())"))
+                body.append(("setup", create))
                 body.extend([heading] if heading else [])
                 declared = True
-            body.append(("job", _job_call(collector, chunk.job)))
+            body.append(("job", _job_function(collector, chunk.job, jobs)))
             job_names.append(chunk.job.name)
-            seen_code = True
-        elif chunk.kind == "setup":
-            text, seen_code = _annotate_imports(chunk.text, seen_code, jobs_only)
-            body.append(("setup", text))
         elif chunk.text:
             body.append((chunk.kind, chunk.text))
     if not declared:
-        body.append(("setup", f"{collector} = {ppg}.CellJobs(globals())"))
+        body.append(("setup", create))
     code = _join(body)
     statement = next((ln for ln in code.split("\n") if ln and not ln.startswith("#")), "")
     gap = "\n\n" if re.match(r"(@|def |class |async def )", statement) else "\n"
@@ -613,9 +596,7 @@ def _starts_with_import(code: str) -> bool:
     return bool(tree.body) and isinstance(tree.body[0], (ast.Import, ast.ImportFrom))
 
 
-def _merge_imports(
-    ours: list[tuple[str, str | None]], code: str, jobs_only: set[str]
-) -> tuple[str, str] | None:
+def _merge_imports(ours: list[tuple[str, str | None]], code: str) -> tuple[str, str] | None:
     """The script's imports and the first cell's leading ones as one sorted block, and the
     rest of the cell; None if those imports are not simple enough to sort (comments,
     several lines, relative or aliased `from` imports): they then stay as written."""
@@ -641,7 +622,7 @@ def _merge_imports(
                 return None
             froms.append((str(stmt.module), names))
     plain = [(a.name, a.asname) for s in leading if isinstance(s, ast.Import) for a in s.names]
-    block = _import_block([*ours, *plain], froms, jobs_only)
+    block = _import_block([*ours, *plain], froms)
     if block is None:
         return None
     rest = "\n".join(lines[leading[-1].lineno :]).strip("\n")
@@ -649,28 +630,21 @@ def _merge_imports(
 
 
 def _import_block(
-    plain: list[tuple[str, str | None]],
-    froms: list[tuple[str, list[str]]],
-    jobs_only: set[str] = frozenset(),  # type: ignore[assignment]
+    plain: list[tuple[str, str | None]], froms: list[tuple[str, list[str]]]
 ) -> str | None:
     """Imports sorted as ruff's isort does by default (standard library, then the rest;
     `import x` before `from x import y`); None if a line would be too long."""
     sections: dict[bool, list[str]] = {True: [], False: []}
     for module, alias in sorted(set(plain), key=lambda m: (m[0].lower(), m[0], m[1] or "")):
         line = f"import {module}" + (f" as {alias}" if alias else "")
-        if (alias or module.split(".")[0]) in jobs_only:
-            line += "  # noqa: F401 - used by the jobs"
         sections[_is_stdlib(module)].append(line)
     members: dict[str, set[str]] = {}
     for module, names in froms:
         members.setdefault(module, set()).update(names)
     for module in sorted(members, key=lambda m: (m.lower(), m)):
         names = sorted(members[module], key=_member_key)
-        line = f"from {module} import {', '.join(names)}"
-        if any(name in jobs_only for name in names):
-            line += "  # noqa: F401 - used by the jobs"
-        sections[_is_stdlib(module)].append(line)
-    if any(len(line.split("  # noqa")[0]) > 88 for part in sections.values() for line in part):
+        sections[_is_stdlib(module)].append(f"from {module} import {', '.join(names)}")
+    if any(len(line) > 88 for part in sections.values() for line in part):
         return None
     return "\n\n".join("\n".join(part) for part in sections.values() if part)
 
@@ -696,49 +670,23 @@ def _docstring(title: str) -> str:
     )
 
 
-def _job_call(collector: str, job: JobCell) -> str:
+def _job_function(collector: str, job: JobCell, jobs: set[str]) -> str:
+    """The cell as a function: `@cells.job(...)`, parameters the jobs it reads."""
     options = []
-    if job.out:
+    if len(job.out) == 1:
+        options.append(f"out={py_string(job.out[0])}")
+    elif job.out:
         options.append(f"out=[{', '.join(py_string(p) for p in job.out)}]")
     if job.deps:
         options.append(f"deps=[{', '.join(py_string(d) for d in job.deps)}]")
     if job.cores != 1:
         options.append(f"cores={int(job.cores)}")
-    rest = "".join(f", {option}" for option in options)
-    return f"{collector}.job({py_string(job.name)}, {body_literal(job.body)}{rest})"
-
-
-def _annotate_imports(code: str, seen_code: bool, jobs_only: set[str]) -> tuple[str, bool]:
-    """Tell ruff which top-level imports only job bodies use (F401: ruff does not read the
-    bodies); also say whether code has been seen by the end of this piece.
-
-    Imports that follow code stay where the notebook has them and are not marked for E402:
-    ruff's default rules do not include it, and a mark it does not need is an error too.
-    """
-    tree = ast.parse(code)
-    lines = code.split("\n")
-    marked: set[int] = set()
-    for stmt in tree.body:
-        if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            seen_code = seen_code or not _is_docstring(stmt)
-            continue
-        for alias in stmt.names:
-            if (alias.asname or alias.name.split(".")[0]) in jobs_only:
-                marked.add(getattr(alias, "lineno", stmt.lineno))
-    for number in sorted(marked):
-        line = lines[number - 1]
-        if "#" not in line and not line.endswith("\\"):
-            lines[number - 1] = f"{line}  # noqa: F401 - used by the jobs"
-    return "\n".join(lines), seen_code
-
-
-def _loaded(code: str) -> set[str]:
-    """Names the code reads (anywhere, at any depth)."""
-    return {
-        node.id
-        for node in ast.walk(ast.parse(code))
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store)
-    }
+    decorator = _call(f"@{collector}.job", tuple(options), 0) if options else f"@{collector}.job"
+    reads = free_names(ast.parse(job.body), job.body)
+    params = [n for n in reads if n in jobs and n != job.name]
+    if job.out and OUT in reads:
+        params.append(OUT)
+    return function_text(decorator, job.name, job.body, params, value_job=not job.out)
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:

@@ -96,11 +96,13 @@ class NotebookPipeline:
         cores: int = 1,
         reserved: set[str] | frozenset[str] = frozenset(),
         captured: cells.Captured | None = None,
+        where: cells.Where | None = None,
     ) -> CellJob:
         """Declare (or replace) the job of cell `name`; raises CellError before any change.
 
         `captured`: the globals the body reads, if already looked up in `namespace` (a
-        script captures them where the cell stands, then declares all jobs at once).
+        script captures them where the cell stands, then declares all jobs at once);
+        `where`: the file and line the body stands at, if not a cell of its own.
         """
         outs = list(outs or [])
         self._check_name(name, reserved, is_file=bool(outs))
@@ -109,7 +111,7 @@ class NotebookPipeline:
             raise CellError(msg)
         previous = self.cells.get(name)
         out_ids, out_paths = self._check_outs(name, outs, previous)
-        parsed = cells.analyse(name, body, value_job=not outs)
+        parsed = cells.analyse(name, body, value_job=not outs, where=where)
         bindings, upstream = self._upstream(name, parsed.free, outs)
         extra = self._extra_deps(name, deps or [])
         bound_here = {*upstream, cells.OUT} if outs else set(upstream)

@@ -1,71 +1,91 @@
 """`%%ppg_job` cells declared from a plain script: what an exported notebook runs on.
 
-An exported script (see export.py) keeps each job cell's body as a string and hands it to
-`CellJobs.job`, which takes it through the same steps as executing the cell in a kernel
-(`cells.analyse`, `cells.capture`, `NotebookPipeline.declare`). That is what makes the
-script's jobs *the same jobs* as the notebook's: same ids, same code fingerprints, same
-per-job invariants for the globals a body reads, so results computed by one are used by
-the other.
+An exported script (see export.py) writes each job cell as a function decorated with
+`CellJobs.job`. The function is never called: its body is read back from the script as
+the cell it stands for (jobdefs.py) and taken through the same steps as executing the cell
+in a kernel (`cells.analyse`, `cells.capture`, `NotebookPipeline.declare`). That is what
+makes the script's jobs *the same jobs* as the notebook's: same ids, same code
+fingerprints, same per-job invariants for the globals a body reads, so results computed by
+one are used by the other.
 
-`job()` captures the globals a body reads where it stands in the script (as a cell
-captures them when it is executed); `declare()` declares all jobs at once, in order, into a
-pipeline made with the command line's `--dir`, `--cores` and `--backend`.
+`job` captures the globals a body reads where the function stands in the script (as a
+cell captures them when it is executed) and checks its parameters: exactly the jobs whose
+results the body reads, declared above it, and `out` for a file job; `declare()` declares
+all jobs at once, in order, into a pipeline made with the command line's `--dir`,
+`--cores` and `--backend`.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from . import cells
+from . import cells, jobdefs
+from .cells import OUT, CellError
 from .errors import PipelineError
 from .events import Event
 from .notebook import NotebookPipeline
 from .notebook_display import failure_lines, summary
 from .session import new_pipeline
 
+F = TypeVar("F", bound=Callable[..., Any])
+Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
 
 @dataclass(frozen=True)
 class _Cell:
-    name: str
-    body: str
+    found: jobdefs.FunctionBody
     outs: tuple[str, ...]
     deps: tuple[str, ...]
     cores: int
     captured: cells.Captured
 
+    @property
+    def name(self) -> str:
+        return self.found.name
+
 
 class CellJobs:
     """The job cells of a notebook, declared by a script; `run()` is its command line."""
 
-    def __init__(self, namespace: dict[str, Any]) -> None:
-        self.namespace = namespace
+    def __init__(self) -> None:
         self.cells: list[_Cell] = []
 
     def job(
-        self,
-        name: str,
-        body: str,
-        *,
-        out: Sequence[str] = (),
-        deps: Sequence[str] = (),
-        cores: int = 1,
-    ) -> None:
-        """A `%%ppg_job NAME [--out ...] [--deps ...] [--cores N]` cell with this body.
+        self, fn: F | None = None, /, *, out: Paths = (), deps: Paths = (), cores: int = 1
+    ) -> Any:
+        """Decorator declaring a `%%ppg_job` cell as a function (see jobdefs.py).
 
-        The body's first line break (after the opening quotes) is not part of it.
+        `@cells.job` is a value job named like the function; `@cells.job(out=PATH)` (or a
+        list of paths) a file job, `deps` what `--deps` lists, `cores` what `--cores` says.
+        The function is returned as it is.
         """
-        body = body.removeprefix("\n")
-        parsed = cells.analyse(name, body, value_job=not out)
+        outs, extra = _strings(out), _strings(deps)
+
+        def declare(fn: F) -> F:
+            self._add(fn, outs, extra, cores)
+            return fn
+
+        return declare if fn is None else declare(fn)
+
+    def _add(self, fn: Any, outs: list[str], deps: list[str], cores: int) -> None:
+        found = jobdefs.cell_body(fn, value_job=not outs)
+        name = found.name
+        parsed = cells.analyse(name, found.body, value_job=not outs, where=found.where)
+        where = f"job {name!r} ({found.where.filename}, line {fn.__code__.co_firstlineno})"
+        if any(cell.name == name for cell in self.cells):
+            msg = f"{where}: a job of that name is defined above already; rename one of them"
+            raise CellError(msg)
         jobs = {cell.name for cell in self.cells}
-        bound = {n for n in parsed.free if n in jobs}
-        if out:
-            bound.add(cells.OUT)
-        captured = cells.capture([n for n in parsed.free if n not in bound], self.namespace)
-        self.cells = [cell for cell in self.cells if cell.name != name]
-        self.cells.append(_Cell(name, body, tuple(out), tuple(deps), cores, captured))
+        reads = [n for n in parsed.free if n in jobs]
+        _check_params(where, found.params, reads, jobs, outs, OUT in parsed.free)
+        bound = {*reads, OUT} if outs else set(reads)
+        captured = cells.capture([n for n in parsed.free if n not in bound], fn.__globals__)
+        unread = [p for p in found.params if p in jobs and p not in reads and p not in deps]
+        self.cells.append(_Cell(found, tuple(outs), (*deps, *unread), cores, captured))
 
     def declare(
         self, dir: str = ".ppg", cores: int | None = None, backend: str = "loky"
@@ -77,12 +97,13 @@ class CellJobs:
         for cell in self.cells:
             notebook.declare(
                 cell.name,
-                cell.body,
-                namespace=self.namespace,
+                cell.found.body,
+                namespace={},
                 outs=list(cell.outs),
                 deps=list(cell.deps),
                 cores=cell.cores,
                 captured=cell.captured,
+                where=cell.found.where,
             )
         return notebook
 
@@ -135,3 +156,47 @@ def plan_lines(notebook: NotebookPipeline) -> list[str]:
             verb = "may run " if reason.maybe else "will run"
             lines.append(f"{verb}    {name}: {reason.text}")
     return lines or ["no jobs declared"]
+
+
+def _strings(paths: Paths) -> list[str]:
+    if isinstance(paths, (str, os.PathLike)):
+        return [os.fspath(paths)]
+    return [os.fspath(p) for p in paths]
+
+
+def _check_params(
+    where: str,
+    params: tuple[str, ...],
+    reads: list[str],
+    jobs: set[str],
+    outs: list[str],
+    reads_out: bool,
+) -> None:
+    """The parameters are the jobs whose results the body reads, and `out` for a file job."""
+    missing = [n for n in reads if n not in params]
+    if outs and reads_out and OUT not in params:
+        missing.append(OUT)
+    if missing:
+        wanted = ", ".join(dict.fromkeys([*params, *missing]))
+        what = ", ".join(repr(n) for n in missing)
+        msg = (
+            f"{where}: the body reads {what} but the function does not take "
+            f"{'them' if len(missing) > 1 else 'it'} as a parameter; parameters name the "
+            f"jobs whose results a job reads (and `{OUT}`, a file job's output): "
+            f"write the function as `def ...({wanted}):`"
+        )
+        raise CellError(msg)
+    for param in params:
+        if param == OUT and not outs:
+            msg = (
+                f"{where}: `{OUT}` is the output of a file job, and this is a value job; give "
+                f"the job its file with @….job(out=PATH), or rename the parameter"
+            )
+            raise CellError(msg)
+        if param != OUT and param not in jobs:
+            known = ", ".join(sorted(jobs)) or "none"
+            msg = (
+                f"{where}: its parameter {param!r} is not a job defined above it (jobs above: "
+                f"{known}); parameters name the jobs whose results a job reads"
+            )
+            raise CellError(msg)

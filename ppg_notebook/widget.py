@@ -365,4 +365,3 @@ def _read(path: str) -> str:
             return fh.read()
     except OSError:
         return ""
-
