@@ -31,6 +31,7 @@ import ast
 import inspect
 import io
 import tokenize
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,7 +227,9 @@ def cell_body(fn: Any, value_job: bool) -> FunctionBody:
         body_lines.append(line)
     body = "\n".join(body_lines) + "\n"
     line_in_file = start + first.lineno - 1
-    body = _without_return(body, name, value_job, f"job {name!r} ({filename}", line_in_file)
+    body = _without_return(
+        body, name, value_job, lambda line: _at(name, filename, line_in_file + line - 1)
+    )
     return FunctionBody(name, body, params, Where(filename, line_in_file, outer + len(indent)))
 
 
@@ -255,32 +258,33 @@ def _params(node: ast.FunctionDef, where: str) -> tuple[str, ...]:
     return tuple(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs))
 
 
-def _without_return(body: str, name: str, value_job: bool, where: str, first: int) -> str:
-    """The body with a value job's final `return` as the cell says it (see the module)."""
+def _at(name: str, filename: str, line: int) -> str:
+    return f"job {name!r} ({filename}, line {line})"
+
+
+def _without_return(body: str, name: str, value_job: bool, at: Callable[[int], str]) -> str:
+    """The body with a value job's final `return` as the cell says it (see the module);
+    `at(line)` names the job and where a line of the body is, for errors."""
     tree = ast.parse(body)
     returns = [n for n in _scope_walk(tree) if isinstance(n, ast.Return)]
     last = tree.body[-1]
     final = last if isinstance(last, ast.Return) and value_job else None
     for node in returns:
         if node is not final:
-            line = first + node.lineno - 1
             what = (
                 "a file job's function returns nothing"
                 if not value_job
-                else ("`return` may only be the last statement of a job function")
+                else "`return` may only be the last statement of a job function"
             )
-            msg = f"{where}, line {line}): {what}; its body runs as a notebook cell would"
+            msg = f"{at(node.lineno)}: {what}; its body runs as a notebook cell would"
             raise CellError(msg)
     if final is None:
         if value_job and name not in top_level_stores(tree):
-            msg = (
-                f"{where}, line {first + last.lineno - 1}): a value job's function must end "
-                f"with `return <its value>`"
-            )
+            msg = f"{at(last.lineno)}: a value job's function must end with `return <its value>`"
             raise CellError(msg)
         return body
     if final.value is None:
-        msg = f"{where}, line {first + final.lineno - 1}): return the job's value"
+        msg = f"{at(final.lineno)}: return the job's value"
         raise CellError(msg)
     if is_name(final.value, name) and name in top_level_stores(tree):
         return _replace(body, final, "").rstrip() + "\n"
