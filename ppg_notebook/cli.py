@@ -88,6 +88,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             args.dir or defaults.dir,
             args.cores or defaults.cores,
             args.backend or defaults.backend,
+            args.scheduler or defaults.scheduler,
             listener=progress.on_event,
         )
     if progress.failed:
@@ -225,7 +226,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("notebook", metavar="NOTEBOOK.ipynb")
     run.add_argument("--cores", type=int, help="worker processes (default: the notebook's)")
     run.add_argument("--dir", help="state directory, relative to the notebook (default: .ppg)")
-    run.add_argument("--backend", help="execution backend (default: loky)")
+    run.add_argument("--backend", help="execution backend: loky (default) or dask")
+    run.add_argument("--scheduler", help="dask scheduler address, with --backend dask")
     status = commands.add_parser(
         "status",
         help="each job's state, why it must run, last duration",

@@ -75,6 +75,7 @@ class Defaults:
     dir: str = ".ppg"
     cores: int | None = None
     backend: str = "loky"
+    scheduler: str | None = None
 
 
 @dataclass
@@ -464,8 +465,7 @@ def _read_new(line: str, defaults: Defaults, where: str, notes: list[str]) -> No
         notes.append(f"{where}: the options of %ppg_new {line} could not be read")
         return
     defaults.dir, defaults.cores, defaults.backend = args.dir, args.cores, args.backend
-    if args.scheduler:
-        notes.append(f"{where}: %ppg_new --scheduler is not carried over; pass it yourself")
+    defaults.scheduler = args.scheduler
 
 
 def _job_reads(job: JobCell, jobs: set[str]) -> set[str]:
@@ -566,7 +566,12 @@ def _render(
     options = [
         ('"--cores"', "type=int", f"default={cores}", f'help="worker processes ({cores_help})"'),
         ('"--dir"', f"default={py_string(defaults.dir)}", 'help="where results are kept"'),
-        ('"--backend"', f"default={py_string(defaults.backend)}", 'help="where jobs run"'),
+        ('"--backend"', f"default={py_string(defaults.backend)}", 'help="loky or dask"'),
+        (
+            '"--scheduler"',
+            f"default={py_string(defaults.scheduler) if defaults.scheduler else None}",
+            'help="dask scheduler address, with --backend dask"',
+        ),
         ('"--dry-run"', 'action="store_true"', 'help="print what would run and why"'),
     ]
     adds = "".join(f"\n    {_call('parser.add_argument', args, 4)}" for args in options)
@@ -575,7 +580,9 @@ def _render(
         f'    parser = {argparse_}.ArgumentParser(description=__doc__.split("\\n")[0])'
         f"{adds}\n"
         "    args = parser.parse_args()\n"
-        f"    return {collector}.run(args.dir, args.cores, args.backend, dry_run=args.dry_run)\n"
+        f"    return {collector}.run(\n"
+        "        args.dir, args.cores, args.backend, args.scheduler, dry_run=args.dry_run\n"
+        "    )\n"
         '\n\nif __name__ == "__main__":\n'
         f"    {sys_}.exit({main}())\n"
     )

@@ -193,14 +193,19 @@ class PipelineMagics(Magics):
     @magic_arguments()
     @argument("--dir", default=".ppg", help="where the pipeline keeps its state")
     @argument("--cores", type=int, default=None, help="worker processes (default: all CPUs)")
-    @argument("--backend", default="loky", help="execution backend (default: loky)")
+    @argument("--backend", default="loky", help="execution backend: loky or dask")
+    @argument("--scheduler", default=None, help="dask scheduler address (--backend dask)")
     @line_magic
     def ppg_new(self, line: str) -> None:
         """Start a new pipeline for this kernel (jobs declared so far are left behind)."""
         args = _arguments(self.ppg_new, line)
         try:
             pipeline = new_pipeline(
-                dir=args.dir, cores=args.cores, backend=args.backend, allow_redefinition=True
+                dir=args.dir,
+                cores=args.cores,
+                backend=args.backend,
+                scheduler=args.scheduler,
+                allow_redefinition=True,
             )
         except (ValueError, PipelineError) as e:
             raise UsageError(str(e)) from None

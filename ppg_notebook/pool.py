@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import re
 import types
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -62,6 +63,38 @@ def discard(cores: int, kill: bool = False) -> None:
     pool = _pools.pop(cores, None)
     if pool is not None:
         pool.shutdown(wait=False, kill_workers=kill)
+
+
+class LokyWorkers:
+    """The pipeline's view of its workers (the runner asks only this; see dask_backend.py
+    for the other kind): `cores` processes of the shared loky pool."""
+
+    name = "loky"
+
+    def __init__(self, cores: int) -> None:
+        self.cores = cores
+
+    def connect(self, workdir: str, ppg_dir: str) -> int:
+        """Ready to run jobs of a pipeline in `workdir`; returns how many run at once."""
+        return self.cores
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        return submit(self.cores, fn, *args)
+
+    def warm(self) -> None:
+        warm(self.cores)
+
+    def lost(self, error: BaseException) -> str | None:
+        """If `error` says a worker died: how (for the message), else None."""
+        if not is_worker_lost(error):
+            return None
+        discard(self.cores)
+        codes = re.search(r"exit codes of the workers are \{([^}]*)\}", str(error))
+        return f"exit code {codes.group(1)}" if codes else ""
+
+    def stop(self) -> None:
+        """Stop the jobs running now (interrupt): only our own worker processes."""
+        discard(self.cores, kill=True)
 
 
 @atexit.register

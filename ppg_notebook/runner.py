@@ -84,7 +84,7 @@ class Runner:
         history: Any,
         workdir: str,
         ppg_dir: str,
-        cores: int,
+        workers: Any,
         emit: Callable[[Event], None],
         extend: Callable[[set[str]], tuple[dict[str, Job], dict[str, list[str]]]],
         stop: threading.Event | None = None,
@@ -102,7 +102,8 @@ class Runner:
         self.workdir = workdir
         self.logs_dir = os.path.join(ppg_dir, "logs")
         self.errors_dir = os.path.join(ppg_dir, "errors")
-        self.cores = cores
+        self.workers = workers  # pool.LokyWorkers or dask_backend.DaskWorkers
+        self.cores = workers.connect(workdir, ppg_dir) if _needs_workers(jobs) else 1
         self.emit = emit
         self.extend = extend
         self.result = RunResult()
@@ -278,7 +279,7 @@ class Runner:
             self._run_main(job_id)
         else:
             if not self.queue and not self.inflight:
-                pool.warm(self.cores)  # start workers while the rest is being decided
+                self.workers.warm()  # start workers while the rest is being decided
             self.queue.append(job_id)
             self._fuse_behind(job_id)
 
@@ -547,7 +548,7 @@ class Runner:
 
     def _send(self, ids: list[str], cores: int) -> None:
         tasks = [self._task(job_id) for job_id in ids]
-        future = pool.submit(self.cores, run_batch, self.workdir, tasks)
+        future = self.workers.submit(run_batch, self.workdir, tasks)
         for other in self.inflight.values():
             other.alone = False
         self.inflight[future] = _Batch(ids, cores, alone=not self.inflight)
@@ -568,10 +569,10 @@ class Runner:
         except Exception as e:
             heads = [job_id for job_id in batch.ids if job_id not in self.fused]
             self._unfuse(batch.ids)
-            if pool.is_worker_lost(e):
-                pool.discard(self.cores)
+            how = self.workers.lost(e)
+            if how is not None:
                 if batch.alone and len(batch.ids) == 1:
-                    self._fail(batch.ids[0], _worker_died(batch.ids[0], e), "")
+                    self._fail(batch.ids[0], _worker_died(batch.ids[0], how), "")
                 else:
                     self.suspects.extend(heads)
             elif len(batch.ids) > 1:
@@ -627,7 +628,7 @@ class Runner:
         if self.inflight:
             for future in self.inflight:
                 future.cancel()
-            pool.discard(self.cores, kill=True)
+            self.workers.stop()
             for batch in self.inflight.values():
                 for job_id in batch.ids:
                     if job_id not in self.result.outcomes:
@@ -638,9 +639,12 @@ class Runner:
         self._remove_temp_files(list(self.temp_users))
 
 
-def _worker_died(job_id: str, error: BaseException) -> WorkerDied:
-    codes = re.search(r"exit codes of the workers are \{([^}]*)\}", str(error))
-    how = f" (exit code {codes.group(1)})" if codes else ""
+def _needs_workers(jobs: dict[str, Job]) -> bool:
+    return any(job.where not in (MAIN, NOWHERE) for job in jobs.values())
+
+
+def _worker_died(job_id: str, how: str) -> WorkerDied:
+    how = f" ({how})" if how else ""
     msg = (
         f"the worker process running job {job_id!r} died{how}: the job crashed it "
         f"(a segmentation fault, os._exit(), a kill signal, or running out of memory). "

@@ -12,7 +12,7 @@ one are used by the other.
 cell captures them when it is executed) and checks its parameters: exactly the jobs whose
 results the body reads, declared above it, and `out` for a file job; `declare()` declares
 all jobs at once, in order, into a pipeline made with the command line's `--dir`,
-`--cores` and `--backend`.
+`--cores`, `--backend` and `--scheduler`.
 """
 
 from __future__ import annotations
@@ -88,12 +88,17 @@ class CellJobs:
         self.cells.append(_Cell(found, tuple(outs), (*deps, *unread), cores, captured))
 
     def declare(
-        self, dir: str = ".ppg", cores: int | None = None, backend: str = "loky"
+        self,
+        dir: str = ".ppg",
+        cores: int | None = None,
+        backend: str = "loky",
+        scheduler: str | None = None,
     ) -> NotebookPipeline:
         """A new pipeline with every job declared (nothing runs)."""
-        notebook = NotebookPipeline(
-            new_pipeline(dir=dir, cores=cores, backend=backend, allow_redefinition=True)
+        pipeline = new_pipeline(
+            dir=dir, cores=cores, backend=backend, scheduler=scheduler, allow_redefinition=True
         )
+        notebook = NotebookPipeline(pipeline)
         for cell in self.cells:
             notebook.declare(
                 cell.name,
@@ -112,6 +117,7 @@ class CellJobs:
         dir: str = ".ppg",
         cores: int | None = None,
         backend: str = "loky",
+        scheduler: str | None = None,
         *,
         dry_run: bool = False,
         listener: Callable[[Event], None] | None = None,
@@ -122,7 +128,7 @@ class CellJobs:
         (1 if a job failed, 2 if the pipeline could not be declared or run).
         """
         try:
-            notebook = self.declare(dir, cores, backend)
+            notebook = self.declare(dir, cores, backend, scheduler)
             if dry_run:
                 print("\n".join(plan_lines(notebook)))
                 return 0

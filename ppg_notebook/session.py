@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import current, graph, hashing
+from .dask_backend import DaskWorkers
 from .decide import UNKNOWN, Reason, reason_to_run
 from .errors import DependencyError, JobRedefinitionError, JobsFailed
 from .events import Event, RunResult
@@ -19,9 +20,10 @@ from .facts import check_outputs, input_file_record
 from .history import History
 from .jobs import NOWHERE, FileInvariant, Job, _Ref, normalize_path
 from .lock import DirectoryLock
+from .pool import LokyWorkers
 from .runner import Runner, code_key, describe, inputs_fingerprint, safe_name
 
-BACKENDS = ("loky",)
+BACKENDS = ("loky", "dask")
 
 
 class Pipeline:
@@ -33,10 +35,14 @@ class Pipeline:
         cores: int | None = None,
         backend: str = "loky",
         *,
+        scheduler: Any = None,
         allow_redefinition: bool = False,
     ) -> None:
         if backend not in BACKENDS:
             msg = f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}"
+            raise ValueError(msg)
+        if scheduler is not None and backend != "dask":
+            msg = "scheduler= is for backend='dask' (a dask.distributed scheduler or Client)"
             raise ValueError(msg)
         if cores is not None and (not isinstance(cores, int) or cores < 1):
             msg = f"cores must be a positive number or None (all CPUs), not {cores!r}"
@@ -45,6 +51,9 @@ class Pipeline:
         self.dir = os.path.normpath(os.path.join(self.workdir, os.fspath(dir)))
         self.cores = cores or os.cpu_count() or 1
         self.backend = backend
+        self.workers: Any = (
+            DaskWorkers(scheduler, cores) if backend == "dask" else LokyWorkers(self.cores)
+        )
         self.allow_redefinition = allow_redefinition
         self.jobs: dict[str, Job] = {}
         self.producers: dict[str, str] = {}  # absolute output path -> job id
@@ -216,7 +225,7 @@ class Pipeline:
                 history=self.history,
                 workdir=self.workdir,
                 ppg_dir=self.dir,
-                cores=self.cores,
+                workers=self.workers,
                 emit=self._emit,
                 extend=self._new_jobs_since,
                 stop=self._stop,

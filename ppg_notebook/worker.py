@@ -59,10 +59,14 @@ class Result(NamedTuple):
 _LOG_TAIL = 20_000
 
 
-def run_batch(workdir: str, tasks: list[Task]) -> list[Result]:
+def run_batch(workdir: str, tasks: list[Task], watch_parent: bool = True) -> list[Result]:
     """Run the tasks one after the other in `workdir`; a result for each that was run
-    (a chained task after a failure is not: the main process settles it)."""
-    _watch_parent()
+    (a chained task after a failure is not: the main process settles it).
+
+    `watch_parent`: exit when the process that started this worker dies (our own loky
+    workers; not the workers of a dask cluster, whose parent is theirs)."""
+    if watch_parent:
+        _watch_parent()
     if os.getcwd() != workdir:
         os.chdir(workdir)
     results: list[Result] = []
@@ -129,7 +133,12 @@ def run_task(task: Task) -> Result:
 
 
 def _execute(task: Task) -> str:
-    """Run the job's function; returns a value fingerprint for value-storing tasks."""
+    """Run the job's function; returns a value fingerprint for value-storing tasks.
+    The directories of its outputs are created first, as pypipegraph does."""
+    for path in task.outputs:
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            os.makedirs(parent, exist_ok=True)
     if task.task in (TASK_VALUE, TASK_DUMP):
         value = task.fn()
         return cache.store(value, task.outputs[0])
