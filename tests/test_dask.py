@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -164,6 +166,60 @@ def test_a_failing_job_and_a_crashed_worker_fail_alone(
     assert "Other jobs were not affected" in failed["crash"]
     assert sorted(done.result["ran"]) == [*(f"out/{i}.txt" for i in range(6)), "pids"]
     assert 'raise ValueError("no such station")' in done.result["error"]
+
+
+def test_ctrl_c_keeps_what_finished_and_never_records_the_interrupted_job(
+    script: PipelineScript, cluster: str
+) -> None:
+    script.write(
+        """
+        ppg.new_pipeline(backend="dask", scheduler=sys.argv[1])
+        PAUSE = float(sys.argv[2])
+
+
+        def quick(path):
+            mark("quick")
+            path.write_text("done")
+
+
+        def slow(path):
+            with open(path, "w") as f:
+                f.write("half")
+                f.flush()
+                mark("slow started")
+                time.sleep(PAUSE)
+                f.write(" and the rest")
+
+
+        ppg.FileGeneratingJob("quick.txt", quick)
+        ppg.FileGeneratingJob("slow.txt", slow)
+        run_and_report()
+        """
+    )
+    proc = script.start(cluster, "8")
+    wait_for(lambda: "slow started" in _read(script.runs_log), 60, "the slow job to start")
+    wait_for(lambda: _recorded(script, "quick.txt"), 30, "the quick job to be recorded")
+    os.kill(proc.pid, signal.SIGINT)
+    interrupted = script.finish(proc, timeout=15)
+    assert "KeyboardInterrupt" in interrupted.stderr, interrupted.describe()
+    records = script.history()
+    assert records["quick.txt"]["o"] == "ok"
+    assert "slow.txt" not in records
+    assert not (script.dir / "slow.txt").exists()  # removed, though its worker goes on
+    resumed = script.run(cluster, "0", timeout=60).ok()
+    assert resumed.ran == ["slow.txt"]
+    assert (script.dir / "slow.txt").read_text() == "half and the rest"
+
+
+def _recorded(script: PipelineScript, job_id: str) -> bool:
+    try:
+        return script.history().get(job_id, {}).get("o") == "ok"
+    except sqlite3.Error:  # not created yet
+        return False
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
 
 
 def test_workers_that_do_not_share_the_directory_stop_the_run_before_any_job(

@@ -58,6 +58,22 @@ def test_file_jobs_run_once_then_nothing_reruns(script):
     assert sorted(second.result["up_to_date"]) == ["a.txt", "b.txt", "c.txt"]
 
 
+def test_output_directories_are_created_before_the_job_runs(script):
+    script.write(
+        """
+        ppg.new_pipeline(cores=2)
+        ppg.FileGeneratingJob("results/2026/a.txt", lambda path: path.write_text("a"))
+        ppg.MultiFileGeneratingJob(
+            ["plots/x.txt", "tables/y.txt"], lambda paths: [p.write_text("b") for p in paths]
+        )
+        run_and_report()
+        """
+    )
+    assert sorted(script.run().ok().ran) == ["plots/x.txt:::tables/y.txt", "results/2026/a.txt"]
+    assert (script.dir / "results" / "2026" / "a.txt").read_text() == "a"
+    assert (script.dir / "tables" / "y.txt").read_text() == "b"
+
+
 def test_comment_blank_lines_and_rename_do_not_rerun(script):
     script.write(CHAIN)
     script.run().ok()
