@@ -16,7 +16,9 @@ Decisions where SPEC §4 is silent:
   pipeline's working directory and their prints are captured per process.
 - Interrupting cancels what is queued and waits for nothing; a job already running on a
   worker cannot be stopped without restarting workers that are not ours. Its partial
-  outputs are removed here and it is not recorded, so the next run runs it again.
+  outputs are removed here and it is not recorded, so the next run runs it again; a file
+  in the pipeline's directory tells it the run was abandoned, so that, failing or not, it
+  does not remove outputs the next run may be writing by then, nor start more jobs.
 - `cores` (default: the number of worker processes) is how many batches are in flight.
 """
 
@@ -40,6 +42,7 @@ class DaskWorkers:
     """The workers of a dask.distributed cluster, as the runner sees workers."""
 
     name = "dask"
+    lingers = True  # a job running when the run is interrupted goes on to its end
 
     def __init__(self, scheduler: Any, cores: int | None) -> None:
         if scheduler is not None and not isinstance(scheduler, str) and not _is_client(scheduler):
@@ -176,11 +179,11 @@ def _distributed() -> Any:
 _ALONE = threading.Lock()
 
 
-def run_batch_alone(workdir: str, tasks: list[Any]) -> Any:
+def run_batch_alone(workdir: str, tasks: list[Any], abandoned: str | None) -> Any:
     """`run_batch`, one at a time per worker process (the working directory and the
     capture of prints are the process's)."""
     with _ALONE:
-        return run_batch(workdir, tasks, watch_parent=False)
+        return run_batch(workdir, tasks, abandoned, watch_parent=False)
 
 
 def _read_token(path: str, token: str) -> str | None:

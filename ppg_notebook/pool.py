@@ -70,6 +70,7 @@ class LokyWorkers:
     for the other kind): `cores` processes of the shared loky pool."""
 
     name = "loky"
+    lingers = False  # interrupted jobs are stopped with their worker processes
 
     def __init__(self, cores: int) -> None:
         self.cores = cores

@@ -103,7 +103,14 @@ class Runner:
         self.logs_dir = os.path.join(ppg_dir, "logs")
         self.errors_dir = os.path.join(ppg_dir, "errors")
         self.workers = workers  # pool.LokyWorkers or dask_backend.DaskWorkers
-        self.cores = workers.connect(workdir, ppg_dir) if _needs_workers(jobs) else 1
+        self.ppg_dir = ppg_dir
+        # Workers whose jobs outlive an interrupt (a cluster's) are told through this file
+        # that their run was abandoned: they then leave the outputs alone.
+        self.abandoned = os.path.join(ppg_dir, "abandoned", f"{os.getpid()}-{id(self):x}")
+        self.connected = False
+        self.cores = workers.cores
+        if any(job.where == WORKER for job in jobs.values()):
+            self._connect()  # a cluster out of reach is said before anything runs
         self.emit = emit
         self.extend = extend
         self.result = RunResult()
@@ -279,11 +286,18 @@ class Runner:
             self._run_main(job_id)
         else:
             if not self.queue and not self.inflight:
+                self._connect()
                 self.workers.warm()  # start workers while the rest is being decided
             self.queue.append(job_id)
             self._fuse_behind(job_id)
 
     # --- chains ----------------------------------------------------------------------
+    def _connect(self) -> None:
+        """Reach the workers (once per run): how many batches may be in flight."""
+        if not self.connected:
+            self.cores = self.workers.connect(self.workdir, self.ppg_dir)
+            self.connected = True
+
     def _fuse_behind(self, head: str) -> None:
         """Send the line of single dependants below `head` in the same batch, each run by
         the worker right after its upstream: a chain costs one round trip, not one per job.
@@ -291,7 +305,13 @@ class Runner:
         upstream's new output with what it consumed last time."""
         chain: list[str] = []
         last = head
+        held = 0.0  # how long finished jobs of the batch may wait for the rest, expected
         while len(chain) < _MAX_BATCH and not self._failed_before(last):
+            # A job's record is written when its batch returns: fuse behind it only if it
+            # is expected to be short, so an interrupt loses little finished work.
+            held += self._expected_seconds(last)
+            if held > _TARGET_BATCH_SECONDS:
+                break
             nxt = self._fusable(last)
             if nxt is None:
                 break
@@ -300,6 +320,16 @@ class Runner:
         if chain:
             self.chains[head] = chain
             self.fused.update(chain)
+
+    def _expected_seconds(self, job_id: str) -> float:
+        """How long the job took last time, else how long this run's jobs took on average
+        (unknown, so infinite, before three of them were timed)."""
+        record = self.records.get(job_id)
+        if record is not None and "d" in record:
+            return float(record["d"])
+        if self.timed_jobs < 3:
+            return float("inf")
+        return self.timed_seconds / self.timed_jobs
 
     def _failed_before(self, job_id: str) -> bool:
         # A job that failed last time runs unchained: if it kills its worker again, it is
@@ -548,7 +578,8 @@ class Runner:
 
     def _send(self, ids: list[str], cores: int) -> None:
         tasks = [self._task(job_id) for job_id in ids]
-        future = self.workers.submit(run_batch, self.workdir, tasks)
+        marker = self.abandoned if self.workers.lingers else None
+        future = self.workers.submit(run_batch, self.workdir, tasks, marker)
         for other in self.inflight.values():
             other.alone = False
         self.inflight[future] = _Batch(ids, cores, alone=not self.inflight)
@@ -626,6 +657,11 @@ class Runner:
                     self._record_result(r)
                 del self.inflight[future]
         if self.inflight:
+            if self.workers.lingers:
+                with contextlib.suppress(OSError):
+                    os.makedirs(os.path.dirname(self.abandoned), exist_ok=True)
+                    with open(self.abandoned, "w"):
+                        pass
             for future in self.inflight:
                 future.cancel()
             self.workers.stop()
@@ -637,10 +673,6 @@ class Runner:
                                 os.unlink(path)
             self.inflight.clear()
         self._remove_temp_files(list(self.temp_users))
-
-
-def _needs_workers(jobs: dict[str, Job]) -> bool:
-    return any(job.where not in (MAIN, NOWHERE) for job in jobs.values())
 
 
 def _worker_died(job_id: str, how: str) -> WorkerDied:

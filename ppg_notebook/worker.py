@@ -59,18 +59,24 @@ class Result(NamedTuple):
 _LOG_TAIL = 20_000
 
 
-def run_batch(workdir: str, tasks: list[Task], watch_parent: bool = True) -> list[Result]:
+def run_batch(
+    workdir: str, tasks: list[Task], abandoned: str | None = None, watch_parent: bool = True
+) -> list[Result]:
     """Run the tasks one after the other in `workdir`; a result for each that was run
     (a chained task after a failure is not: the main process settles it).
 
-    `watch_parent`: exit when the process that started this worker dies (our own loky
-    workers; not the workers of a dask cluster, whose parent is theirs)."""
+    `abandoned`: a file that exists once the run was interrupted (workers that outlive an
+    interrupt: a dask cluster's); the batch then stops, and a failed job's outputs are not
+    removed, since the next run may be writing them. `watch_parent`: exit when the process
+    that started this worker dies (our own loky workers; not a cluster's)."""
     if watch_parent:
         _watch_parent()
     if os.getcwd() != workdir:
         os.chdir(workdir)
     results: list[Result] = []
     for task in tasks:
+        if abandoned and os.path.exists(abandoned):
+            break
         if task.chained:
             before = results[-1] if results else None
             if before is None or not before.ok:
@@ -78,7 +84,7 @@ def run_batch(workdir: str, tasks: list[Task], watch_parent: bool = True) -> lis
             if task.unless is not None and before.fingerprint == task.unless:
                 results.append(_up_to_date(task))
                 continue
-        results.append(run_task(task))
+        results.append(run_task(task, abandoned))
     return results
 
 
@@ -105,7 +111,7 @@ def _up_to_date(task: Task) -> Result:
     return Result(task.job_id, True, time.time(), 0.0, [], task.kept, None, "", [], "", True)
 
 
-def run_task(task: Task) -> Result:
+def run_task(task: Task, abandoned: str | None = None) -> Result:
     start = time.time()
     t0 = time.perf_counter()
     buffer = io.StringIO()
@@ -118,7 +124,8 @@ def run_task(task: Task) -> Result:
     except BaseException as e:
         if isinstance(e, KeyboardInterrupt):
             raise
-        _remove_outputs(task)
+        if not (abandoned and os.path.exists(abandoned)):
+            _remove_outputs(task)
         log = _write_log(task, buffer.getvalue())
         tb = _user_frames(e)
         return Result(

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,13 +169,12 @@ def test_a_failing_job_and_a_crashed_worker_fail_alone(
     assert 'raise ValueError("no such station")' in done.result["error"]
 
 
-def test_ctrl_c_keeps_what_finished_and_never_records_the_interrupted_job(
+def test_ctrl_c_keeps_what_finished_and_the_abandoned_job_leaves_outputs_alone(
     script: PipelineScript, cluster: str
 ) -> None:
     script.write(
         """
         ppg.new_pipeline(backend="dask", scheduler=sys.argv[1])
-        PAUSE = float(sys.argv[2])
 
 
         def quick(path):
@@ -187,16 +187,21 @@ def test_ctrl_c_keeps_what_finished_and_never_records_the_interrupted_job(
                 f.write("half")
                 f.flush()
                 mark("slow started")
-                time.sleep(PAUSE)
+                while not os.path.exists("release"):
+                    time.sleep(0.05)
+                mark("slow ended")
+                if os.path.exists("fail late"):
+                    raise RuntimeError("failed after the run was interrupted")
                 f.write(" and the rest")
 
 
-        ppg.FileGeneratingJob("quick.txt", quick)
-        ppg.FileGeneratingJob("slow.txt", slow)
+        ppg.FileGeneratingJob("slow.txt", slow).depends_on(
+            ppg.FileGeneratingJob("quick.txt", quick)
+        )
         run_and_report()
         """
     )
-    proc = script.start(cluster, "8")
+    proc = script.start(cluster)
     wait_for(lambda: "slow started" in _read(script.runs_log), 60, "the slow job to start")
     wait_for(lambda: _recorded(script, "quick.txt"), 30, "the quick job to be recorded")
     os.kill(proc.pid, signal.SIGINT)
@@ -205,8 +210,20 @@ def test_ctrl_c_keeps_what_finished_and_never_records_the_interrupted_job(
     records = script.history()
     assert records["quick.txt"]["o"] == "ok"
     assert "slow.txt" not in records
-    assert not (script.dir / "slow.txt").exists()  # removed, though its worker goes on
-    resumed = script.run(cluster, "0", timeout=60).ok()
+    assert not (script.dir / "slow.txt").exists()  # removed, though its job goes on
+
+    # The abandoned job fails on its worker after a later run wrote its output: it must
+    # not remove that output.
+    (script.dir / "slow.txt").write_text("written by the next run")
+    (script.dir / "fail late").write_text("")
+    (script.dir / "release").write_text("")
+    wait_for(lambda: "slow ended" in _read(script.runs_log), 30, "the abandoned job to end")
+    time.sleep(0.5)  # it has raised by now; its worker would remove outputs next
+    assert (script.dir / "slow.txt").read_text() == "written by the next run"
+
+    (script.dir / "fail late").unlink()
+    (script.dir / "slow.txt").unlink()
+    resumed = script.run(cluster, timeout=60).ok()
     assert resumed.ran == ["slow.txt"]
     assert (script.dir / "slow.txt").read_text() == "half and the rest"
 

@@ -116,6 +116,44 @@ def test_kill_9_of_the_whole_process_mid_run(script):
     _assert_resumes(script)
 
 
+def test_a_job_that_finished_in_a_chain_is_recorded_before_the_next_one_ends(script):
+    """A line of single dependants may travel to a worker as one batch; a job that is not
+    known to be short is not held back by the next: killed mid-chain, the first is kept."""
+    script.write(
+        """
+        ppg.new_pipeline(cores=2)
+
+
+        def long(path):
+            mark("long")
+            time.sleep(0.3)
+            path.write_text("long")
+
+
+        def hangs(path):
+            mark("hangs")
+            Path("hangs.started").write_text("")
+            while Path("hang.flag").exists():
+                time.sleep(0.05)
+            path.write_text("hangs")
+
+
+        ppg.FileGeneratingJob("hangs.txt", hangs).depends_on(
+            ppg.FileGeneratingJob("long.txt", long)
+        )
+        run_and_report()
+        """
+    )
+    (script.dir / "hang.flag").write_text("1")
+    proc = script.start()
+    wait_for_file(script.dir / "hangs.started", proc=proc)
+    kill_group(proc)
+    assert script.finish(proc).runs == ["long", "hangs"]
+    assert script.history()["long.txt"]["o"] == "ok"
+    (script.dir / "hang.flag").unlink()
+    assert script.run().ok().runs == ["hangs"]
+
+
 def test_kill_9_of_the_main_process_only(script):
     """Only the main process is killed: its workers notice and exit rather than go on
     writing outputs. The next run is not blocked: lock and history are free."""
