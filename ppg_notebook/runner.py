@@ -52,6 +52,37 @@ def code_key(job_id: str) -> str:
     return "FI:" + job_id
 
 
+def job_inputs(
+    job: Job, upstream: list[str], fp: dict[str, str], pending: str = ""
+) -> dict[str, str]:
+    """What `job` consumes: its upstream jobs' output fingerprints (`pending`: one not
+    known yet) and its own code fingerprint."""
+    inputs = {u: UNKNOWN if u == pending else fp[u] for u in upstream}
+    code = job.code_fingerprint()
+    if code is not None:
+        inputs[code_key(job.job_id)] = code
+    return inputs
+
+
+def job_reason(
+    job: Job,
+    record: dict[str, Any] | None,
+    inputs: dict[str, str],
+    jobs: dict[str, Job],
+    refreshed: list[Any],
+) -> Reason | None:
+    """SPEC §3's rules for `job` given its history `record` and what it would consume
+    (`refreshed` collects output records whose stat changed but content did not)."""
+    return reason_to_run(
+        record,
+        inputs,
+        code_key(job.job_id),
+        lambda: facts.check_outputs(job, record, refreshed),  # type: ignore[arg-type]
+        lambda i: describe(jobs.get(i), i),
+        lambda i: i not in jobs or jobs[i].where == NOWHERE,
+    )
+
+
 def describe(job: Job | None, job_id: str) -> str:
     """Names an input for people: 'parameter x', 'input file a.csv', 'job b'."""
     kind = job.kind if job is not None else ""
@@ -219,32 +250,16 @@ class Runner:
     def _inputs(self, job_id: str, pending: str = "") -> dict[str, str]:
         """What the job would consume now (`pending`: an upstream whose output is not known
         yet). Remembered as the job's inputs, recorded if it runs."""
-        fp = self.fp
-        inputs = {u: UNKNOWN if u == pending else fp[u] for u in self.up[job_id]}
-        code = self.jobs[job_id].code_fingerprint()
-        if code is not None:
-            inputs[code_key(job_id)] = code
+        inputs = job_inputs(self.jobs[job_id], self.up[job_id], self.fp, pending)
         self.inputs[job_id] = inputs
         return inputs
 
     def _reason(self, job_id: str, inputs: dict[str, str]) -> Reason | None:
-        job = self.jobs[job_id]
         record = self.records.get(job_id)
-        return reason_to_run(
-            record,
-            inputs,
-            code_key(job_id),
-            lambda: facts.check_outputs(job, record, self.refreshed),  # type: ignore[arg-type]
-            self._describe,
-            self._is_invariant,
-        )
+        return job_reason(self.jobs[job_id], record, inputs, self.jobs, self.refreshed)
 
     def _describe(self, job_id: str) -> str:
         return describe(self.jobs.get(job_id), job_id)
-
-    def _is_invariant(self, job_id: str) -> bool:
-        job = self.jobs.get(job_id)
-        return job is None or job.where == NOWHERE
 
     def _resolve_invariant(self, job: Job) -> None:
         if isinstance(job, FileInvariant):

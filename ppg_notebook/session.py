@@ -13,15 +13,15 @@ from typing import Any
 
 from . import current, graph, hashing
 from .dask_backend import DaskWorkers
-from .decide import UNKNOWN, Reason, reason_to_run
+from .decide import UNKNOWN, Reason
 from .errors import DependencyError, JobRedefinitionError, JobsFailed
 from .events import Event, RunResult
-from .facts import check_outputs, input_file_record
+from .facts import input_file_record
 from .history import History
 from .jobs import NOWHERE, FileInvariant, Job, _Ref, normalize_path
 from .lock import DirectoryLock
 from .pool import LokyWorkers
-from .runner import Runner, code_key, describe, inputs_fingerprint, safe_name
+from .runner import Runner, inputs_fingerprint, job_inputs, job_reason, safe_name
 
 BACKENDS = ("loky", "dask")
 
@@ -268,10 +268,7 @@ class Pipeline:
                 fp[job_id] = self._invariant_fingerprint(job, records)
                 plan[job_id] = None
                 continue
-            inputs = {u: fp[u] for u in upstream[job_id]}
-            code = job.code_fingerprint()
-            if code is not None:
-                inputs[code_key(job_id)] = code
+            inputs = job_inputs(job, upstream[job_id], fp)
             if job.lazy:
                 plan[job_id] = Reason(0, "it runs only when a job that depends on it runs")
                 unknown = UNKNOWN in inputs.values()
@@ -282,15 +279,7 @@ class Pipeline:
             elif job.kind == "final":
                 reason = Reason(0, "it runs after the other jobs when any of them ran")
             else:
-                record = records.get(job_id)
-                reason = reason_to_run(
-                    record,
-                    inputs,
-                    code_key(job_id),
-                    lambda job=job, record=record: check_outputs(job, record, []),
-                    lambda i: describe(self.jobs.get(i), i),
-                    lambda i: i not in self.jobs or self.jobs[i].where == NOWHERE,
-                )
+                reason = job_reason(job, records.get(job_id), inputs, self.jobs, [])
             plan[job_id] = reason
             fp[job_id] = UNKNOWN if reason is not None else records[job_id]["fp"]
         return plan
