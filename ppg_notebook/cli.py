@@ -6,9 +6,10 @@ process, in the notebook's directory (where its kernel would run), so that the j
 the notebook's own. Bad input is one line on stderr and exit status 2; a failed job is
 exit status 1.
 
-`status` with a notebook says what would run and why; without one it can only report what
-the history in `--dir` knows (each job's last outcome, when and how long), since why a job
-must run depends on its current code.
+`status` with a notebook says what would run and why. Without one it reports what the
+history in `--dir` knows (each job's last outcome, when and how long) and whether the
+outputs each job wrote are still as written; whether code or inputs changed can only be
+told from the notebook.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from rich.table import Table
 from .errors import PipelineError
 from .events import Event, Outcome
 from .export import ExportError, Script, export, notebook_cells
+from .facts import recorded_outputs_problem
 from .history import History
 from .notebook import NotebookPipeline
 from .notebook_display import StatusTable, seconds
@@ -116,21 +118,35 @@ def status_command(args: argparse.Namespace, console: Console) -> int:
         records = History(str(ppg_dir / "history")).load()
     except PipelineError as e:
         raise CommandError(str(e)) from None
+    stored = os.path.join(os.path.abspath(ppg_dir), "cache")
     rows = [
-        {
-            "job": job_id,
-            "kind": "",
-            "state": {"ok": "succeeded", "failed": "failed"}.get(record.get("o", ""), "must run"),
-            "why": record.get("e", "") if record.get("o") == "failed" else "",
-            "last_run": record.get("t"),
-            "duration": record.get("d"),
-            "error": record.get("e", ""),
-        }
+        _history_row(job_id, record, stored)
         for job_id, record in sorted(records.items())
         if not job_id.startswith(_INVARIANT_PREFIXES)
     ]
-    _print_status(console, rows, "from the history only: pass the notebook to see why")
+    note = "from the history only (outputs checked; pass the notebook to check code and inputs)"
+    _print_status(console, rows, note)
     return 0
+
+
+def _history_row(job_id: str, record: dict[str, Any], stored: str) -> dict[str, Any]:
+    """A job's row as far as its record tells: its last outcome, and whether the outputs
+    it wrote are still there as written."""
+    state = {"ok": "succeeded", "failed": "failed"}.get(record.get("o", ""), "must run")
+    why = record.get("e", "") if state == "failed" else ""
+    if state == "succeeded":
+        problem = recorded_outputs_problem(record, stored)
+        if problem:
+            state, why = "must run", problem
+    return {
+        "job": job_id,
+        "kind": "",
+        "state": state,
+        "why": why,
+        "last_run": record.get("t"),
+        "duration": record.get("d"),
+        "error": record.get("e", ""),
+    }
 
 
 def export_command(args: argparse.Namespace, console: Console) -> int:

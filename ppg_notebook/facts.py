@@ -24,28 +24,45 @@ def check_outputs(job: Job, record: dict[str, Any], refreshed: list[str]) -> str
         return "its outputs changed"
     shown = job.paths or job.outputs
     for i, out in enumerate(outs):
-        path = job.outputs[i]
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return f"its output {_show(job, shown[i])} is missing"
-        if st.st_size == 0 and not job.empty_ok:
-            return f"its output {_show(job, shown[i])} is empty"
-        if st.st_mtime_ns == out[1] and st.st_size == out[2] and out[0] == path:
-            continue
-        try:
-            digest = hashing.hash_file(path)
-        except OSError as e:
-            return f"its output {_show(job, shown[i])} cannot be read ({e})"
-        if digest != out[3]:
-            return f"its output {_show(job, shown[i])} was changed since the job wrote it"
-        out[:] = [path, st.st_mtime_ns, st.st_size, digest]
-        refreshed.append(job.job_id)
+        problem = _output_problem(job.outputs[i], out, job.empty_ok)
+        if problem == "":
+            refreshed.append(job.job_id)
+        elif problem is not None:
+            what = "(its stored value)" if job.kind == "value" else repr(shown[i])
+            return f"its output {what} {problem}"
     return None
 
 
-def _show(job: Job, path: str) -> str:
-    return "(its stored value)" if job.kind == "value" else repr(path)
+def recorded_outputs_problem(record: dict[str, Any], stored: str) -> str | None:
+    """`check_outputs` from the history alone (no job declared): why the outputs a record
+    lists are no longer what the job wrote, or None. `stored`: where stored values live."""
+    for out in record.get("out", ()):
+        problem = _output_problem(out[0], out, empty_ok=out[2] == 0)
+        if problem:
+            what = "(its stored value)" if out[0].startswith(stored) else repr(out[0])
+            return f"its output {what} {problem}"
+    return None
+
+
+def _output_problem(path: str, out: list[Any], empty_ok: bool) -> str | None:
+    """What is wrong with output `path` compared with its record `out` ([path, mtime_ns,
+    size, hash]); None if nothing; "" if only its stat changed (`out` is refreshed)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "is missing"
+    if st.st_size == 0 and not empty_ok:
+        return "is empty"
+    if st.st_mtime_ns == out[1] and st.st_size == out[2] and out[0] == path:
+        return None
+    try:
+        digest = hashing.hash_file(path)
+    except OSError as e:
+        return f"cannot be read ({e})"
+    if digest != out[3]:
+        return "was changed since the job wrote it"
+    out[:] = [path, st.st_mtime_ns, st.st_size, digest]
+    return ""
 
 
 def input_file_record(path: str, record: dict[str, Any] | None) -> dict[str, Any] | None:

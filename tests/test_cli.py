@@ -87,6 +87,13 @@ def test_run_then_status_then_nothing_to_do(tmp_path: Path) -> None:
     assert "total.txt" in history.stdout and "succeeded" in history.stdout
     assert "PI:" not in history.stdout
 
+    (tmp_path / "total.txt").write_text("edited by hand")
+    history = cli("status", cwd=tmp_path)
+    row = next(line for line in history.stdout.splitlines() if "total.txt" in line)
+    assert "must run" in row and "was changed since the job wrote it" in row, history.stdout
+    numbers = next(line for line in history.stdout.splitlines() if "numbers" in line)
+    assert "succeeded" in numbers
+
 
 def test_a_failing_job_is_exit_status_1_and_listed(tmp_path: Path) -> None:
     notebook = write_notebook(tmp_path / "broken.ipynb", broken=True)
