@@ -8,11 +8,13 @@ each function came from: frames are mapped back to their real file and rendered 
 from __future__ import annotations
 
 import linecache
+import os
 import traceback
 import types
 from typing import Any
 
 DYNAMIC = "<dynamic-code>"
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
 def render(
@@ -24,9 +26,13 @@ def render(
         return worker_text
     codes = _reachable_code(fn)
     lines = ["Traceback (most recent call last):\n"]
+    theirs = False  # past this package's own frames (which run a notebook cell's body)
     for filename, lineno, name in frames:
         if filename == DYNAMIC:
             filename = _source_file(codes, name, lineno) or filename
+        theirs = theirs or os.path.dirname(os.path.abspath(filename)) != _PACKAGE
+        if not theirs:
+            continue
         lines.append(f'  File "{filename}", line {lineno}, in {name}\n')
         source = linecache.getline(filename, lineno).strip()
         if source:

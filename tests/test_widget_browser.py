@@ -180,6 +180,16 @@ def _fill(page: Any, job: str) -> str:
     )
 
 
+ALL_IN_VIEW = """() => {
+    const canvas = document.querySelector('.ppg-canvas').getBoundingClientRect();
+    return Array.from(document.querySelectorAll('.ppg-dag g.node')).every((node) => {
+        const r = node.getBoundingClientRect();
+        return r.left >= canvas.left && r.right <= canvas.right
+            && r.top >= canvas.top && r.bottom <= canvas.bottom;
+    });
+}"""
+
+
 def _screenshot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     widget = page.locator(".ppg-dag").first
@@ -220,8 +230,11 @@ def test_the_widget_shows_states_runs_reruns_and_shows_a_failure(lab: dict[str, 
         )
 
         # Click a node, press Rerun: it runs again (blue), then is green again.
+        assert page.evaluate(ALL_IN_VIEW)
         page.click('.ppg-dag g.node[data-job="total"]')
         page.wait_for_selector(".ppg-details .ppg-d-title:has-text('total')")
+        # The details panel takes room from the graph, which is fitted to what is left.
+        page.wait_for_function(ALL_IN_VIEW, timeout=5_000)
         first_run = page.inner_text(".ppg-details .ppg-d-last-run")
         page.click(".ppg-details button[data-action='rerun']")
         _wait_state(page, "total", "running", timeout=10_000)

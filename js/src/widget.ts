@@ -168,6 +168,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
   let tx = 0;
   let ty = 0;
   let svgSize = { w: 0, h: 0 };
+  let fitted = false; // the view is as fit() left it: refit when the canvas changes size
   let nextReq = 1;
   const pending = new Map<number, { cmd: string; timer: number }>();
   let layoutToken = 0;
@@ -270,13 +271,36 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
     scale = Math.min(cw / svgSize.w, ch / svgSize.h, 1.5);
     tx = (cw - svgSize.w * scale) / 2;
     ty = (ch - svgSize.h * scale) / 2;
+    fitted = true;
     applyTransform();
   }
+  /** Pan so that `job`'s node is inside the canvas (after the canvas shrank, say). */
+  function reveal(job: string | null) {
+    const node = job ? nodeOf.get(job) : undefined;
+    if (!node) return;
+    const c = canvas.getBoundingClientRect();
+    const n = node.getBoundingClientRect();
+    const margin = 12;
+    let dx = 0;
+    let dy = 0;
+    if (n.right > c.right - margin) dx = c.right - margin - n.right;
+    if (n.left + dx < c.left + margin) dx = c.left + margin - n.left;
+    if (n.bottom > c.bottom - margin) dy = c.bottom - margin - n.bottom;
+    if (n.top + dy < c.top + margin) dy = c.top + margin - n.top;
+    if (!dx && !dy) return;
+    tx += dx;
+    ty += dy;
+    applyTransform();
+  }
+  // The details panel opening or closing, the notebook's width, the user dragging the
+  // widget's height: a fitted view is fitted again, else the selected node stays in view.
+  new ResizeObserver(() => (fitted ? fit() : reveal(selected))).observe(canvas);
   function zoom(factor: number, cx = canvas.clientWidth / 2, cy = canvas.clientHeight / 2) {
     const next = Math.max(0.02, Math.min(8, scale * factor));
     tx = cx - ((cx - tx) * next) / scale;
     ty = cy - ((cy - ty) * next) / scale;
     scale = next;
+    fitted = false;
     applyTransform();
   }
   let drag: { x: number; y: number; tx: number; ty: number; moved: boolean } | null = null;
@@ -291,6 +315,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
     if (drag.moved) {
       tx = drag.tx + dx;
       ty = drag.ty + dy;
+      fitted = false;
       applyTransform();
     }
   });
