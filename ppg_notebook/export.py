@@ -37,6 +37,7 @@ from IPython.utils.process import arg_split
 
 from .cells import OUT, free_names
 from .jobdefs import function_text
+from .notebook import name_problem
 
 RESULTS = ("omit", "comment")
 _OURS = "ppg_notebook"
@@ -225,8 +226,9 @@ def _job_of(source: str) -> JobCell | str | None:
     args = _parse(_job_parser(), line)
     if args is None:
         return f"its options could not be read: %%ppg_job {line}"
-    if not args.name.isidentifier():
-        return f"{args.name!r} is not a valid job name"
+    problem = name_problem(args.name)
+    if problem:
+        return f"the job name {args.name!r} {problem}"
     return JobCell(args.name, body, tuple(args.out), tuple(args.deps), args.cores)
 
 

@@ -46,6 +46,17 @@ from .session import Pipeline, new_pipeline
 _INVARIANT_KINDS = ("parameter", "function", "input")
 
 
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot name a cell's job (it becomes a notebook variable), or None."""
+    if not name.isidentifier() or keyword.iskeyword(name):
+        return "is not a valid Python identifier"
+    if hasattr(builtins, name):
+        return "would shadow the Python builtin of that name"
+    if name == cells.OUT:
+        return "is reserved: inside a file job's body `out` is its output path"
+    return None
+
+
 @dataclass
 class CellJob:
     """What one `%%ppg_job` cell declared."""
@@ -151,15 +162,9 @@ class NotebookPipeline:
         return cell
 
     def _check_name(self, name: str, reserved: set[str] | frozenset[str], is_file: bool) -> None:
-        problem = None
-        if not name.isidentifier() or keyword.iskeyword(name):
-            problem = "is not a valid Python identifier"
-        elif hasattr(builtins, name):
-            problem = "would shadow the Python builtin of that name"
-        elif name in reserved:
+        problem = name_problem(name)
+        if problem is None and name in reserved:
             problem = "is already used by IPython (a magic or one of its own variables)"
-        elif name == cells.OUT:
-            problem = "is reserved: inside a file job's body `out` is its output path"
         if problem:
             msg = (
                 f"the job name {name!r} {problem}. Job names become notebook variables: "

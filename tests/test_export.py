@@ -156,6 +156,7 @@ def test_awkward_cells_make_a_valid_script_that_ruff_accepts(tmp_path: Path) -> 
         "données = [texte, TEXT_1, TEXT_7]",
         '%%ppg_job quoted --out "two words.txt"\nout.write_text("""\\n""")',
         "%%ppg_job 'bad name'\nx = 1",
+        "%%ppg_job list\nlist = [1]",  # the notebook refuses it too: a builtin's name
         # not Python: a string that never ends
         "%%ppg_job evil --out a.txt\n" + '"""; import os\nos.remove("a.txt")',
         # a form feed resets Python's count of indentation: it would leave the function
@@ -175,6 +176,7 @@ def test_awkward_cells_make_a_valid_script_that_ruff_accepts(tmp_path: Path) -> 
     assert "os.remove" not in ast.unparse(tree)
     assert any("'evil' left out" in note for note in script.notes)
     assert any("'feed' left out" in note for note in script.notes)
+    assert any("'list' would shadow the Python builtin" in note for note in script.notes)
     check = subprocess.run(
         [RUFF, "check", "--no-cache", "--isolated", str(path)], capture_output=True, text=True
     )
