@@ -30,7 +30,7 @@ from rich.table import Table
 
 from .errors import PipelineError
 from .events import Event, Outcome
-from .export import ExportError, Script, export, notebook_cells
+from .export import RESULTS, ExportError, Script, export, notebook_cells
 from .facts import recorded_outputs_problem
 from .history import History
 from .notebook import NotebookPipeline
@@ -263,7 +263,7 @@ def parser() -> argparse.ArgumentParser:
     exporting.add_argument("-o", "--output", required=True, metavar="SCRIPT.py")
     exporting.add_argument(
         "--results",
-        choices=("omit", "comment"),
+        choices=RESULTS,
         default="omit",
         help="cells that are neither jobs nor setup: left out (default) or kept as comments",
     )

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -41,7 +42,6 @@ _TIMEOUT = 10  # seconds to reach a scheduler
 class DaskWorkers:
     """The workers of a dask.distributed cluster, as the runner sees workers."""
 
-    name = "dask"
     lingers = True  # a job running when the run is interrupted goes on to its end
 
     def __init__(self, scheduler: Any, cores: int | None) -> None:
@@ -160,7 +160,9 @@ class DaskWorkers:
 
 
 def _is_client(obj: Any) -> bool:
-    return any(c.__name__ == "Client" and "distributed" in c.__module__ for c in type(obj).__mro__)
+    # A Client exists only once distributed is imported: no need to import it to check.
+    distributed = sys.modules.get("distributed")
+    return distributed is not None and isinstance(obj, distributed.Client)
 
 
 def _distributed() -> Any:

@@ -91,7 +91,8 @@ def _noqa_lines(body: str, params: list[str]) -> dict[int, set[str]]:
     is read, or not, in its own handler.
     """
     tree = ast.parse(body)
-    bindings = [b for b in _bindings(tree) if b[3] != "handler"]
+    scope = _scope_walk(tree)
+    bindings = [b for b in _bindings(scope) if b[3] != "handler"]
     first_bound = {}
     last: dict[str, tuple[int, int, str | None]] = {}
     for name, line, col, code in sorted(bindings, key=lambda b: b[1:3]):
@@ -109,15 +110,17 @@ def _noqa_lines(body: str, params: list[str]) -> dict[int, set[str]]:
     for name, (line, _, code) in last.items():
         if code and name not in loaded and not name.startswith("_"):
             flagged.setdefault(line, set()).add(code)
-    for node in _scope_walk(tree):
+    first_read: dict[str, tuple[int, int]] = {}
+    for node in scope:
         if isinstance(node, ast.ExceptHandler) and node.name:
             reads = {n.id for s in node.body for n in ast.walk(s) if isinstance(n, ast.Name)}
             if node.name not in reads and not node.name.startswith("_"):
                 flagged.setdefault(node.lineno, set()).add("F841")
-    for name in before:
-        reads = [n for n in _scope_walk(tree) if isinstance(n, ast.Name) and n.id == name]
-        first = min((n.lineno, n.col_offset) for n in reads if _is_load(n))
-        flagged.setdefault(first[0], set()).add("F823")
+        elif isinstance(node, ast.Name) and node.id in before and _is_load(node):
+            at = (node.lineno, node.col_offset)
+            first_read[node.id] = min(at, first_read.get(node.id, at))
+    for line, _ in first_read.values():
+        flagged.setdefault(line, set()).add("F823")
     commentable = _commentable_lines(body)
     return {line: codes for line, codes in flagged.items() if line in commentable}
 
@@ -138,7 +141,7 @@ def _scope_walk(tree: ast.AST) -> list[ast.AST]:
     return found
 
 
-def _bindings(tree: ast.AST) -> list[tuple[str, int, int, str | None]]:
+def _bindings(scope: list[ast.AST]) -> list[tuple[str, int, int, str | None]]:
     """(name, line, column, what ruff says if it is never read) of the function's locals."""
     found: list[tuple[str, int, int, str | None]] = []
 
@@ -159,7 +162,7 @@ def _bindings(tree: ast.AST) -> list[tuple[str, int, int, str | None]]:
             if isinstance(node, ast.Name):
                 found.append((node.id, node.lineno, node.col_offset, unpacked))
 
-    for node in _scope_walk(tree):
+    for node in scope:
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 add(target, "F841", "RUF059", node.value)
@@ -205,12 +208,12 @@ def cell_body(fn: Any, value_job: bool) -> FunctionBody:
         raise CellError(msg) from None
     filename = fn.__code__.co_filename
     source, outer = _dedent("".join(lines))
-    where = f"job {name!r} ({filename})"
     node = ast.parse(source).body[0]
     if not isinstance(node, ast.FunctionDef):
+        where = located(name, filename, start)
         msg = f"{where}: a job function must be a plain `def` (not async, not a lambda)"
         raise CellError(msg)
-    params = _params(node, where)
+    params = _params(node, located(name, filename, start))
     first, last = node.body[0], node.body[-1]
     strings = string_lines(source)
     text_lines = source.split("\n")
@@ -228,7 +231,7 @@ def cell_body(fn: Any, value_job: bool) -> FunctionBody:
     body = "\n".join(body_lines) + "\n"
     line_in_file = start + first.lineno - 1
     body = _without_return(
-        body, name, value_job, lambda line: _at(name, filename, line_in_file + line - 1)
+        body, name, value_job, lambda line: located(name, filename, line_in_file + line - 1)
     )
     return FunctionBody(name, body, params, Where(filename, line_in_file, outer + len(indent)))
 
@@ -258,7 +261,8 @@ def _params(node: ast.FunctionDef, where: str) -> tuple[str, ...]:
     return tuple(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs))
 
 
-def _at(name: str, filename: str, line: int) -> str:
+def located(name: str, filename: str, line: int) -> str:
+    """How errors name a job function and where it stands."""
     return f"job {name!r} ({filename}, line {line})"
 
 

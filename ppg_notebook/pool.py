@@ -29,11 +29,6 @@ def _loky() -> Any:
     return process_executor
 
 
-def is_worker_lost(error: BaseException) -> bool:
-    """True if `error` says a worker died (loky's TerminatedWorkerError is a subclass)."""
-    return isinstance(error, _loky().BrokenProcessPool)
-
-
 def _pool(cores: int) -> Any:
     pool = _pools.get(cores)
     if pool is None or pool._flags.broken or pool._flags.shutdown:
@@ -42,34 +37,11 @@ def _pool(cores: int) -> Any:
     return pool
 
 
-def submit(cores: int, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-    loky = _loky()
-    try:
-        return _pool(cores).submit(fn, *args)
-    except (loky.BrokenProcessPool, loky.ShutdownExecutorError, RuntimeError):
-        discard(cores)
-        return _pool(cores).submit(fn, *args)
-
-
-def warm(cores: int) -> None:
-    """Start the workers now, so they are ready when the first job is sent."""
-    if cores not in _pools:
-        for _ in range(cores):
-            submit(cores, int)
-
-
-def discard(cores: int, kill: bool = False) -> None:
-    """Forget a broken pool; with `kill`, stop its workers (and the jobs they run) now."""
-    pool = _pools.pop(cores, None)
-    if pool is not None:
-        pool.shutdown(wait=False, kill_workers=kill)
-
-
 class LokyWorkers:
     """The pipeline's view of its workers (the runner asks only this; see dask_backend.py
-    for the other kind): `cores` processes of the shared loky pool."""
+    for the other kind): `cores` processes of the loky pool shared by every pipeline of the
+    process that has that many cores."""
 
-    name = "loky"
     lingers = False  # interrupted jobs are stopped with their worker processes
 
     def __init__(self, cores: int) -> None:
@@ -80,22 +52,37 @@ class LokyWorkers:
         return self.cores
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        return submit(self.cores, fn, *args)
+        loky = _loky()
+        try:
+            return _pool(self.cores).submit(fn, *args)
+        except (loky.BrokenProcessPool, loky.ShutdownExecutorError, RuntimeError):
+            self._discard()
+            return _pool(self.cores).submit(fn, *args)
 
     def warm(self) -> None:
-        warm(self.cores)
+        """Start the workers now, so they are ready when the first job is sent."""
+        if self.cores not in _pools:
+            for _ in range(self.cores):
+                self.submit(int)
 
     def lost(self, error: BaseException) -> str | None:
-        """If `error` says a worker died: how (for the message), else None."""
-        if not is_worker_lost(error):
+        """If `error` says a worker died (loky's TerminatedWorkerError is a
+        BrokenProcessPool): how, for the message; else None. The broken pool is dropped."""
+        if not isinstance(error, _loky().BrokenProcessPool):
             return None
-        discard(self.cores)
+        self._discard()
         codes = re.search(r"exit codes of the workers are \{([^}]*)\}", str(error))
         return f"exit code {codes.group(1)}" if codes else ""
 
     def stop(self) -> None:
         """Stop the jobs running now (interrupt): only our own worker processes."""
-        discard(self.cores, kill=True)
+        self._discard(kill=True)
+
+    def _discard(self, kill: bool = False) -> None:
+        """Forget the pool; with `kill`, stop its workers (and the jobs they run) now."""
+        pool = _pools.pop(self.cores, None)
+        if pool is not None:
+            pool.shutdown(wait=False, kill_workers=kill)
 
 
 @atexit.register

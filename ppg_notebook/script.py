@@ -75,7 +75,7 @@ class CellJobs:
         found = jobdefs.cell_body(fn, value_job=not outs)
         name = found.name
         parsed = cells.analyse(name, found.body, value_job=not outs, where=found.where)
-        where = f"job {name!r} ({found.where.filename}, line {fn.__code__.co_firstlineno})"
+        where = jobdefs.located(name, found.where.filename, fn.__code__.co_firstlineno)
         if any(cell.name == name for cell in self.cells):
             msg = f"{where}: a job of that name is defined above already; rename one of them"
             raise CellError(msg)

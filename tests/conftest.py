@@ -26,7 +26,8 @@ import pytest
 
 # Prepended to every script. Jobs call `mark(name)` to append their name to runs.log (in
 # the pipeline's workdir), so tests count what actually executed, independent of the
-# engine's own report. `run_and_report()` runs the pipeline and prints the RunResult as one
+# engine's own report; `write(name)` is a file job's function that marks and writes `name`.
+# `run_and_report()` runs the pipeline and prints the RunResult as one
 # JSON line (prefixed with @@RESULT) that the test parses; JobsFailed is caught and its
 # message included, so the process exits 0 unless something else went wrong.
 PREAMBLE = """\
@@ -42,6 +43,14 @@ import ppg_notebook as ppg
 def mark(name):
     with open("runs.log", "a") as fh:
         fh.write(name + "\\n")
+
+
+def write(name):
+    def w(path):
+        mark(name)
+        path.write_text(name)
+
+    return w
 
 
 def report(result, error=None, exceptions=None):

@@ -17,14 +17,6 @@ BASE = """
 ppg.new_pipeline(cores=2)
 
 
-def write(name):
-    def w(path):
-        mark(name)
-        path.write_text(name)
-
-    return w
-
-
 a = ppg.FileGeneratingJob("a.txt", write("a"))
 b = ppg.FileGeneratingJob("b.txt", write("b")).depends_on(a)
 

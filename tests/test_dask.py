@@ -263,6 +263,25 @@ def test_workers_that_do_not_share_the_directory_stop_the_run_before_any_job(
     assert done.runs == [] and not (project / "out").exists()
 
 
+def test_a_running_client_can_be_given_instead_of_an_address(
+    script: PipelineScript, cluster: str
+) -> None:
+    script.write(
+        """
+        from distributed import Client
+
+        if __name__ == "__main__":
+            with Client(sys.argv[1]) as client:
+                ppg.new_pipeline(backend="dask", scheduler=client)
+                ppg.FileGeneratingJob("pid.txt", lambda path: path.write_text(str(os.getpid())))
+                run_and_report()
+        """
+    )
+    done = script.run(cluster, timeout=60).ok()
+    assert done.ran == ["pid.txt"]
+    assert int((script.dir / "pid.txt").read_text()) != os.getpid()
+
+
 @pytest.mark.parametrize(
     ("scheduler", "says"),
     [

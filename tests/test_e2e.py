@@ -428,14 +428,6 @@ DEPSET = """
 ppg.new_pipeline(cores=2)
 
 
-def write(name):
-    def w(path):
-        mark(name)
-        path.write_text(name)
-
-    return w
-
-
 a = ppg.FileGeneratingJob("a.txt", write("a"))
 x = ppg.FileGeneratingJob("x.txt", write("x"))
 p = ppg.ParameterInvariant("p", 1)

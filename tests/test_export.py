@@ -275,6 +275,12 @@ def test_notebook_script_and_notebook_again_share_their_results(tmp_path: Path) 
         assert "nothing to do: 3 job(s) up to date" in done.stdout
         assert new_runs(tmp_path) == []
 
+    # --dir and --cores choose another pipeline: there, everything has yet to run
+    other = python(tmp_path / "pipeline.py", "--dir", "other state", "--cores", "1", "--dry-run")
+    assert other.returncode == 0, other.stderr
+    assert "will run    données: it has never run" in other.stdout, other.stdout
+    assert "up to date" not in other.stdout
+
     # (2) an edit of one job in the script reruns it and what depends on it, nothing else
     text = script.read_text(encoding="utf-8")
     old = "total = sum(x * factor for x in données)"
