@@ -63,13 +63,16 @@ class DaskWorkers:
         """Reach the cluster and check that its workers share `ppg_dir`; returns how many
         batches may be in flight."""
         client = self._client()
-        workers = client.scheduler_info().get("workers", {})
-        if not workers:
+        try:  # workers a nanny restarts (after a job crashed one) are back within seconds
+            client.wait_for_workers(1, timeout=_TIMEOUT)
+        except TimeoutError:
             msg = (
-                f"the dask scheduler at {self._address()} has no workers; start some with "
-                f"`dask worker {self._address()}` on machines that share {workdir}"
+                f"the dask scheduler at {self._address()} has no workers (waited "
+                f"{_TIMEOUT} s); start some with `dask worker {self._address()}` on machines "
+                f"that share {workdir}"
             )
-            raise PipelineError(msg)
+            raise PipelineError(msg) from None
+        workers = client.nthreads()  # all of them (scheduler_info() lists 5 in some versions)
         if ppg_dir not in self.shared:
             self._check_shared(client, ppg_dir)
             self.shared.add(ppg_dir)

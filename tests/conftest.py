@@ -31,13 +31,17 @@ import pytest
 # JSON line (prefixed with @@RESULT) that the test parses; JobsFailed is caught and its
 # message included, so the process exits 0 unless something else went wrong.
 PREAMBLE = """\
+import faulthandler
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 
 import ppg_notebook as ppg
+
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # a hung test shows where
 
 
 def mark(name):
@@ -198,8 +202,7 @@ class PipelineScript:
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            kill_group(proc)
-            stdout, stderr = proc.communicate()
+            stdout, stderr = stop_hung(proc)
             pytest.fail(f"the script did not finish in {timeout} s\n{stdout}\n{stderr}")
         runs = self._take_runs()
         return ScriptRun(proc.returncode, stdout, stderr, runs, _parse_result(stdout))
@@ -234,15 +237,38 @@ def kill_group(proc: subprocess.Popen[str]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
-    """Poll `condition` every 20 ms until it is truthy; fail the test after `timeout` s."""
+def stop_hung(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Kill a script that hangs; returns its output, which ends with every thread's stack
+    (the preamble has faulthandler print them on SIGUSR1)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGUSR1)
+        time.sleep(1)
+    kill_group(proc)
+    return proc.communicate()
+
+
+def wait_for(
+    condition: Callable[[], Any],
+    timeout: float = 15,
+    what: str = "condition",
+    proc: subprocess.Popen[str] | None = None,
+) -> Any:
+    """Poll `condition` every 20 ms until it is truthy; fail the test after `timeout` s, or
+    as soon as `proc` exits first (with its output, as also on a timeout)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the script exited ({proc.returncode}) before {what}\n{out}\n{err}")
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+            output = ""
+            if proc is not None:
+                out, err = stop_hung(proc)
+                output = f"; the script printed:\n{out}\n{err}"
+            pytest.fail(f"timed out after {timeout} s waiting for {what}{output}")
         time.sleep(0.02)
 
 
@@ -250,18 +276,7 @@ def wait_for_file(
     path: Path, timeout: float = 15, proc: subprocess.Popen[str] | None = None
 ) -> None:
     """Wait until `path` exists (failing early, with its output, if `proc` exits first)."""
-
-    def ready() -> bool:
-        if path.exists():
-            return True
-        if proc is not None and proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(
-                f"the script exited ({proc.returncode}) before {path.name} appeared\n{out}\n{err}"
-            )
-        return False
-
-    wait_for(ready, timeout, f"{path}")
+    wait_for(path.exists, timeout, f"{path.name} to appear", proc)
 
 
 def pid_alive(pid: int) -> bool:

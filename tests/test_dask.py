@@ -202,8 +202,8 @@ def test_ctrl_c_keeps_what_finished_and_the_abandoned_job_leaves_outputs_alone(
         """
     )
     proc = script.start(cluster)
-    wait_for(lambda: "slow started" in _read(script.runs_log), 60, "the slow job to start")
-    wait_for(lambda: _recorded(script, "quick.txt"), 30, "the quick job to be recorded")
+    wait_for(lambda: "slow started" in _read(script.runs_log), 60, "the slow job to start", proc)
+    wait_for(lambda: _recorded(script, "quick.txt"), 30, "the quick job to be recorded", proc)
     os.kill(proc.pid, signal.SIGINT)
     interrupted = script.finish(proc, timeout=15)
     assert "KeyboardInterrupt" in interrupted.stderr, interrupted.describe()
@@ -261,6 +261,29 @@ def test_workers_that_do_not_share_the_directory_stop_the_run_before_any_job(
     assert "1 of 2 workers cannot" in done.stderr
     assert "filesystem they share" in done.stderr
     assert done.runs == [] and not (project / "out").exists()
+
+
+def test_a_run_waits_for_workers_to_join_and_says_when_none_do(tmp_path: Path) -> None:
+    """A nanny restarts a worker a job crashed within seconds: a run starting meanwhile
+    waits for it; with no worker at all it stops, saying how to start one."""
+    project = tmp_path / "project"
+    project.mkdir()
+    own = Cluster(tmp_path)
+    try:
+        address = own.scheduler()
+        script = PipelineScript(project)
+        script.write(PIPELINE.replace("FAIL", ""))
+        alone = script.run(address, timeout=120)
+        assert alone.returncode == 1
+        assert f"the dask scheduler at {address} has no workers (waited 10 s)" in alone.stderr
+        assert f"start some with `dask worker {address}`" in alone.stderr, alone.describe()
+        waiting = script.start(address)
+        time.sleep(2)
+        own.workers(1)
+        done = script.finish(waiting, timeout=120).ok()
+    finally:
+        own.stop()
+    assert done.result is not None and len(done.result["ran"]) == 7, done.describe()
 
 
 def test_a_running_client_can_be_given_instead_of_an_address(
