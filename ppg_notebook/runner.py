@@ -583,10 +583,14 @@ class Runner:
                 continue
             size = self._batch_size()
             batch: list[str] = []
+            held = 0.0  # as in chains: finished jobs wait for the batch's end to be recorded
             while self.queue and len(batch) < size:
                 nxt = self.queue[0]
                 if nxt in self.alone or self._cores_of(nxt) > 1:
                     break
+                held += self._expected_seconds(nxt)
+                if batch and held > _TARGET_BATCH_SECONDS:
+                    break  # a job known to be long starts a batch of its own
                 batch.append(self.queue.popleft())
                 batch.extend(self.chains.pop(nxt, ()))
             self._send(batch, 1)

@@ -154,6 +154,61 @@ def test_a_job_that_finished_in_a_chain_is_recorded_before_the_next_one_ends(scr
     assert script.run().ok().runs == ["hangs"]
 
 
+def test_a_job_known_to_be_long_is_not_batched_with_short_ones(script):
+    """Short jobs travel to workers in batches, recorded when the batch returns. A job the
+    history knows to be long is sent on its own, so the short jobs beside it in the queue
+    are recorded while it runs (and survive a kill -9)."""
+    script.write(
+        """
+        ppg.new_pipeline(cores=2)
+        parameter = ppg.ParameterInvariant("parameter", sys.argv[1])
+
+
+        def short(path):
+            mark("short")
+            path.write_text("s")
+
+
+        def long(path):
+            mark("long")
+            Path("long.started").write_text("")
+            time.sleep(0.3)
+            while Path("hang.flag").exists():
+                time.sleep(0.05)
+            path.write_text("long")
+
+
+        for i in range(300):
+            ppg.FileGeneratingJob(f"out/{i}.txt", short).depends_on(parameter)
+            if i == 150:
+                ppg.FileGeneratingJob("long.txt", long).depends_on(parameter)
+        run_and_report()
+        """
+    )
+    assert script.run("1").ok().counts == {"short": 300, "long": 1}
+    before = script.history()
+    (script.dir / "long.started").unlink()
+    (script.dir / "hang.flag").write_text("1")
+    proc = script.start("2")  # every job reruns: the parameter changed
+    wait_for_file(script.dir / "long.started", timeout=30, proc=proc)
+
+    def shorts_recorded() -> bool:
+        log = script.dir / "runs.log"
+        done = log.read_text().count("short") if log.exists() else 0
+        try:
+            records = script.history()
+        except sqlite3.OperationalError:  # being written
+            return False
+        shorts = [f"out/{i}.txt" for i in range(300)]
+        return done == 300 and all(records[job] != before[job] for job in shorts)
+
+    wait_for(shorts_recorded, 30, "the short jobs to be recorded while the long one runs", proc)
+    kill_group(proc)
+    script.finish(proc)
+    (script.dir / "hang.flag").unlink()
+    assert script.run("2").ok().runs == ["long"]
+
+
 def test_kill_9_of_the_main_process_only(script):
     """Only the main process is killed: its workers notice and exit rather than go on
     writing outputs. The next run is not blocked: lock and history are free."""
