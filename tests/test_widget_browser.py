@@ -190,6 +190,17 @@ ALL_IN_VIEW = """() => {
 }"""
 
 
+FACTS_APART = """() => {
+    const panel = document.querySelector('.ppg-details').getBoundingClientRect();
+    return Array.from(document.querySelectorAll('.ppg-d-facts dt')).every((dt) => {
+        const label = dt.getBoundingClientRect();
+        const value = dt.nextElementSibling.getBoundingClientRect();
+        const fits = dt.scrollWidth <= dt.clientWidth;  // the label's text, not only its box
+        return fits && label.right + 4 <= value.left && value.right <= panel.right;
+    });
+}"""
+
+
 def _screenshot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     widget = page.locator(".ppg-dag").first
@@ -252,6 +263,7 @@ def test_the_widget_shows_states_runs_reruns_and_shows_a_failure(lab: dict[str, 
         page.wait_for_selector(".ppg-details .ppg-d-traceback", timeout=10_000)
         assert "ZeroDivisionError" in page.inner_text(".ppg-details .ppg-d-traceback")
         assert "dividing now" in page.inner_text(".ppg-details .ppg-d-log")
+        assert page.evaluate(FACTS_APART), "a label of the details panel overlaps its value"
         _screenshot(page, "widget.png")
 
         # Invalidate answers, and the border turns amber (the job must run).
