@@ -8,6 +8,8 @@ Decisions where SPEC §4 is silent:
   would have to re-import the user's script in every worker process.
 - Futures come from the client's own `concurrent.futures` executor (what joblib's dask
   backend uses underneath), so the scheduler works unchanged.
+- A run waits up to 10 s for a first worker: a nanny restarting a worker that a job crashed
+  (or a cluster still starting) is not an error.
 - Before the first run in a directory, every worker must read a token file written in the
   pipeline's directory: outputs, stored values and logs are written by the workers and read
   here, so all must see the same files at the same paths. Otherwise the run stops before
