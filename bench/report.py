@@ -6,10 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from results import PhaseResult, Stat, difference, median_of
+from tools import DASK_TOOLS
 from workloads import Workload, change_reruns
 
 TOOL_TITLES = {
     "ppg": "ppg_notebook",
+    "ppg-dask": "ppg_notebook (dask)",
     "ppg2": "pypipegraph2",
     "ppg1": "pypipegraph",
     "joblib": "joblib (no graph)",
@@ -175,9 +177,23 @@ def noise_notes(results: list[PhaseResult], cpus: int) -> list[str]:
     return remarks
 
 
+def cluster_notes(results: list[PhaseResult]) -> list[str]:
+    """How the dask tools were run: on a cluster started beforehand, not timed."""
+    remarks = []
+    for tool in sorted({r.tool for r in results} & DASK_TOOLS):
+        remarks.append(
+            f"{TOOL_TITLES[tool]}: each case ran on a dask cluster (a scheduler and one "
+            "single-threaded worker process per core of the case) started before its cold "
+            "phase and stopped after its change phase; starting it is not timed. The cluster's "
+            "CPU time counts as the tool's own, not as background; its memory rows cover the "
+            "client process only (the workers are not its children)"
+        )
+    return remarks
+
+
 def notes(results: list[PhaseResult], cpus: int) -> list[str]:
     """Human-readable remarks on load, failures, wrong reruns and stray processes."""
-    remarks = noise_notes(results, cpus) + stray_notes(results)
+    remarks = cluster_notes(results) + noise_notes(results, cpus) + stray_notes(results)
     for r in results:
         where = f"{TOOL_TITLES[r.tool]} {r.workload} #{r.repeat + 1} {r.phase}"
         if r.status in ("error", "timeout"):

@@ -1,4 +1,5 @@
-"""Benchmark ppg_notebook against pypipegraph2, pypipegraph and a plain joblib baseline.
+"""Benchmark ppg_notebook (loky and dask backends) against pypipegraph2, pypipegraph and a
+plain joblib baseline.
 
 Usage (from the dev venv, one command; each phase runs as its own fresh process)::
 
@@ -7,9 +8,10 @@ Usage (from the dev venv, one command; each phase runs as its own fresh process)
     /work/venv/bin/python bench/run.py --tools ppg2,ppg1,joblib --repeats 1 \\
         --markdown /tmp/bench.md --json /tmp/bench.json
 
-Options: ``--tools`` (ppg, ppg2, ppg1, joblib), ``--workloads`` (fanout-1000, fanout-10000,
-chain-500, cpu-8), ``--repeats N`` (default 3), ``--quick``, ``--timeout S`` per phase
-(default 600), ``--markdown PATH``, ``--json PATH``, ``--tmpdir DIR``.
+Options: ``--tools`` (ppg, ppg-dask, ppg2, ppg1, joblib; by default all of them, except
+ppg-dask when ``distributed`` cannot be imported), ``--workloads`` (fanout-1000,
+fanout-10000, chain-500, cpu-8), ``--repeats N`` (default 3), ``--quick``, ``--timeout S``
+per phase (default 600), ``--markdown PATH``, ``--json PATH``, ``--tmpdir DIR``.
 
 Workloads (every job also depends on a tracked parameter)::
 
@@ -27,6 +29,12 @@ fewer than a correct tool would. Memory: the case process reports its own peak R
 (``RUSAGE_SELF``); ``measure.py``, its only parent, reports ``RUSAGE_CHILDREN`` (the largest
 process in the tree, workers included). The table shows medians, each peer's ratio to
 ppg_notebook, and the targets.
+
+ppg-dask (ppg_notebook with ``backend="dask"``) runs each case on a dask cluster of its own:
+a scheduler and one single-threaded worker process per core of the case, started before the
+case's cold phase and stopped after its change phase, outside every timing (cluster.py).
+Its phases find the scheduler's address in the environment (``tools.SCHEDULER_ENV``); the
+CPU time the cluster uses during a phase counts as the case's own, not as background load.
 """
 
 from __future__ import annotations
@@ -43,9 +51,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from cluster import ClusterError, DaskCluster, dask_available, dask_cluster
 from report import LEGEND, TOOL_TITLES, markdown_table, notes
 from results import PhaseResult
-from tools import ADAPTERS, DISTRIBUTIONS
+from tools import ADAPTERS, DASK_TOOLS, DISTRIBUTIONS, SCHEDULER_ENV
 from workloads import FULL_WORKLOADS, OUT_DIR, PHASES, Workload, expected_reruns, quick_variant
 
 HERE = Path(__file__).resolve().parent
@@ -67,7 +76,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description=__doc__.split("\n")[0] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--tools", default=",".join(ADAPTERS), help="comma-separated")
+    parser.add_argument(
+        "--tools", help="comma-separated (default: all; ppg-dask only if distributed imports)"
+    )
     parser.add_argument(
         "--workloads", default=",".join(w.name for w in FULL_WORKLOADS), help="comma-separated"
     )
@@ -88,8 +99,21 @@ def split_choices(text: str, known: list[str], what: str) -> list[str]:
     return chosen
 
 
+def default_tools() -> str:
+    """Every tool, leaving out the dask ones (with a note) if ``distributed`` is missing."""
+    tools = list(ADAPTERS)
+    if not dask_available():
+        print(
+            f"note: skipping {', '.join(sorted(DASK_TOOLS))}: `import distributed` fails "
+            "(pip install 'ppg_notebook[dask]')",
+            file=sys.stderr,
+        )
+        tools = [tool for tool in tools if tool not in DASK_TOOLS]
+    return ",".join(tools)
+
+
 def make_config(args: argparse.Namespace) -> Config:
-    tools = split_choices(args.tools, list(ADAPTERS), "tool")
+    tools = split_choices(args.tools or default_tools(), list(ADAPTERS), "tool")
     by_name = {w.name: w for w in FULL_WORKLOADS}
     names = split_choices(args.workloads, list(by_name), "workload")
     workloads = [quick_variant(by_name[n]) if args.quick else by_name[n] for n in names]
@@ -136,7 +160,11 @@ def machine_info(tools: list[str]) -> dict[str, str]:
         "OS": platform.platform(),
     }
     for tool in tools:
-        info[TOOL_TITLES[tool]] = version_of(DISTRIBUTIONS[tool])
+        versions = [(dist, version_of(dist)) for dist in DISTRIBUTIONS[tool]]
+        if len(versions) == 1:
+            info[TOOL_TITLES[tool]] = versions[0][1]
+        else:
+            info[TOOL_TITLES[tool]] = ", ".join(f"{dist} {version}" for dist, version in versions)
     return info
 
 
@@ -158,13 +186,27 @@ def case_command(tool: str, workload: Workload, cores: int, phase: str, workdir:
     ]  # fmt: skip
 
 
-def measure(command: list[str], logs: Path, phase: str, timeout: float) -> dict[str, Any]:
-    """Run ``command`` under measure.py; its JSON verdict, or an error verdict."""
+def measure(
+    command: list[str], logs: Path, phase: str, timeout: float, cluster: DaskCluster | None
+) -> dict[str, Any]:
+    """Run ``command`` under measure.py; its JSON verdict, or an error verdict.
+
+    With a ``cluster``, the command finds its address in ``SCHEDULER_ENV`` and the CPU time
+    the cluster's processes use meanwhile counts as the command's own.
+    """
     stdout, stderr = logs / f"{phase}.stdout", logs / f"{phase}.stderr"
     wrapper = [sys.executable, str(HERE / "measure.py"), str(timeout), str(stdout), str(stderr)]
+    env = None
+    if cluster is not None:
+        wrapper += ["--own-sessions", ",".join(map(str, cluster.sessions))]
+        env = {**os.environ, SCHEDULER_ENV: cluster.address}
     try:
         done = subprocess.run(
-            [*wrapper, "--", *command], capture_output=True, text=True, timeout=timeout + 60
+            [*wrapper, "--", *command],
+            capture_output=True,
+            text=True,
+            timeout=timeout + 60,
+            env=env,
         )
         return json.loads(done.stdout)
     except (subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
@@ -178,11 +220,17 @@ def print_stderr_tail(path: Path, title: str) -> None:
 
 
 def run_phase(
-    tool: str, workload: Workload, repeat: int, phase: str, workdir: Path, config: Config
+    tool: str,
+    workload: Workload,
+    repeat: int,
+    phase: str,
+    workdir: Path,
+    config: Config,
+    cluster: DaskCluster | None,
 ) -> PhaseResult:
     before = snapshot(workdir / OUT_DIR)
     command = case_command(tool, workload, config.cores, phase, workdir)
-    verdict = measure(command, workdir.parent, phase, config.timeout)
+    verdict = measure(command, workdir.parent, phase, config.timeout, cluster)
     report = workdir.parent / f"{phase}.json"
     status = str(verdict["status"])
     if status == "ok" and not report.exists():
@@ -207,6 +255,25 @@ def run_phase(
 
 
 def run_case(tool: str, workload: Workload, repeat: int, config: Config) -> list[PhaseResult]:
+    """The case's phases; a dask tool's inside a dask cluster started for this case alone
+    (not timed: other tools' cases then never run beside an idle cluster)."""
+    if tool not in DASK_TOOLS:
+        return run_phases(tool, workload, repeat, config, None)
+    try:
+        with dask_cluster(workload.cores or config.cores, config.tmpdir) as cluster:
+            return run_phases(tool, workload, repeat, config, cluster)
+    except ClusterError as exc:
+        print(f"--- {tool} {workload.name}: {exc}\n---", file=sys.stderr)
+        results = [PhaseResult(tool, workload.name, repeat, PHASES[0], "error")]
+        results += [PhaseResult(tool, workload.name, repeat, p, "skipped") for p in PHASES[1:]]
+        for result in results:
+            log_progress(result)
+        return results
+
+
+def run_phases(
+    tool: str, workload: Workload, repeat: int, config: Config, cluster: DaskCluster | None
+) -> list[PhaseResult]:
     """Cold, no-op and change phases in one fresh directory; stops at the first failure."""
     results: list[PhaseResult] = []
     prefix = f"ppgbench-{tool}-{workload.name}-"
@@ -217,7 +284,7 @@ def run_case(tool: str, workload: Workload, repeat: int, config: Config) -> list
             if results and results[-1].status != "ok":
                 results.append(PhaseResult(tool, workload.name, repeat, phase, "skipped"))
                 continue
-            results.append(run_phase(tool, workload, repeat, phase, workdir, config))
+            results.append(run_phase(tool, workload, repeat, phase, workdir, config, cluster))
             log_progress(results[-1])
     return results
 

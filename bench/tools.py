@@ -2,12 +2,15 @@
 
 Each adapter runs inside a fresh case process whose working directory is the case's own
 directory, and imports its tool lazily so that a missing tool fails only its own cases.
+The tools in ``DASK_TOOLS`` run on a dask cluster the orchestrator started beforehand
+(``cluster.py``), whose scheduler address the case finds in ``SCHEDULER_ENV``.
 Job functions are closures over plain strings and floats, the way users of these tools
 write them; every job also depends on a parameter the tool tracks.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +19,8 @@ from typing import Any
 from workloads import JobSpec, Workload, do_job
 
 Adapter = Callable[[Workload, list[JobSpec], int], None]
+
+SCHEDULER_ENV = "PPGBENCH_DASK_SCHEDULER"
 
 
 def path_job(workload: Workload, spec: JobSpec) -> Callable[[Path], None]:
@@ -56,6 +61,18 @@ def run_ppg_notebook(workload: Workload, specs: list[JobSpec], cores: int) -> No
     import ppg_notebook as ppg
 
     ppg.new_pipeline(dir=".ppg", cores=cores)
+    declare_graph(ppg, workload, specs, path_job)
+    ppg.run()
+
+
+def run_ppg_notebook_dask(workload: Workload, specs: list[JobSpec], cores: int) -> None:
+    """ppg_notebook's dask backend, on the cluster whose address is in ``SCHEDULER_ENV``."""
+    scheduler = os.environ.get(SCHEDULER_ENV)
+    if not scheduler:
+        sys.exit(f"{SCHEDULER_ENV} is not set (bench/run.py starts a dask cluster and sets it)")
+    import ppg_notebook as ppg
+
+    ppg.new_pipeline(dir=".ppg", cores=cores, backend="dask", scheduler=scheduler)
     declare_graph(ppg, workload, specs, path_job)
     ppg.run()
 
@@ -114,14 +131,19 @@ def chain_content(path: str, param: str, upstream_content: str) -> None:
 
 ADAPTERS: dict[str, Adapter] = {
     "ppg": run_ppg_notebook,
+    "ppg-dask": run_ppg_notebook_dask,
     "ppg2": run_pypipegraph2,
     "ppg1": run_pypipegraph,
     "joblib": run_joblib,
 }
 
-DISTRIBUTIONS = {
-    "ppg": "ppg_notebook",
-    "ppg2": "pypipegraph2",
-    "ppg1": "pypipegraph",
-    "joblib": "joblib",
+DASK_TOOLS = frozenset({"ppg-dask"})
+
+# The distributions whose versions the report lists for each tool.
+DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "ppg": ("ppg_notebook",),
+    "ppg-dask": ("ppg_notebook", "distributed"),
+    "ppg2": ("pypipegraph2",),
+    "ppg1": ("pypipegraph",),
+    "joblib": ("joblib",),
 }
