@@ -138,10 +138,8 @@ class Runner:
         # Workers whose jobs outlive an interrupt (a cluster's) are told through this file
         # that their run was abandoned: they then leave the outputs alone.
         self.abandoned = os.path.join(ppg_dir, "abandoned", f"{os.getpid()}-{id(self):x}")
-        self.connected = False
+        self.connected = False  # workers are reached when the first job is queued for them
         self.cores = workers.cores
-        if any(job.where == WORKER for job in jobs.values()):
-            self._connect()  # a cluster out of reach is said before anything runs
         self.emit = emit
         self.extend = extend
         self.result = RunResult()

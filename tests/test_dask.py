@@ -269,19 +269,20 @@ def test_a_run_waits_for_workers_to_join_and_says_when_none_do(tmp_path: Path) -
     project = tmp_path / "project"
     project.mkdir()
     own = Cluster(tmp_path)
+    script = PipelineScript(project)
     try:
         address = own.scheduler()
-        script = PipelineScript(project)
         script.write(PIPELINE.replace("FAIL", ""))
         alone = script.run(address, timeout=120)
         assert alone.returncode == 1
         assert f"the dask scheduler at {address} has no workers (waited 10 s)" in alone.stderr
         assert f"start some with `dask worker {address}`" in alone.stderr, alone.describe()
         waiting = script.start(address)
-        time.sleep(2)
+        time.sleep(1)
         own.workers(1)
         done = script.finish(waiting, timeout=120).ok()
     finally:
+        script.cleanup()
         own.stop()
     assert done.result is not None and len(done.result["ran"]) == 7, done.describe()
 
