@@ -122,6 +122,8 @@ class NotebookPipeline:
             raise CellError(msg)
         previous = self.cells.get(name)
         out_ids, out_paths = self._check_outs(name, outs, previous)
+        job_id = self._id_for(name, out_ids)
+        self._check_id(name, job_id)
         parsed = cells.analyse(name, body, value_job=not outs, where=where)
         bindings, upstream = self._upstream(name, parsed.free, outs)
         extra = self._extra_deps(name, deps or [])
@@ -132,7 +134,8 @@ class NotebookPipeline:
 
         code = cells.carrier(parsed, captured.values)
         notes = []
-        if previous is not None and previous.job.job_id != self._id_for(name, out_ids):
+        replaced = previous is not None and previous.job.job_id == job_id
+        if previous is not None and not replaced:
             notes = self._retire(previous, set(out_paths))
         current.set_current(self.pipeline)
         invariants = [
@@ -154,7 +157,7 @@ class NotebookPipeline:
             fn = cells.value_function(code, bindings, parsed.result)
             job = ValueJob(name, fn, cores_needed=cores)
         job.depends_on(*upstream.values(), *extra, *invariants, *captured.jobs.values())
-        if previous is not None:
+        if replaced:  # (a retired job took its invariants along; a kept one still needs them)
             for stale in set(previous.invariants) - set(invariants):
                 self.pipeline.remove_job(stale)
         cell = CellJob(name, job, invariants, parsed.shows_result, notes)
@@ -199,6 +202,18 @@ class NotebookPipeline:
 
     def _id_for(self, name: str, out_ids: list[str]) -> str:
         return ":::".join(out_ids) if out_ids else name
+
+    def _check_id(self, name: str, job_id: str) -> None:
+        """Refuses the id of another cell's job (a file job is known by its path)."""
+        owner = self.cell_of(job_id)
+        if owner is not None and owner.name != name:
+            msg = (
+                f"job {name!r} would be known as {job_id!r}, which is already job "
+                f"{owner.name!r}: a file job is known by its path, a value job by its name, "
+                f"and each id names one job. Choose another path (e.g. {job_id + '.txt'!r}) "
+                f"or another name"
+            )
+            raise CellError(msg)
 
     def _upstream(
         self, name: str, free: tuple[str, ...], outs: list[str]

@@ -212,6 +212,21 @@ def test_changing_a_cell_from_value_to_file_replaces_its_job(sh: Shell) -> None:
     assert ids == ["thing (thing.txt)"]
 
 
+def test_a_cell_whose_old_job_is_still_needed_can_be_declared_again_and_again(
+    sh: Shell,
+) -> None:
+    sh.ok("limit = 2")
+    sh.ok("%%ppg_job a --no-run\na = limit")
+    sh.ok("%%ppg_job b --no-run\nb = a + 1")
+    out = sh.ok("%%ppg_job a --out a.txt --no-run\nout.write_text('x')")
+    assert "the previous job of 'a' (a) stays declared" in out
+    sh.ok("%%ppg_job a --out a.txt --no-run\nout.write_text('y')")
+    assert "a" in sh.pipeline.jobs and "a.txt" in sh.pipeline.jobs  # b still reads the old a
+    sh.ok("%%ppg_job b --no-run\nb = 1")
+    sh.ok("%ppg_run b")
+    assert sh.ns["b"] == 1
+
+
 # --- output and errors -----------------------------------------------------------------
 def test_worker_output_is_shown_under_the_cell_and_kept_in_the_log(sh: Shell) -> None:
     out = sh.ok(
@@ -269,6 +284,7 @@ def test_a_failed_upstream_is_shown_under_the_cell_that_needed_it(sh: Shell) -> 
         ("%%ppg_job total\ntotal = str(lock)", "reads the notebook global 'lock'"),
         ("%%ppg_job total\ntotal = use_lock()", "'lock' (a _thread.lock), which the notebook"),
         ("%%ppg_job total --out taken.txt\nout.write_text('x')", "job 'owner' already writes"),
+        ("%%ppg_job other --out total\nout.write_text('x')", "would be known as 'total', which"),
         ("%%ppg_job total\ntotal = total + 1", "reads 'total' before assigning it"),
         ("%%ppg_job total\ntotal = (", "'(' was never closed"),
     ],
