@@ -632,8 +632,12 @@ class Runner:
             return
         for r in results:
             self._record_result(r)
-        if len(results) < len(batch.ids):
-            self._unfuse(batch.ids[len(results) :])
+        # A batch stops at a chained job whose upstream failed: what it held after that
+        # is decided again, and the independent jobs among it are sent again.
+        rest = batch.ids[len(results) :]
+        heads = [job_id for job_id in rest if job_id not in self.fused]
+        self._unfuse(rest)
+        self.queue.extendleft(reversed(heads))
 
     def _record_result(self, r: Result) -> None:
         self.timed_jobs += 1

@@ -400,6 +400,47 @@ else:
 """
 
 
+def test_a_failure_inside_a_batch_does_not_drop_the_jobs_sent_after_it(script):
+    """Short jobs known to be short travel in batches, each with the line of dependants
+    below it; one that fails stops its own line, not the independent jobs later in the
+    same batch."""
+    script.write(
+        """
+        ppg.new_pipeline(cores=1)
+        failing = int(sys.argv[1])
+
+
+        def head(i):
+            def run(path):
+                mark(f"h{i}")
+                if i == failing:
+                    raise ValueError(f"head {i} fails")
+                path.write_text(str(i))
+
+            return run
+
+
+        for i in range(30):
+            ppg.FileGeneratingJob(f"c{i}.txt", write(f"c{i}")).depends_on(
+                ppg.FileGeneratingJob(f"h{i}.txt", head(i)).depends_on(
+                    ppg.ParameterInvariant(f"p{i}", sys.argv[1])
+                )
+            )
+        run_and_report()
+        """
+    )
+    assert len(script.run("-1").ok().runs) == 60  # now their durations are known
+    done = script.run("10")  # every head reruns: its parameter changed
+    assert done.result is not None, done.describe()
+    assert set(done.result["failed"]) == {"h10.txt"}
+    assert done.result["upstream_failed"] == ["c10.txt"]
+    assert sorted(done.runs) == sorted(f"h{i}" for i in range(30)), done.describe()
+    others = [i for i in range(30) if i != 10]
+    assert sorted(done.result["ran"]) == sorted(f"h{i}.txt" for i in others)
+    # each head wrote what it wrote before: its dependant is up to date (rule 5)
+    assert {f"c{i}.txt" for i in others} <= set(done.result["up_to_date"])
+
+
 def test_failing_jobs(script):
     (script.dir / "fail.flag").write_text("1")
     script.write(RAISING)
