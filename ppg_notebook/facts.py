@@ -74,7 +74,7 @@ def input_file_record(path: str, record: dict[str, Any] | None) -> dict[str, Any
         st = os.stat(path)
     except FileNotFoundError:
         return None
-    if record is not None:
+    if record is not None and record.get("out"):  # (a failed record: the file was missing)
         out = record["out"][0]
         if out[1] == st.st_mtime_ns and out[2] == st.st_size:
             return record

@@ -425,6 +425,24 @@ def test_depends_on_a_missing_path(script):
     assert sorted(fixed.runs) == ["new", "x"], fixed.describe()
 
 
+def test_an_input_file_that_went_missing_is_read_again_once_it_is_back(script):
+    script.write(
+        """
+        ppg.FileGeneratingJob("x.txt", write("x")).depends_on(ppg.FileInvariant("in.csv"))
+        run_and_report()
+        """
+    )
+    (script.dir / "in.csv").write_text("1")
+    assert script.run().ok().runs == ["x"]
+    (script.dir / "in.csv").unlink()
+    missing = script.run()
+    assert missing.result is not None, missing.describe()
+    assert "input file 'in.csv' does not exist" in missing.result["failed"]["file:in.csv"]
+    assert missing.result["upstream_failed"] == ["x.txt"]
+    (script.dir / "in.csv").write_text("2")
+    assert script.run().ok().runs == ["x"]
+
+
 def test_run_with_an_unknown_target(script):
     _good_first(script)
     script.write(_with("pass").replace("run_and_report()", 'run_and_report(["nope.txt"])'))
