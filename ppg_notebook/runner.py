@@ -435,7 +435,9 @@ class Runner:
         record["o"] = "ok"
         record["i"] = self.inputs.get(job_id, {})
         if job.where == MAIN:
-            record["fp"] = self.fp.setdefault(job_id, inputs_fingerprint(record["i"]))
+            if job_id not in self.fp:  # (a loading job's was set when it was decided)
+                self.fp[job_id] = inputs_fingerprint(record["i"])
+            record["fp"] = self.fp[job_id]
         else:
             self.fp[job_id] = record["fp"]
         if job.kind == "value":
@@ -480,7 +482,6 @@ class Runner:
         self.emit(Event("running", job_id))
         start = time.time()
         t0 = time.perf_counter()
-        known = set(self.jobs)
         try:
             with _working_directory(self.workdir):
                 job.load()  # type: ignore[attr-defined]
@@ -490,10 +491,10 @@ class Runner:
         record = {"t": start, "d": time.perf_counter() - t0}
         self._succeed(job_id, record)
         if job.kind == "generating":
-            self._add_generated_jobs(known)
+            self._add_generated_jobs()
 
-    def _add_generated_jobs(self, known: set[str]) -> None:
-        new_jobs, new_upstream = self.extend(known)
+    def _add_generated_jobs(self) -> None:
+        new_jobs, new_upstream = self.extend(set(self.jobs))
         for job_id, job in new_jobs.items():
             self.jobs[job_id] = job
             self.up[job_id] = new_upstream[job_id]
@@ -507,28 +508,32 @@ class Runner:
                 self.ready.append(job_id)
 
     def _run_finals(self) -> None:
+        """Final jobs, once all else settled; one that depends on another runs after it."""
         if not self.finals:
             return
         anything_ran = any(
             outcome is not Outcome.UP_TO_DATE and not self.jobs[job_id].always
             for job_id, outcome in self.result.outcomes.items()
         )
-        for job_id in self.finals:
-            job = self.jobs[job_id]
-            inputs = {u: self.fp.get(u, "") for u in self.up[job_id]}
-            code = job.code_fingerprint()
-            if code is not None:
-                inputs[code_key(job_id)] = code
-            self.inputs[job_id] = inputs
-            record = self.records.get(job_id)
-            if anything_ran:
-                self.result.reasons[job_id] = "other jobs ran"
-            elif record is None or record.get("o") != "ok" or record.get("i") != inputs:
-                self.result.reasons[job_id] = "it has not run with these inputs"
-            else:
-                self.result.outcomes[job_id] = Outcome.UP_TO_DATE
-                continue
-            self._dispatch(job_id)
+        while self.finals:
+            finals, self.finals = self.finals, []
+            for job_id in finals:
+                self._run_final(job_id, anything_ran)
+            while self.ready:  # the finals that waited for these
+                self._resolve(self.ready.popleft())
+
+    def _run_final(self, job_id: str, anything_ran: bool) -> None:
+        inputs = self._inputs(job_id)
+        record = self.records.get(job_id)
+        if anything_ran:
+            self.result.reasons[job_id] = "other jobs ran"
+        elif record is None or record.get("o") != "ok" or record.get("i") != inputs:
+            self.result.reasons[job_id] = "it has not run with these inputs"
+        else:
+            self.fp[job_id] = inputs_fingerprint(inputs)  # as recorded when it ran
+            self._settle(job_id, Outcome.UP_TO_DATE)
+            return
+        self._dispatch(job_id)
 
     # --- worker jobs -----------------------------------------------------------------
     def _task(self, job_id: str) -> Task:

@@ -227,7 +227,7 @@ class Pipeline:
                 ppg_dir=self.dir,
                 workers=self.workers,
                 emit=self._emit,
-                extend=self._new_jobs_since,
+                extend=self._generated_jobs(),
                 stop=self._stop,
             )
             self._stop.clear()
@@ -242,10 +242,24 @@ class Pipeline:
         `run()` raises KeyboardInterrupt."""
         self._stop.set()
 
-    def _new_jobs_since(self, known: set[str]) -> tuple[dict[str, Job], dict[str, list[str]]]:
-        upstream = self._resolve_all([job_id for job_id in self.jobs if job_id not in known])
-        graph.topological_order(self._resolve_all(list(self.jobs)))  # refuse a cycle
-        return {job_id: self.jobs[job_id] for job_id in upstream}, upstream
+    def _generated_jobs(self) -> Callable[[set[str]], tuple[dict[str, Job], dict[str, list[str]]]]:
+        """For the runner, after a generating job ran: the jobs declared since the last call
+        (since the run started, at first) and those they need that the run (`known`) does
+        not have yet, with their upstream ids. Declared jobs that were not targeted stay out."""
+        declared = set(self.jobs)
+
+        def generated(known: set[str]) -> tuple[dict[str, Job], dict[str, list[str]]]:
+            new = [job_id for job_id in self.jobs if job_id not in declared]
+            declared.update(new)
+            upstream = self._resolve_all(list(self.jobs))
+            order = graph.topological_order(upstream)  # refuses a cycle
+            needed = graph.upstream_closure(upstream, new)
+            added = [job_id for job_id in order if job_id in needed and job_id not in known]
+            return {job_id: self.jobs[job_id] for job_id in added}, {
+                job_id: upstream[job_id] for job_id in added
+            }
+
+        return generated
 
     def _emit(self, event: Event) -> None:
         for listener in self.listeners:

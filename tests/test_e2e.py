@@ -842,6 +842,27 @@ def test_job_generating_job(script):
     assert sorted(third.runs) == ["gen2", "generator"], third.describe()
 
 
+def test_run_targets_with_a_generator_runs_what_it_generates_not_other_jobs(script):
+    script.write(
+        """
+        base = ppg.FileGeneratingJob("base.txt", write("base"))
+        ppg.FileGeneratingJob("other.txt", write("other"))
+
+
+        def generate():
+            mark("generator")
+            ppg.FileGeneratingJob("made.txt", write("made")).depends_on(base)
+
+
+        generator = ppg.JobGeneratingJob("generator", generate)
+        run_and_report([generator])
+        """
+    )
+    done = script.run().ok()
+    assert done.runs == ["generator", "base", "made"], done.describe()
+    assert not (script.dir / "other.txt").exists()
+
+
 def test_final_job_runs_after_everything_else(script):
     script.write(
         """
@@ -877,6 +898,29 @@ def test_final_job_runs_after_everything_else(script):
     script.edit('path.write_text("fast")', 'path.write_text("fast!")')
     third = script.run().ok()
     assert third.runs == ["fast", "final:fast.txt,slow.txt"], third.describe()
+
+
+def test_a_final_job_that_depends_on_another_runs_after_it(script):
+    script.write(
+        """
+        def summary():
+            mark("summary")
+            Path("summary.log").write_text("done")
+
+
+        def announce():
+            mark("announce:" + Path("summary.log").read_text())
+
+
+        first = ppg.FinalJob("summary", summary)
+        ppg.FinalJob("announce", announce).depends_on(first)
+        ppg.FileGeneratingJob("a.txt", write("a"))
+        run_and_report()
+        """
+    )
+    done = script.run().ok()
+    assert done.runs == ["a", "summary", "announce:done"], done.describe()
+    assert script.run().ok().runs == []
 
 
 # --- run(targets) ----------------------------------------------------------------------
