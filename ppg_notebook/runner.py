@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from . import facts, hashing, pool, tracebacks
+from . import facts, graph, hashing, pool, tracebacks
 from .decide import UNKNOWN, Reason, reason_to_run
 from .errors import JobContractError, WorkerDied
 from .events import Event, Outcome, RunResult
@@ -123,10 +123,7 @@ class Runner:
         self.jobs = jobs
         self.stop = stop or threading.Event()  # set from another thread: stop like Ctrl-C
         self.up = upstream
-        self.down: dict[str, list[str]] = {job_id: [] for job_id in jobs}
-        for job_id, ups in upstream.items():
-            for u in ups:
-                self.down[u].append(job_id)
+        self.down = graph.downstream_of(upstream)
         self.order = order
         self.records = records
         self.history = history
@@ -712,11 +709,7 @@ def _worker_died(job_id: str, how: str) -> WorkerDied:
 
 
 def _traceback_from_user(e: BaseException) -> str:
-    tb = e.__traceback__
-    ours = os.path.dirname(__file__)
-    while tb is not None and os.path.dirname(tb.tb_frame.f_code.co_filename) == ours:
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(e), e, tb))
+    return "".join(traceback.format_exception(type(e), e, tracebacks.user_frames(e)))
 
 
 @contextlib.contextmanager

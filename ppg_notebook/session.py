@@ -272,8 +272,10 @@ class Pipeline:
         A job downstream of one that will run gets a `maybe` reason: it reruns only if that
         upstream's new output differs from what it consumed.
         """
+        return self._plan(targets, self.history.load())
+
+    def _plan(self, targets: Any, records: dict[str, Any]) -> dict[str, Reason | None]:
         upstream, order = self._graph(targets)
-        records = self.history.load()
         fp: dict[str, str] = {}
         plan: dict[str, Reason | None] = {}
         for job_id in order:
@@ -329,8 +331,8 @@ class Pipeline:
 
     def status(self) -> list[dict[str, Any]]:
         """One row per job: id, kind, state, why it must run, last duration."""
-        plan = self.plan()
         records = self.history.load()
+        plan = self._plan(None, records)
         rows = []
         for job_id, reason in plan.items():
             job = self.jobs[job_id]

@@ -17,6 +17,15 @@ DYNAMIC = "<dynamic-code>"
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
+def user_frames(e: BaseException) -> types.TracebackType | None:
+    """The traceback from the user's code down: without the frames of this package that
+    called it (a worker's, the runner's, and those running a notebook cell's body)."""
+    tb = e.__traceback__
+    while tb is not None and os.path.dirname(tb.tb_frame.f_code.co_filename) == _PACKAGE:
+        tb = tb.tb_next
+    return tb
+
+
 def render(
     fn: Any, frames: list[tuple[str, int, str]], error: BaseException, worker_text: str
 ) -> str:

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from . import cache, hashing
 from .errors import JobContractError
 from .jobs import TASK_DUMP, TASK_PLOT, TASK_VALUE
+from .tracebacks import user_frames
 
 
 class Task(NamedTuple):
@@ -127,7 +128,7 @@ def run_task(task: Task, abandoned: str | None = None) -> Result:
         if not (abandoned and os.path.exists(abandoned)):
             _remove_outputs(task)
         log = _write_log(task, buffer.getvalue())
-        tb = _user_frames(e)
+        tb = user_frames(e)
         return Result(
             task.job_id, False, start, time.perf_counter() - t0, [], "", _picklable(e),
             "".join(traceback.format_exception(type(e), e, tb)),
@@ -207,18 +208,6 @@ def _write_log(task: Task, text: str) -> str:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(task.log_path)
     return text[-_LOG_TAIL:]
-
-
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _user_frames(e: BaseException) -> Any:
-    """The traceback from the user's code down: without the frames of this package that
-    called it (the worker's, and those running a notebook cell's body)."""
-    tb = e.__traceback__
-    while tb is not None and os.path.dirname(tb.tb_frame.f_code.co_filename) == _PACKAGE:
-        tb = tb.tb_next
-    return tb
 
 
 def _picklable(e: BaseException) -> BaseException:
