@@ -19,7 +19,6 @@ import builtins
 import linecache
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,7 @@ from .events import Event, Outcome
 from .export import RESULTS, ExportError, Script, export, notebook_cells
 from .facts import recorded_outputs_problem
 from .history import History
-from .notebook import NotebookPipeline
-from .notebook_display import StatusTable, seconds
+from .notebook_display import StatusTable, failed_why, seconds, when
 from .script import CellJobs
 
 _INVARIANT_PREFIXES = ("PI:", "FI:", "file:")
@@ -108,7 +106,7 @@ def status_command(args: argparse.Namespace, console: Console) -> int:
             rows = notebook.status()
         except (PipelineError, ValueError) as e:
             raise CommandError(str(e)) from None
-        _print_status(console, rows, _describe(notebook))
+        _print_status(console, rows, f"pipeline in {notebook.pipeline.dir}")
         return 0
     ppg_dir = Path(args.dir or ".ppg")
     if not (ppg_dir / "history").exists():
@@ -163,26 +161,20 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _describe(notebook: NotebookPipeline) -> str:
-    return f"pipeline in {notebook.pipeline.dir}"
-
-
 def _print_status(console: Console, rows: list[dict[str, Any]], caption: str) -> None:
+    if not rows:
+        console.print(repr(StatusTable([])))
+        return
     table = Table(caption=caption)
     for column in ("job", "state", "why", "last run", "duration"):
         table.add_column(column, overflow="fold")
     colours = {"up to date": "green", "succeeded": "green", "failed": "red", "must run": "yellow"}
     for row in rows:
-        last = row.get("last_run")
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if last else "never"
         state = row["state"]
         colour = colours.get(state, "")
         shown = f"[{colour}]{state}[/{colour}]" if colour else state
-        why = row["why"] or (row["error"] if state == "failed" else "")
-        table.add_row(row["job"], shown, why, when, seconds(row["duration"]))
-    if not rows:
-        console.print(repr(StatusTable([])))
-        return
+        last_run = when(row.get("last_run"))
+        table.add_row(row["job"], shown, failed_why(row), last_run, seconds(row["duration"]))
     console.print(table)
 
 

@@ -122,15 +122,11 @@ def history_cells(sources: list[str]) -> list[tuple[str, str]]:
     A job cell executed several times counts at its last execution; another cell executed
     again unchanged counts once, where it was first executed.
     """
-    last_job: dict[str, int] = {}
-    for i, source in enumerate(sources):
-        job = _job_of(source)
-        if isinstance(job, JobCell):
-            last_job[job.name] = i
+    parsed = [_job_of(source) for source in sources]
+    last_job = {job.name: i for i, job in enumerate(parsed) if isinstance(job, JobCell)}
     seen: set[str] = set()
     kept = []
-    for i, source in enumerate(sources):
-        job = _job_of(source)
+    for i, (source, job) in enumerate(zip(sources, parsed, strict=True)):
         if isinstance(job, JobCell):
             if last_job[job.name] == i:
                 kept.append(("code", source))
@@ -342,17 +338,18 @@ def export(cells: list[tuple[str, str]], *, title: str = "", results: str = "omi
         raise ExportError(msg)
     notes: list[str] = []
     defaults = Defaults()
-    jobs = {job.name for t, s in cells if t == "code" and isinstance(job := _job_of(s), JobCell)}
+    parsed = {i: _job_of(s) for i, (t, s) in enumerate(cells, 1) if t == "code" and s.strip()}
+    jobs = {job.name for job in parsed.values() if isinstance(job, JobCell)}
     chunks: list[Chunk] = []
     for number, (cell_type, source) in enumerate(cells, 1):
         if cell_type == "markdown":
             headings = [line for line in _NEWLINE.split(source) if line.startswith("#")]
             if headings:
                 chunks.append(Chunk("heading", comment(headings[0].lstrip("#").strip())))
-            continue
-        if cell_type != "code" or not source.strip():
-            continue
-        chunks.extend(_cell_chunks(number, source, jobs, defaults, results, notes))
+        elif number in parsed:
+            chunks.extend(
+                _cell_chunks(number, source, parsed[number], jobs, defaults, results, notes)
+            )
     chunks = _dependency_order(chunks, jobs)
     names = set()
     for chunk in chunks:
@@ -368,13 +365,14 @@ def export(cells: list[tuple[str, str]], *, title: str = "", results: str = "omi
 def _cell_chunks(
     number: int,
     source: str,
+    job: JobCell | str | None,
     jobs: set[str],
     defaults: Defaults,
     results: str,
     notes: list[str],
 ) -> list[Chunk]:
+    """The pieces of code cell `number`; `job`: what `_job_of` made of it."""
     where = f"cell {number}"
-    job = _job_of(source)
     if isinstance(job, JobCell):
         if _code(job.body) is None or not _printable(job.body):
             notes.append(f"{where}: the job {job.name!r} left out, its body is not plain Python")
@@ -420,10 +418,11 @@ def _with_magics(
     """A cell mixing Python and IPython syntax: ours are understood, others commented."""
     text = source.strip("\n")
     lines = _NEWLINE.split(text)
-    if len(lines) != len(_NEWLINE.split(TransformerManager().transform_cell(text).rstrip("\n"))):
+    transformed = TransformerManager().transform_cell(text)
+    if len(lines) != len(_NEWLINE.split(transformed.rstrip("\n"))):
         notes.append(f"{where}: left out, its IPython syntax could not be separated")
         return [Chunk("comment", comment(source, "left out: IPython syntax"))]
-    tree = ast.parse(TransformerManager().transform_cell(text))
+    tree = ast.parse(transformed)
     kept: list[str | None] = list(lines)  # the cell's lines, IPython syntax replaced
     for stmt, (method, name, args) in zip(tree.body, calls, strict=True):
         first, last = stmt.lineno - 1, stmt.end_lineno or stmt.lineno
@@ -696,10 +695,6 @@ def _job_function(collector: str, job: JobCell, jobs: set[str]) -> str:
     if job.out and OUT in reads:
         params.append(OUT)
     return function_text(decorator, job.name, job.body, params, value_job=not job.out)
-
-
-def _is_docstring(stmt: ast.stmt) -> bool:
-    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
 
 
 def _join(parts: list[tuple[str, str]]) -> str:

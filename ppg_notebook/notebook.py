@@ -32,6 +32,7 @@ from .cells import CellError
 from .errors import DependencyError, JobsFailed
 from .events import Outcome, RunResult
 from .jobs import (
+    NOWHERE,
     FileGeneratingJob,
     FunctionInvariant,
     Job,
@@ -42,8 +43,6 @@ from .jobs import (
     normalize_path,
 )
 from .session import Pipeline, new_pipeline
-
-_INVARIANT_KINDS = ("parameter", "function", "input")
 
 
 def name_problem(name: str) -> str | None:
@@ -85,7 +84,6 @@ class RunReport:
     result: RunResult
     targets: list[str]  # job ids asked for ([] for all)
     failure: JobsFailed | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 class NotebookPipeline:
@@ -116,7 +114,7 @@ class NotebookPipeline:
         `where`: the file and line the body stands at, if not a cell of its own.
         """
         outs = list(outs or [])
-        self._check_name(name, reserved, is_file=bool(outs))
+        self._check_name(name, reserved)
         if cores < 1:
             msg = f"job {name!r}: --cores must be at least 1, not {cores}"
             raise CellError(msg)
@@ -164,7 +162,7 @@ class NotebookPipeline:
         self.cells[name] = cell
         return cell
 
-    def _check_name(self, name: str, reserved: set[str] | frozenset[str], is_file: bool) -> None:
+    def _check_name(self, name: str, reserved: set[str] | frozenset[str]) -> None:
         problem = name_problem(name)
         if problem is None and name in reserved:
             problem = "is already used by IPython (a magic or one of its own variables)"
@@ -338,7 +336,7 @@ class NotebookPipeline:
     def is_job(self, job_id: str) -> bool:
         """A job that runs (not an invariant standing for a global or an input file)."""
         job = self.pipeline.jobs.get(job_id)
-        return job is not None and job.kind not in _INVARIANT_KINDS
+        return job is not None and job.where != NOWHERE
 
     def known(self) -> str:
         names = [self.display_name(j) for j in self.pipeline.jobs if self.is_job(j)]
@@ -355,17 +353,14 @@ class NotebookPipeline:
             return RunReport(result, targets, e)
         return RunReport(result, targets)
 
-    def bind(self, report: RunReport, namespace: dict[str, Any]) -> list[str]:
+    def bind(self, report: RunReport, namespace: dict[str, Any]) -> None:
         """Bind the names of the jobs asked for, and of every cell job that ran."""
-        bound = []
         for cell in self.cells.values():
             job_id = cell.job.job_id
             outcome = report.result.outcomes.get(job_id)
             wanted = job_id in report.targets or outcome is Outcome.RAN
             if wanted and outcome in (Outcome.RAN, Outcome.UP_TO_DATE):
                 namespace[cell.name] = cell.product()
-                bound.append(cell.name)
-        return bound
 
     def cell_of(self, job_id: str) -> CellJob | None:
         for cell in self.cells.values():

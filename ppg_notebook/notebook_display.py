@@ -28,6 +28,16 @@ def seconds(duration: float | None) -> str:
     return f"{duration * 1000:.0f} ms" if duration < 1 else f"{duration:.2f} s"
 
 
+def when(timestamp: float | None) -> str:
+    """A job's last start, in local time ("never" if it never ran)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else "never"
+
+
+def failed_why(row: dict[str, Any]) -> str:
+    """A status row's reason to run; for a failed job, its error."""
+    return row["why"] or (row["error"] if row["state"] == "failed" else "")
+
+
 def summary(
     result: RunResult,
     targets: list[str],
@@ -90,10 +100,15 @@ class StatusTable:
         self.rows = rows
 
     def _cells(self, row: dict[str, Any]) -> tuple[str, ...]:
-        last = row.get("last_run")
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if last else "never"
-        why = row["why"] or (row["error"] if row["state"] == "failed" else "")
-        return (row["job"], row["kind"], row["state"], why, when, seconds(row["duration"]))
+        last_run = when(row.get("last_run"))
+        return (
+            row["job"],
+            row["kind"],
+            row["state"],
+            failed_why(row),
+            last_run,
+            seconds(row["duration"]),
+        )
 
     def __repr__(self) -> str:
         if not self.rows:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import pathlib
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +32,7 @@ from .background import RunInProgress, runs_of
 from .errors import JobsFailed, PipelineError
 from .events import Event, Outcome, RunResult
 from .notebook import NotebookPipeline
-from .notebook_display import seconds
+from .notebook_display import seconds, when
 from .runner import safe_name
 from .session import Pipeline
 
@@ -333,9 +332,7 @@ class PipelineWidget(anywidget.AnyWidget):
             "outputs": list(job.paths),
             "upstream": [self.label(u) for u in upstream.get(job_id, []) if u in shown],
             "downstream": [self.label(d) for d in downstream],
-            "last_run": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
-            if started
-            else "never",
+            "last_run": when(started),
             "duration": seconds(record.get("d")),
             "why": why,
             "traceback": traceback,
