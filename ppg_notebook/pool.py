@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from .errors import JobContractError
+from .worker import ignore_interrupts
 
 _IDLE_TIMEOUT = 300  # seconds an idle worker lives, as in joblib
 _pools: dict[int, Any] = {}
@@ -32,7 +33,9 @@ def _loky() -> Any:
 def _pool(cores: int) -> Any:
     pool = _pools.get(cores)
     if pool is None or pool._flags.broken or pool._flags.shutdown:
-        pool = _loky().ProcessPoolExecutor(max_workers=cores, timeout=_IDLE_TIMEOUT)
+        pool = _loky().ProcessPoolExecutor(
+            max_workers=cores, timeout=_IDLE_TIMEOUT, initializer=ignore_interrupts
+        )
         _pools[cores] = pool
     return pool
 

@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import pickle
+import signal
 import threading
 import time
 import traceback
@@ -87,6 +88,13 @@ def run_batch(
                 continue
         results.append(run_task(task, abandoned))
     return results
+
+
+def ignore_interrupts() -> None:
+    """A worker ignores Ctrl-C (a terminal sends it to the whole process group): the main
+    process stops the run and its workers. A worker that went on would take the next job
+    queued for it, though the interrupt dropped that job."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 _watching: list[int] = []  # the parent pid being watched, once a watch has started
