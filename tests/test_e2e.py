@@ -12,8 +12,6 @@ import json
 import os
 import time
 
-import pytest
-
 # --- file jobs, both calling conventions; no-op rerun ---------------------------------
 
 CHAIN = """
@@ -769,7 +767,6 @@ def test_value_job(script):
 
 
 def test_plot_job(script):
-    pytest.importorskip("matplotlib")
     script.write(
         """
         import matplotlib

@@ -48,7 +48,12 @@ if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium", pytrace=False)
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
+try:
+    import playwright.sync_api as playwright_sync
+except ImportError:
+    if os.environ.get("CI"):
+        pytest.fail("playwright is missing: CI must install the test extra", pytrace=False)
+    pytest.skip("playwright is missing (pip install playwright)", allow_module_level=True)
 
 
 @pytest.fixture(scope="session")
