@@ -32,8 +32,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from IPython.core.error import UsageError
 from IPython.core.inputtransformer2 import TransformerManager
-from IPython.utils.process import arg_split
 
 from .cells import OUT, free_names
 from .jobdefs import function_text
@@ -137,39 +137,15 @@ def history_cells(sources: list[str]) -> list[tuple[str, str]]:
 
 
 # --- understanding cells -----------------------------------------------------------------
-class _Parser(argparse.ArgumentParser):
-    """An argument parser that raises ValueError instead of printing and exiting."""
+def _parse(magic: str, line: str) -> argparse.Namespace | None:
+    """The options on `line` of our magic `magic` ("ppg_job", "ppg_new"), read by the
+    magic's own parser; None where the magic would refuse them."""
+    from .magics import PipelineMagics, parse_options  # (magics imports this module)
 
-    def error(self, message: str) -> Any:
-        raise ValueError(message)
-
-
-def _job_parser() -> argparse.ArgumentParser:
-    # Mirrors the options of `%%ppg_job` in magics.py (tests check they agree).
-    parser = _Parser(prog="%%ppg_job", add_help=False, exit_on_error=False)
-    parser.add_argument("name")
-    parser.add_argument("--out", nargs="+", default=[])
-    parser.add_argument("--deps", nargs="+", default=[])
-    parser.add_argument("--cores", type=int, default=1)
-    parser.add_argument("--no-run", action="store_true")
-    return parser
-
-
-def _new_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="%ppg_new", add_help=False, exit_on_error=False)
-    parser.add_argument("--dir", default=".ppg")
-    parser.add_argument("--cores", type=int, default=None)
-    parser.add_argument("--backend", default="loky")
-    parser.add_argument("--scheduler", default=None)
-    return parser
-
-
-def _parse(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace | None:
     try:
-        args, extra = parser.parse_known_args(arg_split(line, posix=True, strict=True))
-    except (argparse.ArgumentError, ValueError):
+        return parse_options(getattr(PipelineMagics, magic), line)  # type: ignore[no-any-return]
+    except (UsageError, SystemExit):  # (SystemExit: -h prints the help and exits)
         return None
-    return None if extra else args
 
 
 def _magic_calls(source: str) -> list[tuple[str, str, list[Any]]] | None:
@@ -219,7 +195,7 @@ def _job_of(source: str) -> JobCell | str | None:
     if not calls or calls[0][:2] != ("run_cell_magic", "ppg_job") or len(calls[0][2]) != 2:
         return "its %%ppg_job line could not be read"
     line, body = calls[0][2]
-    args = _parse(_job_parser(), line)
+    args = _parse("ppg_job", line)
     if args is None:
         return f"its options could not be read: %%ppg_job {line}"
     problem = name_problem(args.name)
@@ -461,7 +437,7 @@ def _is_ours(method: str, name: str, args: list[Any]) -> bool:
 
 
 def _read_new(line: str, defaults: Defaults, where: str, notes: list[str]) -> None:
-    args = _parse(_new_parser(), line)
+    args = _parse("ppg_new", line)
     if args is None:
         notes.append(f"{where}: the options of %ppg_new {line} could not be read")
         return

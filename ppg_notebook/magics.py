@@ -23,7 +23,7 @@ from .notebook_display import StatusTable, failure_lines, summary
 from .session import new_pipeline
 
 
-def _arguments(magic: Any, line: str) -> Any:
+def parse_options(magic: Any, line: str) -> Any:
     """A magic's options, with shell quoting: `--out "a b.txt"` is the file `a b.txt` (as
     the exported script reads it; IPython's own parse_argstring would keep the quotes)."""
     try:
@@ -71,7 +71,7 @@ class PipelineMagics(Magics):
         list for several) inside the body. Names of other jobs the body reads are
         dependencies, bound to their values (or output paths).
         """
-        args = _arguments(self.ppg_job, line)
+        args = parse_options(self.ppg_job, line)
         notebook = self.notebook
         try:
             declared = notebook.declare(
@@ -107,7 +107,7 @@ class PipelineMagics(Magics):
     @line_magic
     def ppg_run(self, line: str) -> None:
         """Run the named jobs and what they depend on (all jobs without names)."""
-        args = _arguments(self.ppg_run, line)
+        args = parse_options(self.ppg_run, line)
         if args.background:
             self._run_background(args.names)
             return
@@ -143,7 +143,7 @@ class PipelineMagics(Magics):
     @line_magic
     def ppg_why(self, line: str) -> None:
         """Say whether the job will run on the next run, and why."""
-        args = _arguments(self.ppg_why, line)
+        args = parse_options(self.ppg_why, line)
         try:
             print(self.notebook.why(args.name))
         except PipelineError as e:
@@ -154,7 +154,7 @@ class PipelineMagics(Magics):
     @line_magic
     def ppg_invalidate(self, line: str) -> None:
         """Make jobs run again next time (their dependants rerun if the output changes)."""
-        args = _arguments(self.ppg_invalidate, line)
+        args = parse_options(self.ppg_invalidate, line)
         try:
             ids = self.notebook.invalidate(args.names)
         except PipelineError as e:
@@ -177,7 +177,7 @@ class PipelineMagics(Magics):
         Setup cells (imports, parameters, functions) are kept, each job cell as it was last
         executed; run after the notebook, the script recomputes nothing.
         """
-        args = _arguments(self.ppg_export, line)
+        args = parse_options(self.ppg_export, line)
         history = self.shell.history_manager.input_hist_raw[1:]
         script = export.export(export.history_cells(history), results=args.results)
         try:
@@ -198,7 +198,7 @@ class PipelineMagics(Magics):
     @line_magic
     def ppg_new(self, line: str) -> None:
         """Start a new pipeline for this kernel (jobs declared so far are left behind)."""
-        args = _arguments(self.ppg_new, line)
+        args = parse_options(self.ppg_new, line)
         try:
             pipeline = new_pipeline(
                 dir=args.dir,

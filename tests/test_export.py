@@ -70,7 +70,7 @@ def test_comments_never_become_code(text: str) -> None:
     ],
 )
 def test_job_lines_are_read_as_the_magic_reads_them(line: str) -> None:
-    magic = magics._arguments(PipelineMagics.ppg_job, line)
+    magic = magics.parse_options(PipelineMagics.ppg_job, line)
     job = export._job_of(f"%%ppg_job {line}\nx = 1\n")
     assert isinstance(job, export.JobCell)
     assert (job.name, list(job.out), list(job.deps), job.cores) == (
