@@ -104,14 +104,14 @@ class NotebookPipeline:
         deps: list[str] | None = None,
         cores: int = 1,
         reserved: set[str] | frozenset[str] = frozenset(),
+        parsed: cells.Body | None = None,
         captured: cells.Captured | None = None,
-        where: cells.Where | None = None,
     ) -> CellJob:
         """Declare (or replace) the job of cell `name`; raises CellError before any change.
 
-        `captured`: the globals the body reads, if already looked up in `namespace` (a
-        script captures them where the cell stands, then declares all jobs at once);
-        `where`: the file and line the body stands at, if not a cell of its own.
+        `parsed` and `captured`: the body analysed, and the globals it reads looked up, if
+        done already (a script does both where its job function stands, then declares all
+        jobs at once).
         """
         outs = list(outs or [])
         self._check_name(name, reserved)
@@ -122,7 +122,8 @@ class NotebookPipeline:
         out_ids, out_paths = self._check_outs(name, outs, previous)
         job_id = self._id_for(name, out_ids)
         self._check_id(name, job_id)
-        parsed = cells.analyse(name, body, value_job=not outs, where=where)
+        if parsed is None:
+            parsed = cells.analyse(name, body, value_job=not outs)
         bindings, upstream = self._upstream(name, parsed.free, outs)
         extra = self._extra_deps(name, deps or [])
         bound_here = {*upstream, cells.OUT} if outs else set(upstream)

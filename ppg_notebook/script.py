@@ -41,6 +41,7 @@ class _Cell:
     outs: tuple[str, ...]
     deps: tuple[str, ...]
     cores: int
+    parsed: cells.Body
     captured: cells.Captured
 
     @property
@@ -85,7 +86,7 @@ class CellJobs:
         bound = {*reads, OUT} if outs else set(reads)
         captured = cells.capture([n for n in parsed.free if n not in bound], fn.__globals__)
         unread = [p for p in found.params if p in jobs and p not in reads and p not in deps]
-        self.cells.append(_Cell(found, tuple(outs), (*deps, *unread), cores, captured))
+        self.cells.append(_Cell(found, tuple(outs), (*deps, *unread), cores, parsed, captured))
 
     def declare(
         self,
@@ -107,8 +108,8 @@ class CellJobs:
                 outs=list(cell.outs),
                 deps=list(cell.deps),
                 cores=cell.cores,
+                parsed=cell.parsed,
                 captured=cell.captured,
-                where=cell.found.where,
             )
         return notebook
 
