@@ -212,6 +212,14 @@ def test_changing_a_cell_from_value_to_file_replaces_its_job(sh: Shell) -> None:
     assert ids == ["thing (thing.txt)"]
 
 
+def test_cores_reserves_cores_and_status_shows_the_last_run(sh: Shell) -> None:
+    sh.ok("%%ppg_job heavy --cores 2\nimport time\ntime.sleep(0.05)\nheavy = 1")
+    assert sh.pipeline.jobs["heavy"].cores_needed == 2
+    [row] = sh.ip.run_line_magic("ppg_status", "").rows
+    assert (row["job"], row["state"]) == ("heavy", "up to date")
+    assert row["duration"] >= 0.05 and row["last_run"] is not None
+
+
 def test_a_cell_whose_old_job_is_still_needed_can_be_declared_again_and_again(
     sh: Shell,
 ) -> None:

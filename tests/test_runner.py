@@ -1,7 +1,9 @@
-"""The runner in-process: stopping a run from another thread (what a widget's Stop does)."""
+"""The runner in-process: stopping a run from another thread (what a widget's Stop does),
+what a no-op run reads, and worker reuse."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -59,3 +61,36 @@ def test_stop_without_a_run_does_nothing(tmp_path: Path, monkeypatch) -> None:
     pipeline.stop()
     ppg.FileGeneratingJob("a.txt", lambda path: path.write_text("a"))
     assert pipeline.run().ran == ["a.txt"]
+
+
+def _write_pid(path: Path) -> None:
+    path.write_text(str(os.getpid()))
+
+
+def test_a_no_op_run_reads_no_file_contents_and_workers_are_reused(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """SPEC §3: stat first (a no-op run hashes nothing); §4: loky workers are reused."""
+    from ppg_notebook import hashing
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "input.csv").write_text("1,2,3")
+    pipeline = ppg.new_pipeline(cores=1, allow_redefinition=True)
+    ppg.FileGeneratingJob("pid.txt", _write_pid).depends_on("input.csv")
+    ppg.FileGeneratingJob("again.txt", _write_pid).depends_on(ppg.ParameterInvariant("n", 1))
+    assert sorted(pipeline.run().ran) == ["again.txt", "pid.txt"]
+    first_pid = (tmp_path / "pid.txt").read_text()
+
+    hashed: list[str] = []
+    real = hashing.hash_file
+    monkeypatch.setattr(hashing, "hash_file", lambda path: hashed.append(path) or real(path))
+    assert pipeline.run().ran == []
+    assert hashed == []  # nothing changed: only stat() was asked
+    (tmp_path / "input.csv").write_text("1,2,3")  # same content, a new mtime
+    assert pipeline.run().ran == []
+    assert [Path(p).name for p in hashed] == ["input.csv"]  # hashed once, to confirm
+
+    ppg.FileGeneratingJob("again.txt", _write_pid).depends_on(ppg.ParameterInvariant("n", 2))
+    assert pipeline.run().ran == ["again.txt"]
+    assert (tmp_path / "again.txt").read_text() == first_pid  # the same worker process
+    assert first_pid != str(os.getpid())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,19 @@ def test_remove_job_forgets_the_job_and_frees_its_outputs(
     ppg.ValueJob("a", lambda: 1)
     ppg.FileGeneratingJob("a.txt", _write)  # its output may be declared again
     assert sorted(pipeline.run().ran) == ["a", "a.txt"]
+
+
+def test_pypipegraph_names_all_cpus_by_default_and_one_base_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPEC §2: the pypipegraph aliases, cores=None meaning all CPUs, and every exception
+    a PipelineError."""
+    monkeypatch.chdir(tmp_path)
+    pipeline = ppg.new_pipegraph()
+    assert ppg.current.get() is pipeline
+    assert pipeline.cores == os.cpu_count()
+    ppg.FileGeneratingJob("a.txt", _write)
+    assert ppg.run_pipegraph().ran == ["a.txt"]
+    errors = [ppg.JobsFailed, ppg.CycleError, ppg.JobContractError, ppg.JobRedefinitionError]
+    errors += [ppg.PipelineLocked, ppg.DependencyError, ppg.WorkerDied]
+    assert all(issubclass(error, ppg.PipelineError) for error in errors)
