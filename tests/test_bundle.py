@@ -1,4 +1,5 @@
-"""The bundled front end in ppg_notebook/static/ is what js/ builds: never stale.
+"""The bundled front end in ppg_notebook/static/ is what js/ builds: never stale; and a
+wheel of the project ships it (issue 4: "a fresh `pip install .` must ship the bundle").
 
 Rebuilds js/ with its locked esbuild (`npm ci` first when js/node_modules is missing) into a
 tmp dir and compares byte for byte. Without node/npm this fails under CI and skips elsewhere.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -31,3 +34,15 @@ def test_the_shipped_bundle_is_built_from_js(tmp_path: Path) -> None:
         assert fresh == (STATIC / name).read_bytes(), (
             f"ppg_notebook/static/{name} is stale: run `cd js && npm ci && npm run build`"
         )
+
+
+def test_a_wheel_of_the_project_ships_the_bundle(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        check=True,
+    )
+    [wheel] = tmp_path.glob("ppg_notebook-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {name: archive.read(name) for name in archive.namelist()}
+    for name in ("widget.js", "widget.css"):
+        assert shipped.get(f"ppg_notebook/static/{name}") == (STATIC / name).read_bytes(), name

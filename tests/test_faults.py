@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import time
 
@@ -632,7 +633,7 @@ def test_concurrent_runs_on_one_dir(script):
     second = script.run(timeout=30)
     assert second.returncode != 0, second.describe()
     assert "PipelineLocked" in second.stderr, second.describe()
-    assert f"pid {first.pid}" in second.stderr, second.describe()
+    assert f"pid {first.pid} on host {socket.gethostname()}, running since" in second.stderr
     assert second.runs == []
 
     (script.dir / "release.flag").write_text("1")

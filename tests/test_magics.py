@@ -210,6 +210,8 @@ def test_changing_a_cell_from_value_to_file_replaces_its_job(sh: Shell) -> None:
     sh.ok("%%ppg_job thing --out thing.txt\nout.write_text('x')")
     ids = [r["job"] for r in sh.ip.run_line_magic("ppg_status", "").rows]
     assert ids == ["thing (thing.txt)"]
+    assert (sh.workdir / "thing.txt").read_text() == "x"
+    assert sh.ns["thing"] == Path("thing.txt")  # the name now stands for the file
 
 
 def test_cores_reserves_cores_and_status_shows_the_last_run(sh: Shell) -> None:
