@@ -1210,6 +1210,42 @@ def test_cores_needed_is_honoured(script):
         assert start >= end - 0.01, f"jobs needing all cores overlapped: {spans}"
 
 
+def test_cores_jobs_run_at_once_and_no_more(script):
+    """Two jobs can only finish together (each waits for the other to start); a third
+    starts only once one of them has finished."""
+    script.write(
+        """
+        ppg.new_pipeline(cores=2)
+
+
+        def together(me, other):
+            def w(path):
+                Path(me + ".started").write_text("")
+                deadline = time.time() + 20
+                while not Path(other + ".started").exists() and time.time() < deadline:
+                    time.sleep(0.02)
+                path.write_text("together" if Path(other + ".started").exists() else "alone")
+
+            return w
+
+
+        def third(path):
+            path.write_text("after one" if Path("a.txt").exists() or Path("b.txt").exists()
+                            else "alongside both")
+
+
+        ppg.FileGeneratingJob("a.txt", together("a", "b"))
+        ppg.FileGeneratingJob("b.txt", together("b", "a"))
+        ppg.FileGeneratingJob("c.txt", third)
+        run_and_report()
+        """
+    )
+    script.run(timeout=90).ok()
+    assert (script.dir / "a.txt").read_text() == "together"
+    assert (script.dir / "b.txt").read_text() == "together"
+    assert (script.dir / "c.txt").read_text() == "after one"
+
+
 SCRIPT_CLASS_VALUE = """
 ppg.new_pipeline(cores=2)
 
