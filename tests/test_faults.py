@@ -7,6 +7,7 @@ poll for markers instead of sleeping for fixed times.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -263,6 +264,45 @@ def test_sigint_mid_job(script, target):
     # no lock left behind
     assert (script.ppg_dir / "lock").read_text() == ""
     _assert_resumes(script)
+
+
+def test_an_interrupt_signals_only_the_processes_the_pipeline_started(script):
+    """SPEC §4: the user's own processes (a `sleep` child, the worker of their own loky
+    pool) outlive an interrupted run; only the pipeline's workers are stopped."""
+    (script.dir / "hang.flag").write_text("1")
+    script.write(
+        HANGING.replace(
+            "run_and_report()",
+            """
+import subprocess
+
+from loky import get_reusable_executor
+
+theirs = subprocess.Popen(["sleep", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+their_pool = get_reusable_executor(max_workers=1)
+Path("theirs").write_text(f"{theirs.pid} {their_pool.submit(os.getpid).result()}")
+try:
+    run_and_report()
+except KeyboardInterrupt:
+    print("their pool's worker after:", their_pool.submit(os.getpid).result(), flush=True)
+    raise
+""",
+        )
+    )
+    proc = script.start()
+    wait_for_file(script.dir / "slow.started", proc=proc)
+    ours = int((script.dir / "slow.started").read_text())
+    child, worker = (int(pid) for pid in (script.dir / "theirs").read_text().split())
+    try:
+        os.kill(proc.pid, signal.SIGINT)
+        interrupted = script.finish(proc, timeout=15)
+        assert "KeyboardInterrupt" in interrupted.stderr, interrupted.describe()
+        assert f"their pool's worker after: {worker}" in interrupted.stdout
+        assert not pid_alive(ours)
+        assert pid_alive(child), "the user's own child process was signalled"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
 
 
 # --- a worker that dies ---------------------------------------------------------------
