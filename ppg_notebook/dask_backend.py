@@ -31,7 +31,6 @@ import os
 import secrets
 import sys
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -145,12 +144,12 @@ class DaskWorkers:
             raise PipelineError(msg)
 
     # --- running ---------------------------------------------------------------------
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    def run_batch(self, workdir: str, tasks: list[Any], abandoned: str | None) -> Future[Any]:
+        """Send a batch of tasks to a worker (see worker.run_batch)."""
         if self.executor is None:
             self._client()
-        if fn is run_batch:
-            fn = run_batch_alone
-        return self.executor.submit(fn, *args)  # type: ignore[no-any-return]
+        future: Future[Any] = self.executor.submit(run_batch_alone, workdir, tasks, abandoned)
+        return future
 
     def warm(self) -> None:
         """Workers of a cluster are already running."""

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+from . import worker
 from .errors import JobContractError
-from .worker import ignore_interrupts
 
 _IDLE_TIMEOUT = 300  # seconds an idle worker lives, as in joblib
 _pools: dict[int, Any] = {}
@@ -34,7 +34,7 @@ def _pool(cores: int) -> Any:
     pool = _pools.get(cores)
     if pool is None or pool._flags.broken or pool._flags.shutdown:
         pool = _loky().ProcessPoolExecutor(
-            max_workers=cores, timeout=_IDLE_TIMEOUT, initializer=ignore_interrupts
+            max_workers=cores, timeout=_IDLE_TIMEOUT, initializer=worker.ignore_interrupts
         )
         _pools[cores] = pool
     return pool
@@ -61,6 +61,10 @@ class LokyWorkers:
         except (loky.BrokenProcessPool, loky.ShutdownExecutorError, RuntimeError):
             self._discard()
             return _pool(self.cores).submit(fn, *args)
+
+    def run_batch(self, workdir: str, tasks: list[Any], abandoned: str | None) -> Future[Any]:
+        """Send a batch of tasks to a worker (see worker.run_batch)."""
+        return self.submit(worker.run_batch, workdir, tasks, abandoned)
 
     def warm(self) -> None:
         """Start the workers now, so they are ready when the first job is sent."""

@@ -29,7 +29,7 @@ from .decide import UNKNOWN, Reason, reason_to_run
 from .errors import JobContractError, WorkerDied
 from .events import Event, Outcome, RunResult
 from .jobs import MAIN, NOWHERE, TASK_PLOT, WORKER, FileInvariant, Job
-from .worker import Result, Task, run_batch
+from .worker import Result, Task
 
 _BAD = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)
 _TARGET_BATCH_SECONDS = 0.02  # batches of tiny jobs are sized to take about this long
@@ -598,7 +598,7 @@ class Runner:
     def _send(self, ids: list[str], cores: int) -> None:
         tasks = [self._task(job_id) for job_id in ids]
         marker = self.abandoned if self.workers.lingers else None
-        future = self.workers.submit(run_batch, self.workdir, tasks, marker)
+        future = self.workers.run_batch(self.workdir, tasks, marker)
         for other in self.inflight.values():
             other.alone = False
         self.inflight[future] = _Batch(ids, cores, alone=not self.inflight)
