@@ -470,11 +470,8 @@ class FileInvariant(_Invariant):
         pipeline = pipeline or current.get()
         rel, absolute = normalize_path(path, pipeline.workdir)
         super().__init__("file:" + rel, None, (absolute,), (rel,))
-        self.fingerprint = None
+        self.fingerprint = None  # computed by the pipeline from the file (with its stat cache)
         pipeline.add_job(self)
-
-    def output_key(self) -> str | None:
-        return None  # computed by the pipeline from the file (with its stat cache)
 
 
 def as_path_list(job: Job) -> Any:
