@@ -35,7 +35,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from .errors import PipelineError
-from .worker import run_batch
+from .worker import Context, Functions, Task, run_batch
 
 _TIMEOUT = 10  # seconds to reach a scheduler
 
@@ -144,11 +144,15 @@ class DaskWorkers:
             raise PipelineError(msg)
 
     # --- running ---------------------------------------------------------------------
-    def run_batch(self, workdir: str, tasks: list[Any], abandoned: str | None) -> Future[Any]:
+    def run_batch(
+        self, context: Context, tasks: list[Task], functions: Functions, abandoned: str | None
+    ) -> Future[Any]:
         """Send a batch of tasks to a worker (see worker.run_batch)."""
         if self.executor is None:
             self._client()
-        future: Future[Any] = self.executor.submit(run_batch_alone, workdir, tasks, abandoned)
+        future: Future[Any] = self.executor.submit(
+            run_batch_alone, context, tasks, functions, abandoned
+        )
         return future
 
     def warm(self) -> None:
@@ -185,11 +189,13 @@ def _distributed() -> Any:
 _ALONE = threading.Lock()
 
 
-def run_batch_alone(workdir: str, tasks: list[Any], abandoned: str | None) -> Any:
-    """`run_batch`, one at a time per worker process (the working directory and the
-    capture of prints are the process's)."""
+def run_batch_alone(
+    context: Context, tasks: list[Task], functions: Functions, abandoned: str | None
+) -> Any:
+    """`run_batch`, one at a time per worker process (the working directory, the capture
+    of prints and the recording of reads are the process's)."""
     with _ALONE:
-        return run_batch(workdir, tasks, abandoned, watch_parent=False)
+        return run_batch(context, tasks, functions, abandoned, watch_parent=False)
 
 
 def _read_token(path: str, token: str) -> str | None:

@@ -3,7 +3,8 @@
 The rules (SPEC §3), checked in this order:
   1. it never finished successfully, failed last time, or was invalidated;
   2. an output is missing, empty, or no longer what it wrote (asked of the host);
-  3. an invariant it depends on changed (its code, a parameter, an input file);
+  3. an invariant it depends on changed (its code and the user's code it reaches, a
+     parameter, an input file, a file it read at run time);
   4. the set of jobs it depends on changed;
   5. an upstream job produced different output than this job consumed last time.
 An upstream that will run but has not yet is UNKNOWN: the job *may* run (decided again once
@@ -38,11 +39,16 @@ def reason_to_run(
     check_outputs: Callable[[], str | None],
     describe: Callable[[str], str],
     is_invariant: Callable[[str], bool],
+    details: Mapping[str, Mapping[str, str]] | None = None,
+    check_reads: Callable[[], str | None] | None = None,
 ) -> Reason | None:
     """The first rule that makes the job run, or None if it is up to date.
 
     `inputs` maps upstream ids (and `code_key`, the job's own code) to fingerprints.
     `describe(id)` names an upstream for people; `is_invariant(id)` tells rule 3 from 5.
+    `details`: for code inputs, the fingerprint of each piece of the user's code they
+    cover (compared with the record's to say which changed). `check_reads`: why a file
+    the job read at run time makes it run, or None.
     """
     if record is None:
         return Reason(1, "it has never run")
@@ -55,17 +61,24 @@ def reason_to_run(
     if problem is not None:
         return Reason(2, problem)
     before: Mapping[str, str] = record.get("i", {})
+    now_details = details or {}
+    before_details: Mapping[str, Mapping[str, str]] = record.get("c", {})
     # Declared invariants first: a parameter that is also captured by the function's closure
     # is better reported as "parameter x changed" than as "its code changed".
     for key, fp in inputs.items():
         if key != code_key and is_invariant(key) and key in before and before[key] != fp:
-            return Reason(3, f"{describe(key)} changed")
+            where = _which(before_details.get(key), now_details.get(key))
+            return Reason(3, f"{describe(key)} changed{where}")
     if code_key in inputs:
         was = before.get(code_key)
         if was is None:
             return Reason(3, "its code is now tracked")
         if was != inputs[code_key]:
-            return Reason(3, "its code changed")
+            where = _which(before_details.get(code_key), now_details.get(code_key))
+            return Reason(3, f"its code changed{where}")
+    problem = check_reads() if check_reads is not None else None
+    if problem is not None:
+        return Reason(3, problem)
     added = [k for k in inputs if k not in before and k != code_key]
     removed = [k for k in before if k not in inputs and k != code_key]
     if added or removed:
@@ -91,3 +104,28 @@ def reason_to_run(
             maybe=True,
         )
     return None
+
+
+def _which(before: Mapping[str, str] | None, now: Mapping[str, str] | None) -> str:
+    """Which pieces of the user's code a changed code fingerprint covers changed:
+    " (in utils.clean_rows)", or "" when it is the function itself (or unknown)."""
+    before = before or {}
+    now = now or {}
+    changed = [k for k in now if k in before and before[k] != now[k]]
+    added = [k for k in now if k not in before]
+    removed = [k for k in before if k not in now]
+    if not (changed or added or removed):
+        return ""
+    parts = []
+    if changed:
+        parts.append("in " + _names(changed))
+    if added:
+        parts.append("it now uses " + _names(added))
+    if removed:
+        parts.append("it no longer uses " + _names(removed))
+    return " (" + "; ".join(parts) + ")"
+
+
+def _names(keys: list[str]) -> str:
+    shown = [k.removeprefix("__main__.") for k in sorted(keys)]
+    return ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")

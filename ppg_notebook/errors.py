@@ -49,3 +49,12 @@ class WorkerDied(PipelineError):
 
 class PipelineWarning(UserWarning):
     """Something was repaired automatically (e.g. an unreadable history moved aside)."""
+
+
+class CodeError(PipelineError):
+    """A user module that a job's code reaches cannot be read or parsed (SPEC §3a)."""
+
+    def __init__(self, message: str, module: str = "", path: str = ""):
+        super().__init__(message)
+        self.module = module
+        self.path = path

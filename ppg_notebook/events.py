@@ -41,6 +41,7 @@ class RunResult:
     errors: dict[str, BaseException] = field(default_factory=dict)
     tracebacks: dict[str, str] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)  # captured output of jobs that ran
+    warnings: list[str] = field(default_factory=list)  # undeclared reads and writes (§3a)
     duration: float = 0.0
 
     def _with(self, outcome: Outcome) -> list[str]:

@@ -80,3 +80,77 @@ def input_file_record(path: str, record: dict[str, Any] | None) -> dict[str, Any
             return record
     digest = hashing.hash_file(path)
     return {"o": "ok", "out": [[path, st.st_mtime_ns, st.st_size, digest]], "fp": digest}
+
+
+class FileStates:
+    """The files one run (or plan) looks at: each stat'ed once, hashed at most once."""
+
+    def __init__(self) -> None:
+        self._stats: dict[str, tuple[int, int] | None] = {}
+        self._hashes: dict[str, str | None] = {}
+
+    def stat(self, path: str) -> tuple[int, int] | None:
+        """(mtime_ns, size), or None if there is no such file."""
+        if path not in self._stats:
+            try:
+                st = os.stat(path)
+                self._stats[path] = (st.st_mtime_ns, st.st_size)
+            except OSError:
+                self._stats[path] = None
+        return self._stats[path]
+
+    def digest(self, path: str) -> str | None:
+        """The content hash, or None if the file cannot be read."""
+        if path not in self._hashes:
+            try:
+                self._hashes[path] = hashing.hash_file(path)
+            except OSError:
+                self._hashes[path] = None
+        return self._hashes[path]
+
+
+def read_problem(
+    job_id: str,
+    record: dict[str, Any],
+    workdir: str,
+    states: FileStates,
+    refreshed: list[str],
+) -> str | None:
+    """Why a file the job read at run time (a discovered input, SPEC §3a) makes it run
+    again, or None. A file whose stat changed but whose content did not gets its stat
+    refreshed in the record; the job id is then appended to `refreshed`."""
+    touched = False
+    for shown, entry in record.get("r", {}).items():
+        path = shown if os.path.isabs(shown) else os.path.join(workdir, shown)
+        now = states.stat(path)
+        if now is None:
+            return f"it read {shown} at run time, which was removed"
+        if entry[2] is None:
+            return f"it read {shown} at run time, which could not be read to fingerprint it"
+        if now == (entry[0], entry[1]):
+            continue
+        if states.digest(path) != entry[2]:
+            return f"it read {shown} at run time, which changed"
+        entry[0], entry[1] = now
+        touched = True
+    if touched:
+        refreshed.append(job_id)
+    return None
+
+
+def reads_fingerprint(record: dict[str, Any] | None, workdir: str, states: FileStates) -> str:
+    """What the files a loading job read last time hold now ("" if it read none)."""
+    found = (record or {}).get("r")
+    if not found:
+        return ""
+    parts = []
+    for shown, entry in sorted(found.items()):
+        path = shown if os.path.isabs(shown) else os.path.join(workdir, shown)
+        now = states.stat(path)
+        if now is None:
+            parts.append(f"{shown}=missing")
+        elif now == (entry[0], entry[1]) and entry[2] is not None:
+            parts.append(f"{shown}={entry[2]}")
+        else:
+            parts.append(f"{shown}={states.digest(path)}")
+    return hashing.combine(parts)

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import inspect
 import os
+import sys
 import types
 from collections.abc import Callable
 from typing import Any
@@ -79,7 +80,7 @@ def _code_digest(code: types.CodeType) -> bytes:
             if isinstance(const, types.CodeType):
                 h.update(b"code:" + _code_digest(const))
             else:
-                h.update(opname.encode() + _value_key(const))
+                h.update(opname.encode() + value_key(const))
         elif ins.arg is not None and ins.opcode not in _HASJUMP:
             h.update(f"{opname} {ins.argval!r};".encode())
         else:
@@ -90,51 +91,185 @@ def _code_digest(code: types.CodeType) -> bytes:
     return digest
 
 
-def _value_key(value: Any) -> bytes:
-    """Bytes that identify a value; fast for the plain values notebooks and scripts use."""
+Leaf = Callable[[Any], bytes]
+
+
+def value_key(value: Any, leaf: Leaf | None = None) -> bytes:
+    """Bytes that identify a value; fast for the plain values notebooks and scripts use.
+
+    Containers are walked; anything else is a leaf, identified by `leaf` (by default
+    `leaf_key`). Nothing here depends on an address or anything else that changes with a
+    restart.
+    """
     t = type(value)
     if t in _SIMPLE:
         return f"{t.__name__}:{value!r}".encode()
-    if t in (tuple, list, frozenset, set):
-        items = sorted(value, key=repr) if t in (frozenset, set) else value
-        return t.__name__.encode() + b"(" + b",".join(_value_key(v) for v in items) + b")"
+    if t in (tuple, list):
+        return t.__name__.encode() + b"(" + b",".join(value_key(v, leaf) for v in value) + b")"
+    if t in (frozenset, set):
+        keys = sorted(value_key(v, leaf) for v in value)
+        return t.__name__.encode() + b"(" + b",".join(keys) + b")"
     if t is dict and len(value) < 1000:
         try:
             items = sorted(value.items())
         except TypeError:
             items = list(value.items())
-        return b"dict(" + b",".join(_value_key(k) + b"=" + _value_key(v) for k, v in items) + b")"
-    if callable(value) and not isinstance(value, type):
-        return b"fn:" + function_fingerprint(value).encode()
+        return (
+            b"dict("
+            + b",".join(value_key(k, leaf) + b"=" + value_key(v, leaf) for k, v in items)
+            + b")"
+        )
+    return (leaf or leaf_key)(value)
+
+
+def leaf_key(value: Any) -> bytes:
+    """A value that is not a plain container: a function by its code, a class or module by
+    its name, a module-level object of a library by its importable name, anything else by
+    a hash of its state."""
     if isinstance(value, type):
         return f"type:{value.__module__}.{value.__qualname__}".encode()
     if isinstance(value, types.ModuleType):
         return f"module:{value.__name__}".encode()
+    if is_function(value):
+        return b"fn:" + function_fingerprint(value).encode()
     if isinstance(value, os.PathLike):
-        return b"path:" + os.fspath(value).encode()
-    return b"obj:" + _joblib_hash(value).encode()
+        return b"path:" + os.fsencode(value)
+    return object_key(value)
 
 
-def _joblib_hash(value: Any) -> str:
-    """Content hash of any picklable value (numpy arrays and frames hashed efficiently)."""
-    import joblib  # imported here: joblib is heavy and most fingerprints never need it
+def is_function(value: Any) -> bool:
+    """A function, method or partial (not merely a callable object)."""
+    return isinstance(value, _FUNCTION_TYPES) or isinstance(
+        getattr(value, "__code__", None), types.CodeType
+    )
 
+
+_FUNCTION_TYPES = (
+    types.FunctionType,
+    types.MethodType,
+    types.BuiltinFunctionType,
+    types.BuiltinMethodType,
+    types.MethodWrapperType,
+    types.WrapperDescriptorType,
+    types.MethodDescriptorType,
+    types.ClassMethodDescriptorType,
+    functools.partial,
+)
+
+
+def object_key(value: Any, found: Found | None = None) -> bytes:
+    """An object: by the name it is importable as, if it is a module-level object of a
+    loaded module (`scipy.stats.t`, `numpy.add`), else by a hash of its state."""
+    name = singleton_name(value)
+    if name is not None:
+        return b"ref:" + name.encode()
+    return b"obj:" + state_hash(value, found).encode()
+
+
+_module_objects: dict[str, tuple[int, dict[int, tuple[Any, str]]]] = {}
+
+
+def singleton_name(value: Any) -> str | None:
+    """`module.attr` if `value` is a module-level object of the module that defines its type
+    (or of a package above it), else None. Objects of builtin types never are."""
+    module_name = getattr(type(value), "__module__", None)
+    if not isinstance(module_name, str) or module_name in ("builtins", "__main__"):
+        return None
+    parts = module_name.split(".")
+    for i in range(len(parts), 0, -1):
+        name = ".".join(parts[:i])
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        attrs = getattr(module, "__dict__", {})
+        cached = _module_objects.get(name)
+        if cached is None or cached[0] != len(attrs):
+            # Strong references: an entry's id cannot be reused while it is cached.
+            cached = (len(attrs), {id(v): (v, k) for k, v in list(attrs.items())})
+            _module_objects[name] = cached
+        entry = cached[1].get(id(value))
+        if entry is not None and entry[0] is value:
+            return f"{name}.{entry[1]}"
+    return None
+
+
+Found = Callable[[Any], "str | None"]
+
+
+def state_hash(value: Any, found: Found | None = None) -> str:
+    """A content hash of any picklable value (numpy arrays and frames hashed efficiently).
+
+    Functions and classes inside it are identified by `found` (the code walk: the user's
+    own by their code) when it returns a token, else by name, or by their code when they
+    cannot be imported by name (a lambda, a class defined in a function). Module-level
+    objects of libraries inside it (numpy's global random state, say) count by name, so
+    that their changing state does not change the hash.
+    """
     try:
-        return joblib.hash(value) or ""
-    except Exception:
-        pass
-    import cloudpickle  # objects of classes defined in a notebook or function
-
-    try:
-        return hash_bytes(cloudpickle.dumps(value))
+        return _hasher(found).hash(value) or ""
     except Exception:
         # Unpicklable values (locks, open files, ...) cannot be fingerprinted by content.
         return f"unhashable:{type(value).__module__}.{type(value).__qualname__}"
 
 
+def _hasher(found: Found | None) -> Any:
+    """joblib's hashing pickler (its numpy flavour once numpy is loaded), taught to name
+    functions, classes and library singletons as `state_hash` says."""
+    import pickle
+
+    import joblib.hashing  # imported here: joblib is heavy and most fingerprints never need it
+
+    numpy = "numpy" in sys.modules
+    cls = _hashers.get(numpy)
+    if cls is None:
+        base = joblib.hashing.NumpyHasher if numpy else joblib.hashing.Hasher
+
+        class _Hasher(base):  # type: ignore[valid-type, misc]
+            found: Found | None = None
+
+            def persistent_id(self, obj: Any) -> Any:
+                if isinstance(obj, (types.FunctionType, type)):
+                    token = self.found(obj) if self.found is not None else None
+                    if token is None and not is_importable(obj):
+                        token = leaf_key(obj).decode(errors="replace")
+                    return token
+                module = type(obj).__module__
+                if module not in ("builtins", "numpy") and not isinstance(obj, types.ModuleType):
+                    name = singleton_name(obj)
+                    if name is not None:
+                        return "ref:" + name
+                return None
+
+            def save_pers(self, pid: Any) -> None:
+                # (pickle's own passes an argument joblib's save() does not take)
+                pickle._Pickler.save(self, pid, save_persistent_id=False)  # type: ignore[attr-defined]
+                self.write(pickle.BINPERSID)
+
+        cls = _hashers[numpy] = _Hasher
+    hasher = cls()
+    hasher.found = found
+    return hasher
+
+
+_hashers: dict[bool, Any] = {}
+
+
+def is_importable(obj: Any) -> bool:
+    """Can pickle refer to this function or class by its module and name?"""
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    if module is None:
+        return False
+    target: Any = module
+    for part in getattr(obj, "__qualname__", "<").split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            return False
+    return target is obj
+
+
 def value_fingerprint(value: Any) -> str:
     """Fingerprint of a parameter value (numbers, strings, containers, arrays, frames...)."""
-    return _blake(_value_key(value)).hexdigest()
+    return _blake(value_key(value)).hexdigest()
 
 
 def function_fingerprint(fn: Callable[..., Any]) -> str:
@@ -151,11 +286,16 @@ def function_fingerprint(fn: Callable[..., Any]) -> str:
         fn = fn.__func__
     code = getattr(fn, "__code__", None)
     if not isinstance(code, types.CodeType):
-        call = type(fn).__dict__.get("__call__")
-        if isinstance(call, types.FunctionType):
-            return combine(["callable", function_fingerprint(call), _joblib_hash(fn)])
-        name = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
-        return hash_bytes(b"builtin:" + name.encode())
+        if isinstance(fn, _FUNCTION_TYPES):  # a builtin: by its name
+            owner = getattr(fn, "__self__", None)
+            module = getattr(fn, "__module__", None) or type(owner).__module__
+            name = f"{module}.{getattr(fn, '__qualname__', getattr(fn, '__name__', '?'))}"
+            return hash_bytes(b"builtin:" + name.encode())
+        call = type(fn).__dict__.get("__call__") or getattr(type(fn), "__call__", None)  # noqa: B004
+        parts = ["callable", object_key(fn).decode(errors="replace")]
+        if isinstance(call, types.FunctionType):  # a callable object of a class in Python
+            parts.append(function_fingerprint(call))
+        return combine(parts)
     h = _blake(_code_digest(code))
     closure = getattr(fn, "__closure__", None)
     if closure:
@@ -168,13 +308,13 @@ def function_fingerprint(fn: Callable[..., Any]) -> str:
             if contents is fn:
                 h.update(b"<self>")
             else:
-                h.update(_value_key(contents))
+                h.update(value_key(contents))
     defaults = getattr(fn, "__defaults__", None)
     if defaults:
-        h.update(b"defaults:" + _value_key(defaults))
+        h.update(b"defaults:" + value_key(defaults))
     kwdefaults = getattr(fn, "__kwdefaults__", None)
     if kwdefaults:
-        h.update(b"kwdefaults:" + _value_key(kwdefaults))
+        h.update(b"kwdefaults:" + value_key(kwdefaults))
     return h.hexdigest()
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from . import cache, current, hashing
+from .codewalk import TRACK_CONSTANTS, Reach
 from .errors import JobContractError
 
 # Where a job's function runs.
@@ -51,10 +52,11 @@ class Job:
     """A node of the pipeline: something that runs, loads, or is an invariant input."""
 
     __slots__ = (
-        "_code_fp",
+        "_code",
         "cores_needed",
         "empty_ok",
         "fn",
+        "ignored_reads",
         "job_id",
         "outputs",
         "paths",
@@ -91,7 +93,8 @@ class Job:
         self.empty_ok = empty_ok
         self.track_code = fn is not None
         self.with_path = False
-        self._code_fp: str | None = None
+        self.ignored_reads: tuple[str, ...] = ()  # absolute paths (files or directories)
+        self._code: tuple[int, Reach] | None = None  # (walk epoch, reach)
         self.pipeline: Any = None
 
     # --- what users call -------------------------------------------------------------
@@ -120,16 +123,31 @@ class Job:
         self.track_code = False
         return self
 
+    def ignore_reads(self, *paths: str | os.PathLike[str]) -> Job:
+        """Do not track these files (or everything under these directories) when the job
+        reads them at run time (SPEC §3a)."""
+        workdir = self.pipeline.workdir if self.pipeline is not None else os.getcwd()
+        added = tuple(normalize_path(p, workdir)[1] for p in _flatten(paths))
+        self.ignored_reads = tuple(dict.fromkeys(self.ignored_reads + added))
+        return self
+
     @property
     def filenames(self) -> list[str]:
         return list(self.paths)
 
-    def code_fingerprint(self) -> str | None:
+    def code_reach(self) -> Reach | None:
+        """The job function's code and the user's code it reaches (SPEC §3a), looked at
+        again in every run; None if code changes are ignored."""
         if not self.track_code or self.fn is None:
             return None
-        if self._code_fp is None:
-            self._code_fp = hashing.function_fingerprint(self.fn)
-        return self._code_fp
+        walker = self.pipeline.code
+        if self._code is None or self._code[0] != walker.epoch:
+            self._code = (walker.epoch, walker.function(self.fn))
+        return self._code[1]
+
+    def code_fingerprint(self) -> str | None:
+        reach = self.code_reach()
+        return None if reach is None else reach.fingerprint
 
     def output_key(self) -> str | None:
         """For invariants: the fingerprint of what they stand for (computed on demand)."""
@@ -430,25 +448,44 @@ class _Invariant(Job):
     def output_key(self) -> str | None:
         return self.fingerprint
 
+    def reach(self) -> Reach | None:
+        """The user's code its fingerprint covers (function and parameter invariants)."""
+        return None
+
 
 class FunctionInvariant(_Invariant):
-    """Dependants rerun when `fn`'s code, closure or defaults change."""
+    """Dependants rerun when `fn`'s code, closure or defaults change, or the user's code
+    it reaches (SPEC §3a). `main_values`: which module-level values of `__main__` that
+    code reads count (codewalk.TRACK_CONSTANTS, or TRACK_ALL for a notebook cell's)."""
 
-    __slots__ = ()
+    __slots__ = ("main_values",)
     kind = "function"
 
-    def __init__(self, name: str, fn: Callable[..., Any]) -> None:
+    def __init__(
+        self, name: str, fn: Callable[..., Any], *, main_values: str = TRACK_CONSTANTS
+    ) -> None:
         super().__init__("FI:" + _name(name, type(self)), None)
         if not callable(fn):
             msg = f"FunctionInvariant {name!r}: expected a function, got {fn!r}"
             raise TypeError(msg)
         self.fn = fn
-        self.fingerprint = hashing.function_fingerprint(fn)
+        self.main_values = main_values
+        self.fingerprint = hashing.function_fingerprint(fn)  # its own code: the identity
         current.get().add_job(self)
+
+    def reach(self) -> Reach:
+        walker = self.pipeline.code
+        if self._code is None or self._code[0] != walker.epoch:
+            self._code = (walker.epoch, walker.function(self.fn, self.main_values))
+        return self._code[1]
+
+    def output_key(self) -> str | None:
+        return self.reach().fingerprint
 
 
 class ParameterInvariant(_Invariant):
-    """Dependants rerun when `value` changes."""
+    """Dependants rerun when `value` changes (an object of the user's class also when
+    that class's code changes)."""
 
     __slots__ = ("value",)
     kind = "parameter"
@@ -456,8 +493,21 @@ class ParameterInvariant(_Invariant):
     def __init__(self, name: str, value: Any) -> None:
         super().__init__("PI:" + _name(name, type(self)), None)
         self.value = value
-        self.fingerprint = hashing.value_fingerprint(value)
-        current.get().add_job(self)
+        pipeline = current.get()
+        reach = pipeline.code.value(value)
+        self.fingerprint = reach.own  # the value itself, as declared
+        self._code = (pipeline.code.epoch, reach)
+        pipeline.add_job(self)
+
+    def reach(self) -> Reach:
+        walker = self.pipeline.code
+        assert self._code is not None
+        if self._code[0] != walker.epoch and self._code[1].children:
+            self._code = (walker.epoch, walker.again(self._code[1]))
+        return self._code[1]
+
+    def output_key(self) -> str | None:
+        return self.reach().fingerprint
 
 
 class FileInvariant(_Invariant):

@@ -62,9 +62,15 @@ class LokyWorkers:
             self._discard()
             return _pool(self.cores).submit(fn, *args)
 
-    def run_batch(self, workdir: str, tasks: list[Any], abandoned: str | None) -> Future[Any]:
+    def run_batch(
+        self,
+        context: worker.Context,
+        tasks: list[worker.Task],
+        functions: worker.Functions,
+        abandoned: str | None,
+    ) -> Future[Any]:
         """Send a batch of tasks to a worker (see worker.run_batch)."""
-        return self.submit(worker.run_batch, workdir, tasks, abandoned)
+        return self.submit(worker.run_batch, context, tasks, functions, abandoned)
 
     def warm(self) -> None:
         """Start the workers now, so they are ready when the first job is sent."""

@@ -24,12 +24,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from . import facts, graph, hashing, pool, tracebacks
+from . import facts, graph, hashing, pool, reads, tracebacks
 from .decide import UNKNOWN, Reason, reason_to_run
-from .errors import JobContractError, WorkerDied
+from .errors import CodeError, JobContractError, WorkerDied
 from .events import Event, Outcome, RunResult
 from .jobs import MAIN, NOWHERE, TASK_PLOT, WORKER, FileInvariant, Job
-from .worker import Result, Task
+from .userfiles import UserFiles
+from .worker import Context, Functions, Result, Task
 
 _BAD = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)
 _TARGET_BATCH_SECONDS = 0.02  # batches of tiny jobs are sized to take about this long
@@ -64,15 +65,41 @@ def job_inputs(
     return inputs
 
 
+def code_details(
+    job: Job, upstream: list[str], jobs: dict[str, Job]
+) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """For the job's code and the function invariants it depends on: the fingerprint of
+    each piece of the user's code they cover, and the user modules those lie in."""
+    details: dict[str, dict[str, str]] = {}
+    modules: set[str] = set()
+    reach = job.code_reach()
+    if reach is not None and reach.items:
+        details[code_key(job.job_id)] = reach.items
+        modules.update(reach.modules)
+    for u in upstream:
+        up = jobs.get(u)
+        if up is not None and up.where == NOWHERE:
+            covered = up.reach()  # type: ignore[attr-defined]
+            if covered is not None and covered.items:
+                details[u] = covered.items
+                modules.update(covered.modules)
+    return details, sorted(modules)
+
+
 def job_reason(
     job: Job,
     record: dict[str, Any] | None,
     inputs: dict[str, str],
     jobs: dict[str, Job],
     refreshed: list[Any],
+    details: dict[str, dict[str, str]] | None = None,
+    states: facts.FileStates | None = None,
 ) -> Reason | None:
     """SPEC §3's rules for `job` given its history `record` and what it would consume
-    (`refreshed` collects output records whose stat changed but content did not)."""
+    (`refreshed` collects the ids of records whose outputs' or reads' stat changed but
+    content did not; `states`: the files looked at in this run)."""
+    workdir = job.pipeline.workdir
+    files = states or facts.FileStates()
     return reason_to_run(
         record,
         inputs,
@@ -80,6 +107,8 @@ def job_reason(
         lambda: facts.check_outputs(job, record, refreshed),  # type: ignore[arg-type]
         lambda i: describe(jobs.get(i), i),
         lambda i: i not in jobs or jobs[i].where == NOWHERE,
+        details,
+        lambda: facts.read_problem(job.job_id, record, workdir, files, refreshed),  # type: ignore[arg-type]
     )
 
 
@@ -119,6 +148,8 @@ class Runner:
         emit: Callable[[Event], None],
         extend: Callable[[set[str]], tuple[dict[str, Job], dict[str, list[str]]]],
         stop: threading.Event | None = None,
+        files: UserFiles | None = None,
+        producers: dict[str, str] | None = None,
     ) -> None:
         self.jobs = jobs
         self.stop = stop or threading.Event()  # set from another thread: stop like Ctrl-C
@@ -164,6 +195,11 @@ class Runner:
         self.refreshed: list[str] = []
         self.timed_jobs = 0
         self.timed_seconds = 0.0
+        # Reads are recorded when `files` (what the user's files are) is given.
+        self.context = Context(workdir, ppg_dir, files)
+        self.producers = producers or {}
+        self.states = facts.FileStates()
+        self.details: dict[str, tuple[dict[str, dict[str, str]], list[str]]] = {}
 
     # --- the loop --------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -224,9 +260,14 @@ class Runner:
         if job.kind == "final":
             self.finals.append(job_id)
             return
-        inputs = self._inputs(job_id)
+        try:
+            inputs = self._inputs(job_id)
+        except CodeError as e:
+            self._fail(job_id, _code_error(job_id, e), "")
+            return
         if job.lazy:
-            self.fp[job_id] = inputs_fingerprint(inputs)
+            seen = facts.reads_fingerprint(self.records.get(job_id), self.workdir, self.states)
+            self.fp[job_id] = inputs_fingerprint({**inputs, "": seen} if seen else inputs)
             self.temp_users[job_id] = len(self.down[job_id])
             self._release(job_id)
             return
@@ -245,13 +286,17 @@ class Runner:
     def _inputs(self, job_id: str, pending: str = "") -> dict[str, str]:
         """What the job would consume now (`pending`: an upstream whose output is not known
         yet). Remembered as the job's inputs, recorded if it runs."""
-        inputs = job_inputs(self.jobs[job_id], self.up[job_id], self.fp, pending)
+        job = self.jobs[job_id]
+        inputs = job_inputs(job, self.up[job_id], self.fp, pending)
         self.inputs[job_id] = inputs
+        self.details[job_id] = code_details(job, self.up[job_id], self.jobs)
         return inputs
 
     def _reason(self, job_id: str, inputs: dict[str, str]) -> Reason | None:
         record = self.records.get(job_id)
-        return job_reason(self.jobs[job_id], record, inputs, self.jobs, self.refreshed)
+        details = self.details[job_id][0]
+        job = self.jobs[job_id]
+        return job_reason(job, record, inputs, self.jobs, self.refreshed, details, self.states)
 
     def _describe(self, job_id: str) -> str:
         return describe(self.jobs.get(job_id), job_id)
@@ -271,7 +316,11 @@ class Runner:
                 self.pending_records.append((job.job_id, record))
             self.fp[job.job_id] = record["fp"]
         else:
-            self.fp[job.job_id] = job.output_key()  # type: ignore[assignment]
+            try:
+                self.fp[job.job_id] = job.output_key()  # type: ignore[assignment]
+            except CodeError as e:
+                self._fail(job.job_id, _code_error(job.job_id, e), "")
+                return
         self._settle(job.job_id, Outcome.UP_TO_DATE, quiet=True)
 
     def _want(self, job_id: str) -> None:
@@ -360,7 +409,10 @@ class Runner:
         for u in self.up[job_id]:
             if u != upstream and (self.jobs[u].lazy or self.result.outcomes.get(u) in _BAD):
                 return None
-        reason = self._reason(job_id, self._inputs(job_id, pending=upstream))
+        try:
+            reason = self._reason(job_id, self._inputs(job_id, pending=upstream))
+        except CodeError:
+            return None  # decided alone, and failed, once its upstream is done
         if reason is None:
             return None
         if reason.maybe:
@@ -427,10 +479,19 @@ class Runner:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(path)
 
-    def _succeed(self, job_id: str, record: dict[str, Any], log: str = "") -> None:
+    def _succeed(
+        self, job_id: str, record: dict[str, Any], log: str = "", found: reads.Found = reads.NOTHING
+    ) -> None:
         job = self.jobs[job_id]
         record["o"] = "ok"
         record["i"] = self.inputs.get(job_id, {})
+        details, modules = self.details.get(job_id, ({}, []))
+        if details:
+            record["c"] = details
+            record["m"] = modules
+        if found.reads:
+            record["r"] = found.reads
+        self._note_found(job_id, found)
         if job.where == MAIN:
             if job_id not in self.fp:  # (a loading job's was set when it was decided)
                 self.fp[job_id] = inputs_fingerprint(record["i"])
@@ -479,14 +540,19 @@ class Runner:
         self.emit(Event("running", job_id))
         start = time.time()
         t0 = time.perf_counter()
+        files = self.context.files
         try:
-            with _working_directory(self.workdir):
+            with _working_directory(self.workdir), contextlib.ExitStack() as stack:
+                recorded = stack.enter_context(reads.recording()) if files is not None else None
                 job.load()  # type: ignore[attr-defined]
         except Exception as e:
             self._fail(job_id, e, _traceback_from_user(e))
             return
+        found = reads.NOTHING
+        if recorded is not None:
+            found = reads.summarize(recorded, self._scope(job_id))  # type: ignore[arg-type]
         record = {"t": start, "d": time.perf_counter() - t0}
-        self._succeed(job_id, record)
+        self._succeed(job_id, record, found=found)
         if job.kind == "generating":
             self._add_generated_jobs()
 
@@ -550,7 +616,67 @@ class Runner:
             chained=job_id in self.fused,
             unless=self.unless.get(job_id),
             kept=self.records[job_id]["fp"] if job_id in self.unless else "",
+            declared=self._declared(job_id) if self.context.files is not None else (),
+            ignored=job.ignored_reads,
         )
+
+    def _declared(self, job_id: str) -> tuple[str, ...]:
+        """The files the job's declared dependencies stand for (not discovered inputs)."""
+        return tuple(p for u in self.up[job_id] for p in self.jobs[u].outputs)
+
+    def _scope(self, job_id: str) -> reads.Scope:
+        job = self.jobs[job_id]
+        files = self.context.files
+        assert files is not None
+        declared = self._declared(job_id)
+        return reads.Scope(
+            files, self.workdir, self.ppg_dir, job.outputs, declared, job.ignored_reads
+        )
+
+    def _note_found(self, job_id: str, found: reads.Found) -> None:
+        """Warnings about what a job read or wrote without saying so (SPEC §3a)."""
+        if found is reads.NOTHING:
+            return
+        warn = self.result.warnings.append
+        upstream: set[str] | None = None
+        for shown in found.reads:
+            path = os.path.join(self.workdir, shown) if not os.path.isabs(shown) else shown
+            producer = self.producers.get(path)
+            if producer is None or producer == job_id:
+                continue
+            if upstream is None:
+                upstream = graph.upstream_closure(self.up, [job_id])
+            if producer not in upstream:
+                warn(
+                    f"job {job_id!r} read {shown!r}, which job {producer!r} writes, but does "
+                    f"not depend on it: it may have read it before that job wrote it. Declare "
+                    f"the dependency (in a script `.depends_on(...)` that job, in a notebook "
+                    f"name it in the cell or add --deps {shown}); until then it reruns when "
+                    f"that file changes"
+                )
+        for shown in found.writes:
+            path = os.path.join(self.workdir, shown) if not os.path.isabs(shown) else shown
+            owner = self.producers.get(path)
+            whose = f", which is job {owner!r}'s output," if owner and owner != job_id else ""
+            warn(
+                f"job {job_id!r} wrote {shown!r}{whose} which is not one of its declared "
+                f"outputs: nothing checks or rebuilds that file. Declare it as an output "
+                f"(MultiFileGeneratingJob, or --out in a notebook) or write it elsewhere "
+                f"(a temporary directory)"
+            )
+        for shown in found.unreadable:
+            warn(
+                f"job {job_id!r} read {shown!r}, which cannot be read to fingerprint it "
+                f"(permission denied?): the job runs again on every run until it can be read"
+            )
+        if found.dropped:
+            warn(
+                f"job {job_id!r} read {len(found.reads) + found.dropped} files under the "
+                f"project at run time; only {len(found.reads)} are tracked as its inputs, "
+                f"so a change to the other {found.dropped} does not rerun it. Exclude files "
+                f"that do not matter with job.ignore_reads(DIRECTORY), or declare a "
+                f"FileInvariant for what does"
+            )
 
     def _cores_of(self, job_id: str) -> int:
         need = self.jobs[job_id].cores_needed
@@ -597,8 +723,10 @@ class Runner:
 
     def _send(self, ids: list[str], cores: int) -> None:
         tasks = [self._task(job_id) for job_id in ids]
+        functions = Functions([task.fn for task in tasks])
+        tasks = [task._replace(fn=None) for task in tasks]
         marker = self.abandoned if self.workers.lingers else None
-        future = self.workers.run_batch(self.workdir, tasks, marker)
+        future = self.workers.run_batch(self.context, tasks, functions, marker)
         for other in self.inflight.values():
             other.alone = False
         self.inflight[future] = _Batch(ids, cores, alone=not self.inflight)
@@ -652,7 +780,7 @@ class Runner:
             self._settle(r.job_id, Outcome.UP_TO_DATE)
         elif r.ok:
             record = {"out": r.outputs, "fp": r.fingerprint, "t": r.start, "d": r.duration}
-            self._succeed(r.job_id, record, r.log)
+            self._succeed(r.job_id, record, r.log, r.found)
         else:
             error = r.error or RuntimeError("unknown error")
             tb = tracebacks.render(self.jobs[r.job_id].fn, r.frames, error, r.traceback)
@@ -696,6 +824,14 @@ class Runner:
                                 os.unlink(path)
             self.inflight.clear()
         self._remove_temp_files(list(self.temp_users))
+
+
+def _code_error(job_id: str, error: CodeError) -> CodeError:
+    msg = (
+        f"job {job_id!r} uses code of {error}, so what it computes cannot be fingerprinted. "
+        f"Fix the module; nothing of this job ran"
+    )
+    return CodeError(msg, error.module, error.path)
 
 
 def _worker_died(job_id: str, how: str) -> WorkerDied:

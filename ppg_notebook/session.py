@@ -8,20 +8,36 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import current, graph, hashing
+from .codewalk import CodeWalker
 from .dask_backend import DaskWorkers
 from .decide import UNKNOWN, Reason
-from .errors import DependencyError, JobRedefinitionError, JobsFailed
+from .errors import (
+    CodeError,
+    DependencyError,
+    JobRedefinitionError,
+    JobsFailed,
+    PipelineWarning,
+)
 from .events import Event, RunResult
-from .facts import input_file_record
+from .facts import FileStates, input_file_record, reads_fingerprint
 from .history import History
 from .jobs import NOWHERE, FileInvariant, Job, _Ref, normalize_path
 from .lock import DirectoryLock
 from .pool import LokyWorkers
-from .runner import Runner, inputs_fingerprint, job_inputs, job_reason, safe_name
+from .runner import (
+    Runner,
+    code_details,
+    inputs_fingerprint,
+    job_inputs,
+    job_reason,
+    safe_name,
+)
+from .userfiles import UserFiles
 
 BACKENDS = ("loky", "dask")
 
@@ -37,6 +53,8 @@ class Pipeline:
         *,
         scheduler: Any = None,
         allow_redefinition: bool = False,
+        track: Iterable[str | os.PathLike[str]] = (),
+        track_reads: bool = True,
     ) -> None:
         if backend not in BACKENDS:
             msg = f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}"
@@ -55,6 +73,12 @@ class Pipeline:
             DaskWorkers(scheduler, cores) if backend == "dask" else LokyWorkers(self.cores)
         )
         self.allow_redefinition = allow_redefinition
+        if isinstance(track, (str, os.PathLike)):
+            track = [track]
+        self.track = tuple(os.fspath(t) for t in track)
+        self.track_reads = track_reads
+        self.files = UserFiles.of(self.workdir, self.track)  # what the user's code is
+        self.code = CodeWalker(self.files)
         self.jobs: dict[str, Job] = {}
         self.producers: dict[str, str] = {}  # absolute output path -> job id
         self.listeners: list[Callable[[Event], None]] = []
@@ -91,7 +115,7 @@ class Pipeline:
             return
         same = type(old) is type(new) and old.outputs == new.outputs
         if same and old.where == NOWHERE:
-            same = old.output_key() == new.output_key()
+            same = getattr(old, "fingerprint", None) == getattr(new, "fingerprint", None)
         elif same:
             same = _function_key(old.fn) == _function_key(new.fn)
         if not same:
@@ -214,6 +238,7 @@ class Pipeline:
     def run(self, targets: Any = None) -> RunResult:
         """Run what must run (everything, or `targets` and their upstream)."""
         upstream, order = self._graph(targets)
+        self.code.new_epoch()  # the user's modules are looked at again
         os.makedirs(self.dir, exist_ok=True)
         with DirectoryLock(os.path.join(self.dir, "lock")):
             records = self.history.load()
@@ -229,9 +254,13 @@ class Pipeline:
                 emit=self._emit,
                 extend=self._generated_jobs(),
                 stop=self._stop,
+                files=self.files if self.track_reads else None,
+                producers=self.producers,
             )
             self._stop.clear()
             result = runner.execute()
+        for warning in result.warnings:
+            warnings.warn(warning, PipelineWarning, stacklevel=2)
         if result.errors:
             raise JobsFailed(_failure_message(result, self.dir), result.failed, result)
         return result
@@ -276,26 +305,40 @@ class Pipeline:
 
     def _plan(self, targets: Any, records: dict[str, Any]) -> dict[str, Reason | None]:
         upstream, order = self._graph(targets)
+        self.code.new_epoch()
+        states = FileStates()
         fp: dict[str, str] = {}
         plan: dict[str, Reason | None] = {}
         for job_id in order:
             job = self.jobs[job_id]
-            if job.where == NOWHERE:
-                fp[job_id] = self._invariant_fingerprint(job, records)
-                plan[job_id] = None
+            try:
+                if job.where == NOWHERE:
+                    fp[job_id] = self._invariant_fingerprint(job, records)
+                    plan[job_id] = None
+                    continue
+                inputs = job_inputs(job, upstream[job_id], fp)
+                details = code_details(job, upstream[job_id], self.jobs)[0]
+            except CodeError as e:
+                plan[job_id] = Reason(3, f"its code cannot be fingerprinted: {e}")
+                fp[job_id] = UNKNOWN
                 continue
-            inputs = job_inputs(job, upstream[job_id], fp)
             if job.lazy:
                 plan[job_id] = Reason(0, "it runs only when a job that depends on it runs")
                 unknown = UNKNOWN in inputs.values()
-                fp[job_id] = UNKNOWN if unknown else inputs_fingerprint(inputs)
+                seen = reads_fingerprint(records.get(job_id), self.workdir, states)
+                fp[job_id] = (
+                    UNKNOWN
+                    if unknown
+                    else inputs_fingerprint({**inputs, "": seen} if seen else inputs)
+                )
                 continue
             if job.always:
                 reason: Reason | None = Reason(1, "it runs on every run")
             elif job.kind == "final":
                 reason = Reason(0, "it runs after the other jobs when any of them ran")
             else:
-                reason = job_reason(job, records.get(job_id), inputs, self.jobs, [])
+                record = records.get(job_id)
+                reason = job_reason(job, record, inputs, self.jobs, [], details, states)
             plan[job_id] = reason
             fp[job_id] = UNKNOWN if reason is not None else records[job_id]["fp"]
         return plan
@@ -309,14 +352,17 @@ class Pipeline:
     def why(self, job: Job | str) -> str:
         """In words: will this job run on the next `run()`, and why?"""
         job_id = job.job_id if isinstance(job, Job) else self._target_ids([job])[0]
-        reason = self.plan([job_id])[job_id]
+        records = self.history.load()
+        reason = self._plan([job_id], records)[job_id]
         if reason is None:
-            return f"{job_id!r} is up to date"
-        if reason.rule == 0:
-            return f"{job_id!r}: {reason.text}"
-        if reason.maybe:
-            return f"{job_id!r} may run: {reason.text}"
-        return f"{job_id!r} will run: {reason.text}"
+            text = f"{job_id!r} is up to date"
+        elif reason.rule == 0:
+            text = f"{job_id!r}: {reason.text}"
+        elif reason.maybe:
+            text = f"{job_id!r} may run: {reason.text}"
+        else:
+            text = f"{job_id!r} will run: {reason.text}"
+        return "\n".join([text, *tracked_lines(records.get(job_id))])
 
     def invalidate(self, *jobs: Job | str) -> None:
         """Make these jobs run again on the next run (their dependants rerun if outputs change)."""
@@ -356,6 +402,8 @@ class Pipeline:
                     "last_run": record.get("t"),
                     "duration": record.get("d"),
                     "error": record.get("e", ""),
+                    "reads": sorted(record.get("r", ())),
+                    "modules": list(record.get("m", ())),
                 }
             )
         return rows
@@ -364,6 +412,22 @@ class Pipeline:
         if self._history is not None:
             self._history.close()
             self._history = None
+
+
+def tracked_lines(record: dict[str, Any] | None) -> list[str]:
+    """What a job's last successful run was seen to use besides what was declared: the
+    files it read and the user modules its code reaches (SPEC §3a), for `why`."""
+    if not record:
+        return []
+    lines = []
+    found = sorted(record.get("r", ()))
+    if found:
+        shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+        lines.append(f"  files it read at run time: {shown}")
+    modules = record.get("m", ())
+    if modules:
+        lines.append(f"  code followed into: {', '.join(modules)}")
+    return lines
 
 
 def _function_key(fn: Any) -> str:

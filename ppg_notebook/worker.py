@@ -12,16 +12,18 @@ import io
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import traceback
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import cache, hashing
+from . import cache, hashing, reads
 from .errors import JobContractError
 from .jobs import TASK_DUMP, TASK_PLOT, TASK_VALUE
 from .tracebacks import user_frames
+from .userfiles import UserFiles
 
 
 class Task(NamedTuple):
@@ -42,6 +44,46 @@ class Task(NamedTuple):
     chained: bool = False
     unless: str | None = None
     kept: str = ""
+    declared: tuple[str, ...] = ()  # absolute paths of its declared input files
+    ignored: tuple[str, ...] = ()  # paths whose reads are not tracked (job.ignore_reads)
+
+
+class Context(NamedTuple):
+    """What every task of a run shares: where jobs run, the pipeline's directory, and
+    what the user's files are (None: reads are not recorded)."""
+
+    workdir: str
+    ppg_dir: str
+    files: UserFiles | None
+
+
+class Functions:
+    """The job functions of a batch, unpickled in the worker only once the user's modules
+    it had imported before are current again (see `_forget_stale_modules`): a function
+    of the user's module travels by reference and must be the one in the file now."""
+
+    def __init__(self, fns: list[Any]) -> None:
+        self._fns: list[Any] | None = fns
+        self._data = b""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        import cloudpickle
+
+        if self._fns is None:  # (sent on again as it came)
+            return (_functions_from, (self._data,))
+        return (_functions_from, (cloudpickle.dumps(self._fns),))
+
+    def load(self) -> list[Any]:
+        if self._fns is None:
+            self._fns = pickle.loads(self._data)
+        return self._fns
+
+
+def _functions_from(data: bytes) -> Functions:
+    functions = Functions([])
+    functions._fns = None
+    functions._data = data
+    return functions
 
 
 class Result(NamedTuple):
@@ -56,16 +98,21 @@ class Result(NamedTuple):
     frames: list[tuple[str, int, str]]  # (file, line, function) of the user's frames
     log: str
     skipped: bool = False  # a chained task found up to date
+    found: reads.Found = reads.NOTHING  # files it read and wrote (SPEC §3a)
 
 
 _LOG_TAIL = 20_000
 
 
 def run_batch(
-    workdir: str, tasks: list[Task], abandoned: str | None = None, watch_parent: bool = True
+    context: Context,
+    tasks: list[Task],
+    functions: Functions,
+    abandoned: str | None = None,
+    watch_parent: bool = True,
 ) -> list[Result]:
-    """Run the tasks one after the other in `workdir`; a result for each that was run
-    (a chained task after a failure is not: the main process settles it).
+    """Run the tasks one after the other in the context's workdir; a result for each that
+    was run (a chained task after a failure is not: the main process settles it).
 
     `abandoned`: a file that exists once the run was interrupted (workers that outlive an
     interrupt: a dask cluster's); the batch then stops, and a failed job's outputs are not
@@ -73,21 +120,72 @@ def run_batch(
     that started this worker dies (our own loky workers; not a cluster's)."""
     if watch_parent:
         _watch_parent()
-    if os.getcwd() != workdir:
-        os.chdir(workdir)
+    if os.getcwd() != context.workdir:
+        os.chdir(context.workdir)
+    if context.files is not None:
+        _forget_stale_modules(context.files)
+    fns = functions.load()
     results: list[Result] = []
-    for task in tasks:
-        if abandoned and os.path.exists(abandoned):
-            break
-        if task.chained:
-            before = results[-1] if results else None
-            if before is None or not before.ok:
+    try:
+        for task, fn in zip(tasks, fns, strict=True):
+            if abandoned and os.path.exists(abandoned):
                 break
-            if task.unless is not None and before.fingerprint == task.unless:
-                results.append(_up_to_date(task))
-                continue
-        results.append(run_task(task, abandoned))
+            if task.chained:
+                before = results[-1] if results else None
+                if before is None or not before.ok:
+                    break
+                if task.unless is not None and before.fingerprint == task.unless:
+                    results.append(_up_to_date(task))
+                    continue
+            results.append(run_task(context, task._replace(fn=fn), abandoned))
+    finally:
+        if context.files is not None:
+            _note_modules(context.files)
     return results
+
+
+_module_stats: dict[str, tuple[int, int]] = {}  # user module -> its file's stat when seen
+_user_module_files: dict[str, str | None] = {}  # module name -> its file, if the user's
+
+
+def _user_modules(files: UserFiles) -> dict[str, str]:
+    found = {}
+    for name, module in list(sys.modules.items()):
+        if name not in _user_module_files:
+            path = getattr(module, "__file__", None)
+            user = isinstance(path, str) and path.endswith(".py")
+            absolute = os.path.abspath(path) if user else ""  # type: ignore[arg-type]
+            _user_module_files[name] = absolute if user and files.contains(absolute) else None
+        path = _user_module_files[name]
+        if path is not None:
+            found[name] = path
+    return found
+
+
+def _stat(path: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _note_modules(files: UserFiles) -> None:
+    for name, path in _user_modules(files).items():
+        _module_stats.setdefault(name, _stat(path))
+
+
+def _forget_stale_modules(files: UserFiles) -> None:
+    """If a user module this worker imported has changed on disk since, forget every user
+    module, so that the jobs import them again as they are now (a module that imported
+    names from a changed one holds its old functions)."""
+    modules = _user_modules(files)
+    if not any(_module_stats.get(n, _stat(p)) != _stat(p) for n, p in modules.items()):
+        return
+    for name in modules:
+        sys.modules.pop(name, None)
+        _module_stats.pop(name, None)
+        _user_module_files.pop(name, None)
 
 
 def ignore_interrupts() -> None:
@@ -120,13 +218,31 @@ def _up_to_date(task: Task) -> Result:
     return Result(task.job_id, True, time.time(), 0.0, [], task.kept, None, "", [], "", True)
 
 
-def run_task(task: Task, abandoned: str | None = None) -> Result:
+def run_task(context: Context, task: Task, abandoned: str | None = None) -> Result:
     start = time.time()
     t0 = time.perf_counter()
     buffer = io.StringIO()
+    found = reads.NOTHING
     try:
-        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(contextlib.redirect_stdout(buffer))
+            stack.enter_context(contextlib.redirect_stderr(buffer))
+            recorded = (
+                stack.enter_context(reads.recording(whole_process=True))
+                if context.files is not None
+                else None
+            )
             fingerprint = _execute(task)
+        if recorded is not None:
+            scope = reads.Scope(
+                context.files,  # type: ignore[arg-type]
+                context.workdir,
+                context.ppg_dir,
+                task.outputs,
+                task.declared,
+                task.ignored,
+            )
+            found = reads.summarize(recorded, scope)
         outputs = [_describe_output(task, path) for path in task.outputs]
         if task.task not in (TASK_VALUE, TASK_DUMP):
             fingerprint = hashing.combine([o[3] for o in outputs])
@@ -143,8 +259,9 @@ def run_task(task: Task, abandoned: str | None = None) -> Result:
             [(f.filename, f.lineno or 0, f.name) for f in traceback.extract_tb(tb)], log,
         )  # fmt: skip
     log = _write_log(task, buffer.getvalue())
+    duration = time.perf_counter() - t0
     return Result(
-        task.job_id, True, start, time.perf_counter() - t0, outputs, fingerprint, None, "", [], log
+        task.job_id, True, start, duration, outputs, fingerprint, None, "", [], log, False, found
     )
 
 
@@ -168,7 +285,7 @@ def _execute(task: Task) -> str:
             )
             raise JobContractError(msg)
         figure.savefig(task.outputs[0])
-        pyplot = __import__("sys").modules.get("matplotlib.pyplot")
+        pyplot = sys.modules.get("matplotlib.pyplot")
         if pyplot is not None:
             pyplot.close(figure)
         return ""
