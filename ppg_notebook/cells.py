@@ -6,9 +6,10 @@ Three steps, none of which needs IPython:
   use) and what becomes the job's value (the variable named like the job, else the last
   expression);
 - `capture`: look those names up in the notebook namespace and sort them into what travels
-  with the job and what is fingerprinted: plain values, and the notebook's own functions and
-  classes followed transitively (a helper calling another helper). Modules and objects
-  imported from modules travel but are not fingerprinted;
+  with the job and what is fingerprinted: plain values, and the user's code (functions and
+  classes of the notebook or of the user's own modules) followed through everything it
+  reaches (codewalk.py). Third-party modules and what comes from them travel but are not
+  fingerprinted as code;
 - `value_function` / `file_function`: the function the engine runs. It is a closure over the
   compiled body, the dependencies' bindings and the result's name only; the engine's code
   fingerprint of it therefore depends on the body's canonical code (not its comments, line
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import inspect
 import linecache
 import os
@@ -35,13 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import cache
+from . import cache, hashing
+from .codewalk import TRACK_ALL, CodeWalker
 from .errors import PipelineError
 from .jobs import Job
 
 RESULT = "__ppg_result__"  # where the value of a body's last expression is kept
 OUT = "out"  # the output path(s) inside a file job's body
-_MAX_REACHABLE = 500  # notebook objects followed from one body (a runaway guard)
 
 
 class CellError(PipelineError):
@@ -76,7 +78,9 @@ class Captured:
     parameters: dict[str, Any] = field(default_factory=dict)  # fingerprinted as values
     functions: dict[str, Callable[..., Any]] = field(default_factory=dict)  # as code
     jobs: dict[str, Any] = field(default_factory=dict)  # engine jobs the body reads
-    readers: dict[str, str] = field(default_factory=dict)  # global -> notebook fn reading it
+    modules: dict[str, types.ModuleType] = field(default_factory=dict)  # the user's modules
+    reached: list[tuple[str, Any]] = field(default_factory=list)  # notebook values their code reads
+    readers: dict[str, str] = field(default_factory=dict)  # such a value -> code reading it
 
 
 # --- analysis ------------------------------------------------------------------------
@@ -300,93 +304,59 @@ class _FirstUse(ast.NodeVisitor):
 
 
 # --- capture -------------------------------------------------------------------------
-def is_notebook_function(obj: Any) -> bool:
-    """Defined in the notebook (module `__main__`), so its code is fingerprinted."""
-    return isinstance(obj, types.FunctionType) and obj.__module__ == "__main__"
+def _is_library(obj: Any) -> bool:
+    """Functions, classes and modules that are not fingerprinted (not the user's code)."""
+    return isinstance(
+        obj, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
+    ) or (callable(obj) and hashing.is_function(obj))
 
 
-def _is_notebook_class(obj: Any) -> bool:
-    return isinstance(obj, type) and obj.__module__ == "__main__"
-
-
-def _is_imported(obj: Any) -> bool:
-    """Modules, and functions or classes that live in a module: not fingerprinted."""
-    if isinstance(obj, types.ModuleType):
-        return True
-    if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, type)):
-        return getattr(obj, "__module__", None) != "__main__"
-    return False
-
-
-def capture(names: tuple[str, ...] | list[str], namespace: dict[str, Any]) -> Captured:
+def capture(
+    names: tuple[str, ...] | list[str], namespace: dict[str, Any], body: Body, walker: CodeWalker
+) -> Captured:
     """What the body's free `names` refer to in `namespace` (names not there are skipped).
 
-    Notebook functions are followed through the globals they read, and notebook classes
-    through their methods and attributes, so that editing any of them is noticed.
+    The user's functions and classes (of the notebook, or of the user's modules) are
+    fingerprinted through everything they reach (codewalk.py); the user's modules the body
+    reads (`utils.clean_rows(...)`) through what it reads of them; plain values and other
+    objects as parameters (an object of the user's class also through its class's code).
+    Raises CodeError if a user module it reaches cannot be read.
     """
     captured = Captured()
-    todo: list[tuple[str, Any, str]] = []
     for name in names:
-        if name in namespace:
-            captured.values[name] = namespace[name]
-            todo.append((name, namespace[name], ""))
-    seen: set[str] = set()
-    while todo:
-        key, obj, reader = todo.pop(0)
-        if key in seen:
+        if name not in namespace:
             continue
-        seen.add(key)
-        if len(seen) > _MAX_REACHABLE:
-            break
-        if reader:
-            captured.readers.setdefault(key, reader)
+        obj = namespace[name]
+        captured.values[name] = obj
         if isinstance(obj, Job):
-            captured.jobs[key] = obj
-            continue
-        if _is_imported(obj):
-            continue
-        fn = inspect.unwrap(obj) if callable(obj) and hasattr(obj, "__wrapped__") else obj
-        if is_notebook_function(fn):
-            captured.functions[key] = fn
-            fn_globals = fn.__globals__
-            for name in sorted(_global_names(fn.__code__)):
-                if name in fn_globals and name != key:
-                    todo.append((name, fn_globals[name], key))
-            continue
-        if _is_notebook_class(obj):
-            todo.extend((f"{key}.{k}", v, key) for k, v in _class_members(obj))
-            continue
-        captured.parameters[key] = obj
+            captured.jobs[name] = obj
+        elif isinstance(obj, types.ModuleType):
+            if walker.is_user(obj):
+                captured.modules[name] = obj
+        elif walker.is_user(_unwrap(obj)) and not walker.is_user(type(obj)):
+            captured.functions[name] = obj
+        elif not _is_library(obj):
+            captured.parameters[name] = obj
+    reaches = [walker.function(fn, TRACK_ALL) for fn in captured.functions.values()]
+    if captured.modules:
+        reaches.append(walker.reads_of(body.code, captured.modules, TRACK_ALL))
+    reaches.extend(walker.value(v, TRACK_ALL) for v in captured.parameters.values())
+    for reach in reaches:
+        for key, value, reader in reach.values:
+            captured.reached.append((key.removeprefix("__main__."), value))
+            captured.readers.setdefault(
+                key.removeprefix("__main__."), reader.removeprefix("__main__.")
+            )
     return captured
 
 
-def _global_names(code: types.CodeType) -> set[str]:
-    """Every name a code object (and the code nested in it) may read as a global."""
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= _global_names(const)
-    return names
-
-
-def _class_members(cls: type) -> list[tuple[str, Any]]:
-    members = []
-    for key, value in sorted(vars(cls).items()):
-        if isinstance(value, (staticmethod, classmethod)):
-            value = value.__func__
-        if key.startswith("__") and key.endswith("__") and not is_notebook_function(value):
-            continue  # what Python and decorators put there (__dict__, __module__, ...)
-        if isinstance(value, property):
-            members.extend(
-                (f"{key}.{part}", getattr(value, part))
-                for part in ("fget", "fset", "fdel")
-                if getattr(value, part) is not None
-            )
-            continue
-        members.append((key, value))
-    bases = tuple(f"{b.__module__}.{b.__qualname__}" for b in cls.__bases__)
-    members.append(("__bases__", bases))
-    return members
+def _unwrap(obj: Any) -> Any:
+    """A bound method's function, a partial's: what is the user's code, if anything."""
+    if isinstance(obj, types.MethodType):
+        return obj.__func__
+    if isinstance(obj, functools.partial):
+        return obj.func
+    return inspect.unwrap(obj) if callable(obj) and hasattr(obj, "__wrapped__") else obj
 
 
 def unpicklable(captured: Captured) -> tuple[str, Any, str] | None:
@@ -394,13 +364,13 @@ def unpicklable(captured: Captured) -> tuple[str, Any, str] | None:
     import cloudpickle
 
     candidates: list[tuple[str, Any]] = []
-    for key, value in (*captured.values.items(), *captured.parameters.items()):
-        if not is_notebook_function(value) and not _is_notebook_class(value):
+    for key, value in (*captured.values.items(), *captured.parameters.items(), *captured.reached):
+        if not isinstance(value, (types.FunctionType, type)):
             candidates.append((key, value))
     for key, fn in captured.functions.items():
-        cells = fn.__closure__ or ()
+        cells = getattr(fn, "__closure__", None) or ()
         candidates.extend((key, c.cell_contents) for c in cells if _has_contents(c))
-        candidates.extend((key, d) for d in fn.__defaults__ or ())
+        candidates.extend((key, d) for d in getattr(fn, "__defaults__", None) or ())
     done: set[int] = set()
     for key, value in candidates:
         if id(value) in done or isinstance(value, types.ModuleType):

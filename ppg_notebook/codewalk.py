@@ -107,7 +107,8 @@ class CodeWalker:
         if symbol is not None:  # its code is read from its module's file, as it is now
             return self._reach(_FROM_SOURCE, [("symbol", *symbol)], main_values)
         own = hashing.function_fingerprint(fn)
-        return self._reach(own, self._children_of_root(fn), main_values)
+        reader = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}"
+        return self._reach(own, self._children_of_root(fn), main_values, reader)
 
     def value(self, value: Any, main_values: str = TRACK_ALL) -> Reach:
         """The reach of a parameter value: its own fingerprint (classes and functions of the
@@ -115,6 +116,15 @@ class CodeWalker:
         children: list[Any] = []
         own = hashing.hash_bytes(self._value_key(value, children))
         return self._reach(own, children, main_values)
+
+    def reads_of(
+        self, code: types.CodeType, namespace: dict[str, Any], main_values: str = TRACK_ALL
+    ) -> Reach:
+        """The user's code that `code` (a cell's body) reads through the names of
+        `namespace` (the user's modules it uses: `utils.clean_rows(...)`); the body's own
+        code does not count (its job fingerprints that)."""
+        refs = self._resolve_live(namespace, MAIN, self._code_reads(code))
+        return self._reach(_FROM_SOURCE, refs, main_values)
 
     def again(self, reach: Reach) -> Reach:
         """The same walk in this epoch (the user's modules may have changed since)."""
@@ -142,7 +152,8 @@ class CodeWalker:
         return item.key, value
 
     # --- combining -----------------------------------------------------------------
-    def _reach(self, own: str, children: list[Any], main_values: str) -> Reach:
+    def _reach(self, own: str, children: list[Any], main_values: str, reader: str = "") -> Reach:
+        """`reader`: the code the walk starts from, named as what reads its first items."""
         items: dict[str, _Item] = {}
         readers: dict[str, str] = {}
         for ref in children:
@@ -150,7 +161,7 @@ class CodeWalker:
             for key, item in closure.items():
                 if key not in items:
                     items[key] = item
-                    readers.setdefault(key, reader_map.get(key, ""))
+                    readers.setdefault(key, reader_map.get(key) or reader)
         kept = tuple(children)
         if not items:
             return Reach(own, own, {}, (), (), kept, main_values)

@@ -108,22 +108,20 @@ def reason_to_run(
 
 def _which(before: Mapping[str, str] | None, now: Mapping[str, str] | None) -> str:
     """Which pieces of the user's code a changed code fingerprint covers changed:
-    " (in utils.clean_rows)", or "" when it is the function itself (or unknown)."""
+    ": utils.clean_rows changed", or "" when it is the function itself (or unknown)."""
     before = before or {}
     now = now or {}
     changed = [k for k in now if k in before and before[k] != now[k]]
     added = [k for k in now if k not in before]
     removed = [k for k in before if k not in now]
-    if not (changed or added or removed):
-        return ""
     parts = []
     if changed:
-        parts.append("in " + _names(changed))
+        parts.append(_names(changed) + " changed")
     if added:
         parts.append("it now uses " + _names(added))
     if removed:
         parts.append("it no longer uses " + _names(removed))
-    return " (" + "; ".join(parts) + ")"
+    return ": " + "; ".join(parts) if parts else ""
 
 
 def _names(keys: list[str]) -> str:

@@ -77,6 +77,7 @@ class Defaults:
     cores: int | None = None
     backend: str = "loky"
     scheduler: str | None = None
+    track: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -443,6 +444,7 @@ def _read_new(line: str, defaults: Defaults, where: str, notes: list[str]) -> No
         return
     defaults.dir, defaults.cores, defaults.backend = args.dir, args.cores, args.backend
     defaults.scheduler = args.scheduler
+    defaults.track = list(args.track)
 
 
 def _job_reads(job: JobCell, jobs: set[str]) -> set[str]:
@@ -506,7 +508,8 @@ def _render(
     job_names = []
     first = next((i for i, c in enumerate(chunks) if c.kind != "heading"), len(chunks))
     block = _import_block(ours, [])
-    create = f"{collector} = {ppg}.CellJobs()"
+    track = ", ".join(py_string(t) for t in defaults.track)
+    create = f"{collector} = {ppg}.CellJobs({f'track=[{track}]' if track else ''})"
     if first < len(chunks) and chunks[first].kind == "setup":
         merged = _merge_imports(ours, chunks[first].text)
         if merged is not None:

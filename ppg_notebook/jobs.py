@@ -8,6 +8,7 @@ class attributes `where` and `lazy` tell the runner where to execute them.
 from __future__ import annotations
 
 import os
+import types
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -477,6 +478,31 @@ class FunctionInvariant(_Invariant):
         walker = self.pipeline.code
         if self._code is None or self._code[0] != walker.epoch:
             self._code = (walker.epoch, walker.function(self.fn, self.main_values))
+        return self._code[1]
+
+    def output_key(self) -> str | None:
+        return self.reach().fingerprint
+
+
+class ModuleReadsInvariant(_Invariant):
+    """Dependants rerun when the user's code that a `%%ppg_job` body reads through a user
+    module (`utils.clean_rows(...)`) changes: the functions, classes and values it uses of
+    it, and what they reach in turn (SPEC §3a)."""
+
+    __slots__ = ("code", "modules")
+    kind = "function"
+
+    def __init__(self, name: str, code: types.CodeType, modules: dict[str, Any]) -> None:
+        super().__init__("FI:" + _name(name, type(self)), None)
+        self.code = code
+        self.modules = dict(modules)
+        self.fingerprint = hashing.hash_bytes(repr(sorted(modules)).encode())
+        current.get().add_job(self)
+
+    def reach(self) -> Reach:
+        walker = self.pipeline.code
+        if self._code is None or self._code[0] != walker.epoch:
+            self._code = (walker.epoch, walker.reads_of(self.code, self.modules))
         return self._code[1]
 
     def output_key(self) -> str | None:

@@ -195,6 +195,14 @@ class PipelineMagics(Magics):
     @argument("--cores", type=int, default=None, help="worker processes (default: all CPUs)")
     @argument("--backend", default="loky", help="execution backend: loky or dask")
     @argument("--scheduler", default=None, help="dask scheduler address (--backend dask)")
+    @argument(
+        "--track",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a directory (beyond the notebook's) whose modules are your code: editing them "
+        "reruns the jobs that use them (repeat for several)",
+    )
     @line_magic
     def ppg_new(self, line: str) -> None:
         """Start a new pipeline for this kernel (jobs declared so far are left behind)."""
@@ -206,6 +214,7 @@ class PipelineMagics(Magics):
                 backend=args.backend,
                 scheduler=args.scheduler,
                 allow_redefinition=True,
+                track=args.track,
             )
         except (ValueError, PipelineError) as e:
             raise UsageError(str(e)) from None

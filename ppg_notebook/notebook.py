@@ -29,13 +29,15 @@ from typing import Any
 
 from . import cells, current
 from .cells import CellError
-from .errors import DependencyError, JobsFailed
+from .codewalk import TRACK_ALL, CodeWalker
+from .errors import CodeError, DependencyError, JobsFailed
 from .events import Outcome, RunResult
 from .jobs import (
     NOWHERE,
     FileGeneratingJob,
     FunctionInvariant,
     Job,
+    ModuleReadsInvariant,
     MultiFileGeneratingJob,
     ParameterInvariant,
     ValueJob,
@@ -43,6 +45,17 @@ from .jobs import (
     normalize_path,
 )
 from .session import Pipeline, new_pipeline
+
+
+def capture_globals(
+    name: str, names: list[str], namespace: dict[str, Any], parsed: cells.Body, walker: CodeWalker
+) -> cells.Captured:
+    """`cells.capture`, with a user module that cannot be read named with the job."""
+    try:
+        return cells.capture(names, namespace, parsed, walker)
+    except CodeError as e:
+        msg = f"job {name!r} uses code of {e}, so it cannot be fingerprinted; fix the module"
+        raise CellError(msg) from None
 
 
 def name_problem(name: str) -> str | None:
@@ -128,7 +141,9 @@ class NotebookPipeline:
         extra = self._extra_deps(name, deps or [])
         bound_here = {*upstream, cells.OUT} if outs else set(upstream)
         if captured is None:
-            captured = cells.capture([n for n in parsed.free if n not in bound_here], namespace)
+            self.pipeline.code.new_epoch()  # the user's modules as they are now
+            names = [n for n in parsed.free if n not in bound_here]
+            captured = capture_globals(name, names, namespace, parsed, self.pipeline.code)
         self._check_picklable(name, captured)
 
         code = cells.carrier(parsed, captured.values)
@@ -142,8 +157,12 @@ class NotebookPipeline:
             for key, value in sorted(captured.parameters.items())
         ]
         invariants += [
-            FunctionInvariant(f"{name}:{key}", fn).job_id
+            FunctionInvariant(f"{name}:{key}", fn, main_values=TRACK_ALL).job_id
             for key, fn in sorted(captured.functions.items())
+        ]
+        invariants += [
+            ModuleReadsInvariant(f"{name}:{key}", parsed.code, {key: module}).job_id
+            for key, module in sorted(captured.modules.items())
         ]
         if outs:
             fn = cells.file_function(code, bindings)

@@ -25,11 +25,13 @@ from typing import Any, TypeVar
 
 from . import cells, jobdefs
 from .cells import OUT, CellError
+from .codewalk import CodeWalker
 from .errors import PipelineError
 from .events import Event
-from .notebook import NotebookPipeline
+from .notebook import NotebookPipeline, capture_globals
 from .notebook_display import failure_lines, summary
 from .session import new_pipeline
+from .userfiles import UserFiles
 
 F = TypeVar("F", bound=Callable[..., Any])
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
@@ -52,8 +54,12 @@ class _Cell:
 class CellJobs:
     """The job cells of a notebook, declared by a script; `run()` is its command line."""
 
-    def __init__(self) -> None:
+    def __init__(self, track: Sequence[str] = ()) -> None:
+        """`track`: paths beyond the working directory whose modules are the user's code
+        (the notebook's `%ppg_new --track`)."""
         self.cells: list[_Cell] = []
+        self.track = tuple(track)
+        self.walker = CodeWalker(UserFiles.of(os.getcwd(), self.track))
 
     def job(
         self, fn: F | None = None, /, *, out: Paths = (), deps: Paths = (), cores: int = 1
@@ -84,7 +90,8 @@ class CellJobs:
         reads = [n for n in parsed.free if n in jobs]
         _check_params(where, found.params, reads, jobs, outs, OUT in parsed.free)
         bound = {*reads, OUT} if outs else set(reads)
-        captured = cells.capture([n for n in parsed.free if n not in bound], fn.__globals__)
+        names = [n for n in parsed.free if n not in bound]
+        captured = capture_globals(name, names, fn.__globals__, parsed, self.walker)
         unread = [p for p in found.params if p in jobs and p not in reads and p not in deps]
         self.cells.append(_Cell(found, tuple(outs), (*deps, *unread), cores, parsed, captured))
 
@@ -97,7 +104,12 @@ class CellJobs:
     ) -> NotebookPipeline:
         """A new pipeline with every job declared (nothing runs)."""
         pipeline = new_pipeline(
-            dir=dir, cores=cores, backend=backend, scheduler=scheduler, allow_redefinition=True
+            dir=dir,
+            cores=cores,
+            backend=backend,
+            scheduler=scheduler,
+            allow_redefinition=True,
+            track=self.track,
         )
         notebook = NotebookPipeline(pipeline)
         for cell in self.cells:
