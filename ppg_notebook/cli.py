@@ -32,7 +32,7 @@ from .events import Event, Outcome
 from .export import RESULTS, ExportError, Script, export, notebook_cells
 from .facts import recorded_outputs_problem
 from .history import History
-from .notebook_display import StatusTable, failed_why, seconds, when
+from .notebook_display import StatusTable, failed_why, seconds, uses, when
 from .script import CellJobs
 
 _INVARIANT_PREFIXES = ("PI:", "FI:", "file:")
@@ -144,6 +144,8 @@ def _history_row(job_id: str, record: dict[str, Any], stored: str) -> dict[str, 
         "last_run": record.get("t"),
         "duration": record.get("d"),
         "error": record.get("e", ""),
+        "reads": sorted(record.get("r", ())),
+        "modules": list(record.get("m", ())),
     }
 
 
@@ -166,7 +168,7 @@ def _print_status(console: Console, rows: list[dict[str, Any]], caption: str) ->
         console.print(repr(StatusTable([])))
         return
     table = Table(caption=caption)
-    for column in ("job", "state", "why", "last run", "duration"):
+    for column in ("job", "state", "why", "uses", "last run", "duration"):
         table.add_column(column, overflow="fold")
     colours = {"up to date": "green", "succeeded": "green", "failed": "red", "must run": "yellow"}
     for row in rows:
@@ -174,7 +176,8 @@ def _print_status(console: Console, rows: list[dict[str, Any]], caption: str) ->
         colour = colours.get(state, "")
         shown = f"[{colour}]{state}[/{colour}]" if colour else state
         last_run = when(row.get("last_run"))
-        table.add_row(row["job"], shown, failed_why(row), last_run, seconds(row["duration"]))
+        duration = seconds(row["duration"])
+        table.add_row(row["job"], shown, failed_why(row), uses(row), last_run, duration)
     console.print(table)
 
 

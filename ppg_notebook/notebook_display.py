@@ -12,7 +12,7 @@ from typing import Any
 from .cells import user_traceback
 from .events import Outcome, RunResult
 
-COLUMNS = ("job", "kind", "state", "why", "last run", "duration")
+COLUMNS = ("job", "kind", "state", "why", "uses", "last run", "duration")
 _STATE_COLOURS = {
     "up to date": "#2e7d32",
     "must run": "#b26a00",
@@ -31,6 +31,20 @@ def seconds(duration: float | None) -> str:
 def when(timestamp: float | None) -> str:
     """A job's last start, in local time ("never" if it never ran)."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else "never"
+
+
+def uses(row: dict[str, Any]) -> str:
+    """What a job was seen to use beyond what it declares (SPEC §3a): files it read at run
+    time, and the user modules its code reaches."""
+    parts = []
+    found = list(row.get("reads") or ())
+    if found:
+        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        parts.append("reads " + ", ".join(found[:3]) + more)
+    modules = list(row.get("modules") or ())
+    if modules:
+        parts.append("code in " + ", ".join(modules))
+    return "; ".join(parts)
 
 
 def failed_why(row: dict[str, Any]) -> str:
@@ -106,6 +120,7 @@ class StatusTable:
             row["kind"],
             row["state"],
             failed_why(row),
+            uses(row),
             last_run,
             seconds(row["duration"]),
         )

@@ -1,0 +1,423 @@
+"""What a job actually used (SPEC §3a), end to end in real subprocesses: the user's own
+modules its code reaches, and the files it reads at run time.
+
+    utils.py:  clean_rows ──> THRESHOLD      other
+    pipeline:  cleaned.txt  (clean_rows, reads data/samples.csv with pandas)
+               config.txt   (json.load(open("config.json")))
+               unrelated.txt (utils.other)
+               plain.txt    (neither)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = str(Path(sys.executable).parent / "ppg-notebook")
+
+UTILS = '''
+THRESHOLD = 1
+
+
+def clean_rows(frame):
+    """Rows whose value is above the threshold."""
+    return frame[frame.value > THRESHOLD]
+
+
+def other():
+    return "other"
+'''
+
+PIPELINE = """
+import json
+
+import pandas as pd
+
+import utils
+from utils import clean_rows
+
+ppg.new_pipeline(cores=2)
+
+
+def cleaned(path):
+    mark("cleaned")
+    frame = clean_rows(pd.read_csv("data/samples.csv"))
+    path.write_text(",".join(str(v) for v in frame.value))
+
+
+def config(path):
+    mark("config")
+    with open("config.json") as fh:
+        path.write_text(str(json.load(fh)["scale"]))
+
+
+def unrelated(path):
+    mark("unrelated")
+    path.write_text(utils.other())
+
+
+def plain(path):
+    mark("plain")
+    path.write_text("plain")
+
+
+ppg.FileGeneratingJob("cleaned.txt", cleaned)
+ppg.FileGeneratingJob("config.txt", config)
+ppg.FileGeneratingJob("unrelated.txt", unrelated)
+ppg.FileGeneratingJob("plain.txt", plain)
+run_and_report()
+for job in ("cleaned.txt", "config.txt"):
+    print("@@WHY " + json.dumps([job, ppg.why(job)]))
+"""
+
+
+def _whys(run) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    found = {}
+    for line in run.stdout.splitlines():
+        if line.startswith("@@WHY "):
+            job, text = json.loads(line[len("@@WHY ") :])
+            found[job] = text
+    return found
+
+
+@pytest.fixture
+def project(script):  # type: ignore[no-untyped-def]
+    (script.dir / "utils.py").write_text(UTILS)
+    (script.dir / "data").mkdir()
+    (script.dir / "data" / "samples.csv").write_text("value\n0\n2\n3\n")
+    (script.dir / "config.json").write_text('{"scale": 2}')
+    script.write(PIPELINE)
+    first = script.run().ok()
+    assert sorted(first.runs) == ["cleaned", "config", "plain", "unrelated"], first.describe()
+    assert (script.dir / "cleaned.txt").read_text() == "2,3"
+    return script
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, (path, old)
+    path.write_text(text.replace(old, new))
+
+
+def test_nothing_reruns_and_why_lists_what_each_job_used(project) -> None:  # type: ignore[no-untyped-def]
+    second = project.run().ok()
+    assert second.runs == [], second.describe()
+    whys = _whys(second)
+    assert whys["cleaned.txt"].splitlines() == [
+        "'cleaned.txt' is up to date",
+        "  files it read at run time: data/samples.csv",
+        "  code followed into: utils",
+    ]
+    assert "files it read at run time: config.json" in whys["config.txt"]
+    assert "warning" not in second.stderr.lower(), second.stderr
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected", "reason"),
+    [
+        pytest.param(
+            ("frame.value > THRESHOLD", "frame.value >= THRESHOLD"),
+            ["cleaned"],
+            "its code changed: utils.clean_rows changed",
+            id="the-helper",
+        ),
+        pytest.param(
+            ("THRESHOLD = 1", "THRESHOLD = 2"),
+            ["cleaned"],
+            "its code changed: utils.THRESHOLD changed",
+            id="a-module-value-the-helper-reads",
+        ),
+        pytest.param(
+            ('return "other"', 'return "another"'),
+            ["unrelated"],
+            "its code changed: utils.other changed",
+            id="another-function-of-the-module",
+        ),
+        pytest.param(
+            ('"""Rows whose value is above the threshold."""', "# rows above it"),
+            [],
+            None,
+            id="a-docstring-and-a-comment",
+        ),
+    ],
+)
+def test_editing_the_users_module_reruns_exactly_the_jobs_that_use_it(
+    project, edit: tuple[str, str], expected: list[str], reason: str | None
+) -> None:  # type: ignore[no-untyped-def]
+    _edit(project.dir / "utils.py", *edit)
+    run = project.run().ok()
+    assert sorted(run.runs) == expected, run.describe()
+    if reason is not None:
+        job = expected[0] + ".txt"
+        assert run.result["reasons"][job] == reason
+    assert project.run().ok().runs == []
+
+
+def test_a_data_file_read_by_path_is_an_input(project) -> None:  # type: ignore[no-untyped-def]
+    data = project.dir / "data" / "samples.csv"
+    os.utime(data)  # touched, same content: nothing reruns
+    assert project.run().ok().runs == []
+
+    data.write_text("value\n0\n5\n")
+    run = project.run().ok()
+    assert run.runs == ["cleaned"], run.describe()
+    assert run.result["reasons"]["cleaned.txt"] == (
+        "it read data/samples.csv at run time, which changed"
+    )
+    assert (project.dir / "cleaned.txt").read_text() == "5"
+
+    (project.dir / "config.json").write_text('{"scale": 3}')
+    run = project.run().ok()
+    assert run.runs == ["config"], run.describe()
+    assert (project.dir / "config.txt").read_text() == "3"
+
+
+def test_a_removed_data_file_reruns_its_job(project) -> None:  # type: ignore[no-untyped-def]
+    (project.dir / "config.json").unlink()
+    run = project.run()
+    assert run.result is not None, run.describe()
+    assert run.result["reasons"]["config.txt"] == (
+        "it read config.json at run time, which was removed"
+    )
+    assert "FileNotFoundError" in run.result["failed"]["config.txt"]
+
+
+OTHER_OUTPUT = """
+ppg.new_pipeline(cores=1)
+
+
+def produce(path):
+    mark("produce")
+    path.write_text(Path("source.txt").read_text())
+
+
+def consume(path):
+    mark("consume")
+    path.write_text("seen: " + Path("produced.txt").read_text())
+
+
+ppg.FileGeneratingJob("produced.txt", produce)
+ppg.FileGeneratingJob("consumed.txt", consume)
+run_and_report()
+"""
+
+
+def test_reading_another_jobs_output_without_depending_on_it_is_a_warning(script) -> None:  # type: ignore[no-untyped-def]
+    (script.dir / "source.txt").write_text("one")
+    (script.dir / "produced.txt").write_text("one")  # (an earlier run left it)
+    script.write(OTHER_OUTPUT)
+    first = script.run().ok()
+    assert "job 'consumed.txt' read 'produced.txt', which job 'produced.txt' writes" in (
+        first.stderr
+    ), first.stderr
+    assert "Declare the dependency" in first.stderr
+    assert script.run().ok().runs == []
+    # It is tracked nevertheless: when that output changes, the reader reruns.
+    (script.dir / "source.txt").write_text("two")
+    second = script.run().ok()
+    assert sorted(second.runs) == ["produce"], second.describe()
+    third = script.run().ok()
+    assert third.runs == ["consume"], third.describe()
+    assert (script.dir / "consumed.txt").read_text() == "seen: two"
+
+
+WRITES = """
+ppg.new_pipeline(cores=1)
+
+
+def messy(path):
+    Path("stray.csv").write_text("not declared")
+    with open("messy.log", "a") as log:  # appending, as a log does: not reported
+        log.write("ran\\n")
+    tmp = Path(str(path) + ".partial")
+    tmp.write_text("done")
+    os.replace(tmp, path)  # written under another name, then renamed: not reported
+
+
+ppg.FileGeneratingJob("messy.txt", messy)
+run_and_report()
+"""
+
+
+def test_writing_an_undeclared_file_is_a_warning(script) -> None:  # type: ignore[no-untyped-def]
+    script.write(WRITES)
+    run = script.run().ok()
+    assert "job 'messy.txt' wrote 'stray.csv'" in run.stderr, run.stderr
+    assert "messy.log" not in run.stderr
+    assert "partial" not in run.stderr
+    assert (script.dir / "messy.txt").read_text() == "done"
+
+
+OPTIONS = """
+ppg.new_pipeline(cores=1, track_reads={track_reads})
+
+
+def ignoring(path):
+    mark("ignoring")
+    path.write_text(Path("noise/a.txt").read_text() + Path("signal.txt").read_text())
+
+
+ppg.FileGeneratingJob("ignoring.txt", ignoring).ignore_reads("noise")
+run_and_report()
+"""
+
+
+@pytest.mark.parametrize("track_reads", [True, False])
+def test_ignore_reads_and_track_reads_false(script, track_reads: bool) -> None:  # type: ignore[no-untyped-def]
+    (script.dir / "noise").mkdir()
+    (script.dir / "noise" / "a.txt").write_text("a")
+    (script.dir / "signal.txt").write_text("s")
+    script.write(OPTIONS.format(track_reads=track_reads))
+    assert script.run().ok().runs == ["ignoring"]
+    (script.dir / "noise" / "a.txt").write_text("b")
+    assert script.run().ok().runs == []
+    (script.dir / "signal.txt").write_text("t")
+    assert script.run().ok().runs == (["ignoring"] if track_reads else [])
+
+
+TRACKED = """
+import sys
+
+sys.path.insert(0, {lib!r})
+from shared_helpers import double
+
+ppg.new_pipeline(cores=1{track})
+
+
+def doubled(path):
+    mark("doubled")
+    path.write_text(str(double(21)))
+
+
+ppg.FileGeneratingJob("doubled.txt", doubled)
+run_and_report()
+"""
+
+
+@pytest.mark.parametrize("tracked", [True, False])
+def test_a_module_outside_the_project_is_followed_when_tracked(script, tmp_path, tracked) -> None:  # type: ignore[no-untyped-def]
+    lib = tmp_path.parent / (tmp_path.name + "-lib")
+    lib.mkdir()
+    (lib / "shared_helpers.py").write_text("def double(x):\n    return 2 * x\n")
+    track = f", track=[{str(lib)!r}]" if tracked else ""
+    script.write(TRACKED.format(lib=str(lib), track=track))
+    assert script.run().ok().runs == ["doubled"]
+    _edit(lib / "shared_helpers.py", "2 * x", "3 * x")
+    run = script.run().ok()
+    assert run.runs == (["doubled"] if tracked else []), run.describe()
+
+
+BROKEN = """
+import utils
+
+ppg.new_pipeline(cores=1)
+
+
+def uses(path):
+    mark("uses")
+    path.write_text(utils.other())
+
+
+def independent(path):
+    mark("independent")
+    path.write_text("fine")
+
+
+ppg.FileGeneratingJob("uses.txt", uses)
+ppg.FileGeneratingJob("independent.txt", independent)
+run_and_report()
+"""
+
+
+def test_a_module_that_cannot_be_parsed_fails_the_jobs_that_use_it_by_name(script) -> None:  # type: ignore[no-untyped-def]
+    (script.dir / "utils.py").write_text(UTILS)
+    script.write(BROKEN)
+    assert sorted(script.run().ok().runs) == ["independent", "uses"]
+    # The module is imported (intact) by the script, then broken on disk, as while editing.
+    script.edit("import utils\n", "import utils\nPath('utils.py').write_text('def other(:')\n")
+    run = script.run()
+    assert run.result is not None, run.describe()
+    error = run.result["failed"]["uses.txt"]
+    assert "job 'uses.txt' uses code of the module 'utils'" in error
+    assert "utils.py" in error and "SyntaxError at line 1" in error
+    assert "independent.txt" not in run.result["failed"]
+
+
+MANY = """
+ppg.new_pipeline(cores=1)
+
+
+def reads_many(path):
+    mark("reads_many")
+    total = sum(len(p.read_text()) for p in sorted(Path("many").iterdir()))
+    path.write_text(str(total))
+
+
+ppg.FileGeneratingJob("many.txt", reads_many)
+run_and_report()
+"""
+
+
+def test_a_job_reading_thousands_of_files_is_capped_with_a_warning(script) -> None:  # type: ignore[no-untyped-def]
+    many = script.dir / "many"
+    many.mkdir()
+    for i in range(1200):
+        (many / f"{i:04}.txt").write_text("x")
+    script.write(MANY)
+    run = script.run().ok()
+    assert "read 1200 files under the project at run time; only 1000 are tracked" in run.stderr
+    assert len(script.history()["many.txt"]["r"]) == 1000
+    assert script.run().ok().runs == []
+
+
+LOADING = """
+import pandas as pd
+
+ppg.new_pipeline(cores=1)
+STATE = {}
+
+
+def load():
+    STATE["frame"] = pd.read_csv("table.csv")
+    return True
+
+
+def total(path):
+    mark("total")
+    path.write_text(str(int(STATE["frame"].x.sum())))
+
+
+frame = ppg.DataLoadingJob("frame", load)
+ppg.FileGeneratingJob("total.txt", total).depends_on(frame)
+run_and_report()
+"""
+
+
+def test_a_loading_job_reading_a_file_in_the_main_process_reruns_its_dependants(script) -> None:  # type: ignore[no-untyped-def]
+    (script.dir / "table.csv").write_text("x\n1\n2\n")
+    script.write(LOADING)
+    assert script.run().ok().runs == ["total"]
+    assert script.run().ok().runs == []
+    (script.dir / "table.csv").write_text("x\n1\n2\n3\n")
+    run = script.run().ok()
+    assert run.runs == ["total"], run.describe()
+    assert (script.dir / "total.txt").read_text() == "6"
+
+
+def test_the_cli_status_lists_what_each_job_used(project) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    out = subprocess.run(
+        [CLI, "status", "--dir", str(project.ppg_dir)],
+        capture_output=True,
+        text=True,
+        cwd=project.dir,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "data/samples.csv" in out.stdout
+    assert "utils" in out.stdout
