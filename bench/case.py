@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from tools import ADAPTERS
-from workloads import OUT_DIR, Workload, job_specs
+from workloads import OUT_DIR, Workload, job_specs, prepare_helper
 
 
 def peak_rss_mb(who: int) -> float:
@@ -28,6 +28,8 @@ def main(argv: list[str]) -> int:
     workload = Workload(name=f"{kind}-{n}", kind=kind, n=int(n), seconds=float(seconds))
     os.chdir(workdir)
     Path(OUT_DIR).mkdir(exist_ok=True)
+    if kind == "helper":
+        sys.path.insert(0, str(prepare_helper(workdir)))
     ADAPTERS[tool](workload, job_specs(workload, changed=phase == "change"), int(cores))
     stats = {
         "main_rss_mb": peak_rss_mb(resource.RUSAGE_SELF),

@@ -11,6 +11,7 @@ from workloads import Workload, change_reruns
 
 TOOL_TITLES = {
     "ppg": "ppg_notebook",
+    "ppg-notrack": "ppg_notebook (no tracking)",
     "ppg-dask": "ppg_notebook (dask)",
     "ppg2": "pypipegraph2",
     "ppg1": "pypipegraph",

@@ -308,7 +308,8 @@ def run_all(config: Config) -> list[PhaseResult]:
     for repeat in range(config.repeats):
         for workload in config.workloads:
             for tool in config.tools:
-                results.extend(run_case(tool, workload, repeat, config))
+                if not workload.only or tool in workload.only:
+                    results.extend(run_case(tool, workload, repeat, config))
     return results
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workloads import JobSpec, Workload, do_job
+from workloads import HELPER_MODULE, JobSpec, Workload, do_job, helper_dir
 
 Adapter = Callable[[Workload, list[JobSpec], int], None]
 
@@ -44,11 +44,20 @@ def plain_job(workload: Workload, spec: JobSpec) -> Callable[[], None]:
     return job
 
 
+def helper_job(workload: Workload, spec: JobSpec) -> Callable[[Path], None]:
+    """The helper workload's job: a function of the helper module (workloads.py)."""
+    import importlib
+
+    return importlib.import_module(HELPER_MODULE).make_job(spec.param)  # type: ignore[no-any-return]
+
+
 def declare_graph(
     module: Any, workload: Workload, specs: list[JobSpec], make_fn: Callable[..., Any]
 ) -> None:
     """Declare the jobs with the pypipegraph-style API shared by all three graph tools."""
     jobs: dict[str, Any] = {}
+    if workload.kind == "helper":
+        make_fn = helper_job
     for spec in specs:
         job = module.FileGeneratingJob(spec.path, make_fn(workload, spec))
         job.depends_on(module.ParameterInvariant(spec.name, spec.param))
@@ -60,7 +69,16 @@ def declare_graph(
 def run_ppg_notebook(workload: Workload, specs: list[JobSpec], cores: int) -> None:
     import ppg_notebook as ppg
 
-    ppg.new_pipeline(dir=".ppg", cores=cores)
+    ppg.new_pipeline(dir=".ppg", cores=cores, track=[helper_dir(os.getcwd())])
+    declare_graph(ppg, workload, specs, path_job)
+    ppg.run()
+
+
+def run_ppg_notebook_untracked(workload: Workload, specs: list[JobSpec], cores: int) -> None:
+    """ppg_notebook following neither the user's modules nor the files jobs read."""
+    import ppg_notebook as ppg
+
+    ppg.new_pipeline(dir=".ppg", cores=cores, track_reads=False)
     declare_graph(ppg, workload, specs, path_job)
     ppg.run()
 
@@ -131,6 +149,7 @@ def chain_content(path: str, param: str, upstream_content: str) -> None:
 
 ADAPTERS: dict[str, Adapter] = {
     "ppg": run_ppg_notebook,
+    "ppg-notrack": run_ppg_notebook_untracked,
     "ppg-dask": run_ppg_notebook_dask,
     "ppg2": run_pypipegraph2,
     "ppg1": run_pypipegraph,
@@ -142,6 +161,7 @@ DASK_TOOLS = frozenset({"ppg-dask"})
 # The distributions whose versions the report lists for each tool.
 DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "ppg": ("ppg_notebook",),
+    "ppg-notrack": ("ppg_notebook",),
     "ppg-dask": ("ppg_notebook", "distributed"),
     "ppg2": ("pypipegraph2",),
     "ppg1": ("pypipegraph",),

@@ -19,11 +19,12 @@ class Workload:
     """One workload at one size; ``cores=None`` means all CPUs of the machine."""
 
     name: str
-    kind: str  # "fanout" | "chain" | "cpu"
+    kind: str  # "fanout" | "chain" | "cpu" | "helper"
     n: int
     cores: int | None = None
     seconds: float = 0.0  # CPU seconds per job, cpu workloads only
     measure_memory: bool = False  # its cold run feeds the peak-memory rows
+    only: tuple[str, ...] = ()  # the tools that run it (all when empty)
 
     def ideal_work_seconds(self, cores: int) -> float:
         """Wall time of the pure CPU work on ``cores`` cores with zero overhead."""
@@ -35,6 +36,9 @@ FULL_WORKLOADS = (
     Workload("fanout-10000", "fanout", 10000, measure_memory=True),
     Workload("chain-500", "chain", 500),
     Workload("cpu-8", "cpu", 8, cores=2, seconds=0.5),
+    # What tracking the user's code and reads costs (SPEC §3a): ppg_notebook with and
+    # without it, on a fanout whose jobs call a helper module and read a data file.
+    Workload("helper-10000", "helper", 10000, only=("ppg", "ppg-notrack")),
 )
 
 # --quick: same shapes, tiny sizes, for smoke-testing the harness (minutes, not an hour).
@@ -43,6 +47,7 @@ QUICK_SIZES = {
     "fanout-10000": ("fanout-100", 100, 0.0),
     "chain-500": ("chain-10", 10, 0.0),
     "cpu-8": ("cpu-4", 4, 0.1),
+    "helper-10000": ("helper-100", 100, 0.0),
 }
 
 
@@ -92,6 +97,43 @@ def expected_reruns(workload: Workload, phase: str) -> int:
     if phase == "noop":
         return 0
     return change_reruns(workload)
+
+
+# The helper workload's module: in a directory of its own beside the case's working
+# directory (given to ppg_notebook as a tracked path), so that the same code is the user's
+# code for one tool and a library's for the other. Its job functions are defined in it.
+HELPER_MODULE = "bench_helpers"
+HELPER_SOURCE = '''
+from pathlib import Path
+
+DATA = "data.txt"
+
+
+def render(param, data):
+    return param + " " + str(len(data)) + "\\n"
+
+
+def make_job(param):
+    def job(path):
+        path.write_text(render(param, Path(DATA).read_text()))
+
+    return job
+'''
+
+
+def helper_dir(workdir: str | Path) -> Path:
+    return Path(workdir).resolve().parent / "lib"
+
+
+def prepare_helper(workdir: str | Path) -> Path:
+    """Write the helper module and the data file its jobs read (once per case)."""
+    lib = helper_dir(workdir)
+    module = lib / f"{HELPER_MODULE}.py"
+    if not module.exists():
+        lib.mkdir(exist_ok=True)
+        module.write_text(HELPER_SOURCE)
+        (Path(workdir) / "data.txt").write_text("a small data file\n")
+    return lib
 
 
 def write_text(path: str | Path, param: str) -> None:

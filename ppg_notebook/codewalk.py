@@ -90,6 +90,7 @@ class CodeWalker:
         self._module_files: dict[str, str | None] = {}
         self._sources: dict[str, ModuleSource] = {}
         self._closures: dict[Any, tuple[dict[str, _Item], dict[str, str], Any]] = {}
+        self._merges: dict[Any, tuple[Any, Any]] = {}
         self._reads: dict[int, tuple[types.CodeType, _Reads]] = {}
 
     def new_epoch(self) -> None:
@@ -98,6 +99,7 @@ class CodeWalker:
         self._module_files.clear()
         self._sources.clear()
         self._closures.clear()
+        self._merges.clear()
 
     # --- the entry points ----------------------------------------------------------
     def function(self, fn: Any, main_values: str = TRACK_CONSTANTS) -> Reach:
@@ -105,7 +107,9 @@ class CodeWalker:
         that of the user's code it reaches."""
         symbol = self._symbol_of(fn) if isinstance(fn, (types.FunctionType, type)) else None
         if symbol is not None:  # its code is read from its module's file, as it is now
-            return self._reach(_FROM_SOURCE, [("symbol", *symbol)], main_values)
+            children: list[Any] = [("symbol", *symbol)]
+            held = self._held(fn, children)
+            return self._reach(held or _FROM_SOURCE, children, main_values)
         own = hashing.function_fingerprint(fn)
         reader = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}"
         return self._reach(own, self._children_of_root(fn), main_values, reader)
@@ -154,6 +158,24 @@ class CodeWalker:
     # --- combining -----------------------------------------------------------------
     def _reach(self, own: str, children: list[Any], main_values: str, reader: str = "") -> Reach:
         """`reader`: the code the walk starts from, named as what reads its first items."""
+        kept = tuple(children)
+        if not children:
+            return Reach(own, own, {}, (), (), kept, main_values)
+        merged = self._merged(kept, main_values, reader)
+        if merged is None:
+            return Reach(own, own, {}, (), (), kept, main_values)
+        fingerprints, digest, modules, values = merged
+        fingerprint = hashing.combine([own, digest])
+        return Reach(fingerprint, own, fingerprints, modules, values, kept, main_values)
+
+    def _merged(
+        self, children: tuple[Any, ...], main_values: str, reader: str
+    ) -> tuple[dict[str, str], str, tuple[str, ...], tuple[tuple[str, Any, str], ...]] | None:
+        """What a set of refs reaches, merged (memoised for the epoch: the many jobs made
+        by one function reach the same code)."""
+        memo_key = (tuple(_ref_key(ref) for ref in children), main_values, reader)
+        if memo_key in self._merges:
+            return self._merges[memo_key][0]
         items: dict[str, _Item] = {}
         readers: dict[str, str] = {}
         for ref in children:
@@ -162,19 +184,19 @@ class CodeWalker:
                 if key not in items:
                     items[key] = item
                     readers.setdefault(key, reader_map.get(key) or reader)
-        kept = tuple(children)
-        if not items:
-            return Reach(own, own, {}, (), (), kept, main_values)
-        fingerprints = {key: item.fingerprint for key, item in sorted(items.items())}
-        parts = [own, *(f"{k}={v}" for k, v in fingerprints.items())]
-        modules = sorted({i.module for i in items.values() if i.module})
-        values = tuple(
-            (key, item.value, readers.get(key, ""))
-            for key, item in items.items()
-            if item.value is not _NO_VALUE and key.startswith(MAIN + ".")
-        )
-        fingerprint = hashing.combine(parts)
-        return Reach(fingerprint, own, fingerprints, tuple(modules), values, kept, main_values)
+        result = None
+        if items:
+            fingerprints = {key: item.fingerprint for key, item in sorted(items.items())}
+            digest = hashing.combine([f"{k}={v}" for k, v in fingerprints.items()])
+            modules = tuple(sorted({i.module for i in items.values() if i.module}))
+            values = tuple(
+                (key, item.value, readers.get(key, ""))
+                for key, item in items.items()
+                if item.value is not _NO_VALUE and key.startswith(MAIN + ".")
+            )
+            result = (fingerprints, digest, modules, values)
+        self._merges[memo_key] = (result, children)  # (the refs kept alive with their ids)
+        return result
 
     def _closure(self, ref: Any, main_values: str) -> tuple[dict[str, _Item], dict[str, str]]:
         """Everything reachable from `ref` (memoised for the epoch)."""
@@ -186,7 +208,7 @@ class CodeWalker:
         readers: dict[str, str] = {}
         todo: deque[tuple[Any, str]] = deque([(ref, "")])
         seen: set[Any] = set()
-        while todo and len(items) < _MAX_ITEMS:
+        while todo and len(items) < _MAX_ITEMS and len(seen) < 4 * _MAX_ITEMS:
             current, reader = todo.popleft()
             key = _ref_key(current)
             if key in seen:
@@ -226,7 +248,14 @@ class CodeWalker:
                 return _parts([inner]) if inner is not obj else None
             symbol = self._symbol_of(obj)
             if symbol is not None:
-                return self._symbol(*symbol, main_values)
+                children: list[Any] = [("symbol", *symbol)]
+                held = self._held(obj, children)
+                if held is None:
+                    return self._symbol(*symbol, main_values)
+                # Made by a function of the module (a closure): that function's source,
+                # and the values this one holds.
+                key = f"{obj.__module__}.{obj.__qualname__}@{held[:8]}"
+                return _Item(key, held, children, obj.__module__, _NO_VALUE)
             if isinstance(obj, type):
                 return self._class(obj)
             return self._function(obj, [_live_ref(inner)] if inner is not obj else [])
@@ -411,6 +440,22 @@ class CodeWalker:
             if module is not None:
                 return self._descend(module, parts[cut:]) if parts[cut:] else None
         return None
+
+    def _held(self, fn: Any, children: list[Any]) -> str | None:
+        """What a function that a user module's code made at run time (a closure) holds:
+        the fingerprint of its closure values and defaults, which its source does not say
+        (the user's code among them appended to `children`); None for a function the
+        module defines at its top level, whose source says it all."""
+        if not isinstance(fn, types.FunctionType) or "<locals>" not in fn.__qualname__:
+            return None
+        held = _closure_values(fn)
+        plain = not fn.__defaults__ and not fn.__kwdefaults__
+        if plain and all(type(v) in _CONSTANTS for v in held):  # (the common case, kept fast)
+            return hashing.hash_bytes(b"held:" + hashing.value_key(tuple(held)))
+        parts = [self._value_key(v, children) for v in held]
+        parts.append(self._value_key(fn.__defaults__ or (), children))
+        parts.append(self._value_key(fn.__kwdefaults__ or {}, children))
+        return hashing.hash_bytes(b"held:" + b"\0".join(parts))
 
     def _symbol_of(self, obj: Any) -> tuple[str, str] | None:
         """(module, top-level name) a user module's function or class is defined as."""

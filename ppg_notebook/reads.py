@@ -119,8 +119,8 @@ class Scope(NamedTuple):
 
 def summarize(rec: Recording, scope: Scope) -> Found:
     """The discovered inputs and undeclared writes of a recorded job (see the module)."""
-    if not rec.reads and not rec.writes:
-        return NOTHING
+    if not rec.reads and rec.writes.issubset(scope.outputs):
+        return NOTHING  # (the common case, kept fast: it wrote its outputs, read nothing)
     skip = {*scope.outputs, *scope.declared}
     own_dir = os.path.join(scope.ppg_dir, "")
     ignored = tuple(scope.ignored)

@@ -601,10 +601,15 @@ class Runner:
     def _run_final(self, job_id: str, anything_ran: bool) -> None:
         inputs = self._inputs(job_id)
         record = self.records.get(job_id)
+        problem = None
+        if record is not None and record.get("o") == "ok":
+            problem = facts.read_problem(job_id, record, self.workdir, self.states, self.refreshed)
         if anything_ran:
             self.result.reasons[job_id] = "other jobs ran"
         elif record is None or record.get("o") != "ok" or record.get("i") != inputs:
             self.result.reasons[job_id] = "it has not run with these inputs"
+        elif problem is not None:
+            self.result.reasons[job_id] = problem
         else:
             self.fp[job_id] = inputs_fingerprint(inputs)  # as recorded when it ran
             self._settle(job_id, Outcome.UP_TO_DATE)

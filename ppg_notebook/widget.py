@@ -318,6 +318,7 @@ class PipelineWidget(anywidget.AnyWidget):
         me = model.nodes.index(job_id) if job_id in shown else -1
         downstream = [model.nodes[b] for a, b in model.edges if a == me]
         why = self.notebook.why(job_id) if self.notebook else self.pipeline.why(job_id)
+        why = why.split("\n", 1)[0]  # (what it used has rows of its own)
         started = record.get("t")
         traceback = ""
         if record.get("o") == "failed":
@@ -335,6 +336,8 @@ class PipelineWidget(anywidget.AnyWidget):
             "last_run": when(started),
             "duration": seconds(record.get("d")),
             "why": why,
+            "reads": sorted(record.get("r", ())),  # files it read at run time (SPEC §3a)
+            "modules": list(record.get("m", ())),  # user modules its code reaches
             "traceback": traceback,
             "log_tail": "\n".join(log.splitlines()[-LOG_TAIL_LINES:]),
         }

@@ -224,25 +224,21 @@ def run_task(context: Context, task: Task, abandoned: str | None = None) -> Resu
     buffer = io.StringIO()
     found = reads.NOTHING
     try:
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(contextlib.redirect_stdout(buffer))
-            stack.enter_context(contextlib.redirect_stderr(buffer))
-            recorded = (
-                stack.enter_context(reads.recording(whole_process=True))
-                if context.files is not None
-                else None
-            )
-            fingerprint = _execute(task)
-        if recorded is not None:
-            scope = reads.Scope(
-                context.files,  # type: ignore[arg-type]
-                context.workdir,
-                context.ppg_dir,
-                task.outputs,
-                task.declared,
-                task.ignored,
-            )
-            found = reads.summarize(recorded, scope)
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            if context.files is None:
+                fingerprint = _execute(task)
+            else:
+                with reads.recording(whole_process=True) as recorded:
+                    fingerprint = _execute(task)
+                scope = reads.Scope(
+                    context.files,
+                    context.workdir,
+                    context.ppg_dir,
+                    task.outputs,
+                    task.declared,
+                    task.ignored,
+                )
+                found = reads.summarize(recorded, scope)
         outputs = [_describe_output(task, path) for path in task.outputs]
         if task.task not in (TASK_VALUE, TASK_DUMP):
             fingerprint = hashing.combine([o[3] for o in outputs])

@@ -43,6 +43,13 @@ def other():
     return np.mean([1.0])
 
 
+def make(n):
+    def job():
+        return clean_rows([n])
+
+    return job
+
+
 class Scale:
     factor = 2
 
@@ -135,6 +142,8 @@ def make(i):
 
 
 in_closure = make(1)
+made3 = utils.make(3)  # a job function a user module's factory made
+made4 = utils.make(4)
 """
 
 
@@ -196,6 +205,7 @@ REACHES = [
     ("uses_cached", {"__main__.cached_helper", "utils.other"}),
     ("constants", {"__main__.K"}),  # PARAMS, a list of the script, is not tracked
     ("in_closure", {"utils.clean_rows", "utils.THRESHOLD", "helpers.scale"}),
+    ("made3", {"utils.make", "utils.clean_rows", "utils.THRESHOLD", "helpers.scale"}),
 ]
 
 
@@ -215,6 +225,19 @@ def test_a_body_tracks_every_notebook_value_and_objects_through_their_class(
     assert set(reach.items) == {"utils.Scale"}
 
 
+def test_closures_a_user_modules_factory_made_differ_by_what_they_hold(
+    project: Project,
+) -> None:
+    assert project.reach("made3").fingerprint != project.reach("made4").fingerprint
+    made = project.namespace["made3"]
+    project.walker.new_epoch()
+    # Reached from another function too: both closures count, each with its value.
+    namespace = {"__name__": "__main__", "a": made, "b": project.namespace["made4"]}
+    exec("def both():\n    return a() + b()\n", namespace)
+    reached = project.walker.function(namespace["both"]).items
+    assert len([k for k in reached if k.startswith("utils.make.<locals>.job@")]) == 2
+
+
 def test_modules_covered_are_named(project: Project) -> None:
     assert project.reach("direct").modules == ("helpers", "utils")
 
@@ -224,17 +247,17 @@ ALL_ROOTS = [r[0] for r in REACHES]
 EDITS = [
     pytest.param(
         ("utils.py", "r > THRESHOLD", "r >= THRESHOLD"),
-        {"direct", "through_module", "local_import", "calls_a_helper", "in_closure"},
+        {"direct", "through_module", "local_import", "calls_a_helper", "in_closure", "made3"},
         id="helper-body",
     ),
     pytest.param(
         ("utils.py", "THRESHOLD = 0.5", "THRESHOLD = 0.7"),
-        {"direct", "through_module", "local_import", "calls_a_helper", "in_closure"},
+        {"direct", "through_module", "local_import", "calls_a_helper", "in_closure", "made3"},
         id="module-constant",
     ),
     pytest.param(
         ("helpers.py", "x * 3", "x * 4"),
-        {"direct", "through_module", "local_import", "calls_a_helper", "in_closure"},
+        {"direct", "through_module", "local_import", "calls_a_helper", "in_closure", "made3"},
         id="helper-of-helper-in-another-module",
     ),
     pytest.param(

@@ -309,3 +309,57 @@ def test_the_demo_notebook_exports_to_a_script_that_recomputes_nothing(tmp_path:
     done = python(tmp_path / "pipeline.py")
     assert done.returncode == 0, done.stderr
     assert "nothing to do: 6 job(s) up to date" in done.stdout
+
+
+def test_a_round_trip_keeps_what_jobs_use_of_modules_and_files(tmp_path: Path) -> None:
+    # cleaned uses utils.clean (in the project) and shared.scale (in a tracked path outside
+    # it) and reads data.csv by path; the script made from the notebook shares its results.
+    project, shared = tmp_path / "project", tmp_path / "shared"
+    project.mkdir()
+    shared.mkdir()
+    (project / "utils.py").write_text("def clean(rows):\n    return [r for r in rows if r]\n")
+    (shared / "scaling.py").write_text("def scale(x):\n    return x * 2\n")
+    (project / "data.csv").write_text("1\n0\n3\n")
+    notebook = new_notebook(
+        cells=[
+            new_code_cell("%load_ext ppg_notebook"),
+            new_code_cell("%ppg_new --cores 2 --track ../shared"),
+            new_code_cell(MARK),
+            new_code_cell(
+                "import sys\nsys.path.insert(0, '../shared')\nimport utils\n"
+                "from scaling import scale"
+            ),
+            new_code_cell(
+                "%%ppg_job cleaned\nmark('cleaned')\n"
+                "rows = [int(x) for x in open('data.csv').read().split()]\n"
+                "cleaned = [scale(r) for r in utils.clean(rows)]"
+            ),
+        ]
+    )
+    execute(notebook, project)
+    assert new_runs(project) == ["cleaned"]
+    nb_path = project / "uses.ipynb"
+    nbformat.write(notebook, nb_path)
+    exported = subprocess.run(
+        [CLI, "export", str(nb_path), "-o", str(project / "pipeline.py")],
+        capture_output=True,
+        text=True,
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert 'CellJobs(track=["../shared"])' in (project / "pipeline.py").read_text()
+    done = python(project / "pipeline.py")
+    assert done.returncode == 0, done.stderr
+    assert new_runs(project) == []
+
+    for path, old, new in [
+        (shared / "scaling.py", "x * 2", "x * 3"),
+        (project / "utils.py", "if r]", "if r > 1]"),
+        (project / "data.csv", "3", "4"),
+    ]:
+        path.write_text(path.read_text().replace(old, new))
+        dry = python(project / "pipeline.py", "--dry-run")
+        assert "will run    cleaned" in dry.stdout, dry.stdout
+        assert python(project / "pipeline.py").returncode == 0
+        assert new_runs(project) == ["cleaned"]
+    execute(notebook, project)  # the notebook picks up the script's results
+    assert new_runs(project) == []

@@ -296,3 +296,33 @@ def test_ppg_run_background_returns_at_once_and_binds_values_when_done(
 
     runs_of(runs).join(60)
     assert shell.user_ns["slow"] == 42
+
+
+def _copy_data(path: Path) -> None:
+    path.write_text(Path("data.txt").read_text())
+
+
+def test_the_details_list_the_files_a_job_read(workdir: Path) -> None:
+    (workdir / "data.txt").write_text("some data")
+    (workdir / "helpers.py").write_text("def shout(s):\n    return s.upper()\n")
+    pipeline = ppg.new_pipeline(cores=1)
+    ppg.FileGeneratingJob("copy.txt", _copy_data)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    import sys
+
+    sys.path.insert(0, str(workdir))
+    try:
+        exec(
+            "from helpers import shout\ndef loud(path):\n    path.write_text(shout('x'))", namespace
+        )
+        ppg.FileGeneratingJob("loud.txt", namespace["loud"])
+        ppg.run()
+    finally:
+        sys.path.remove(str(workdir))
+        sys.modules.pop("helpers", None)
+    w = PipelineWidget(pipeline)
+    copied = w.handle({"cmd": "details", "job": "copy.txt", "req": 1})["details"]
+    assert copied["reads"] == ["data.txt"] and copied["modules"] == []
+    loud = w.handle({"cmd": "details", "job": "loud.txt", "req": 2})["details"]
+    assert loud["reads"] == [] and loud["modules"] == ["helpers"]
+    assert "\n" not in copied["why"]

@@ -47,6 +47,8 @@ type Details = {
   last_run: string;
   duration: string;
   why: string;
+  reads: string[];
+  modules: string[];
   traceback: string;
   log_tail: string;
 };
@@ -381,6 +383,8 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
       ["last run", d.last_run],
       ["duration", d.duration || "—"],
       ["why", d.why],
+      ["reads", (d.reads ?? []).join(", ") || "—"],
+      ["code in", (d.modules ?? []).join(", ") || "—"],
       ["upstream", d.upstream.join(", ") || "—"],
       ["downstream", d.downstream.join(", ") || "—"],
     ];
