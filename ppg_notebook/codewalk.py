@@ -87,14 +87,24 @@ class CodeWalker:
     def __init__(self, files: UserFiles) -> None:
         self.files = files
         self.epoch = 0
+        self._held_epoch = -1
+        self._values: dict[tuple[str, str], tuple[Any, tuple[int, int], str, list[Any]]] = {}
         self._module_files: dict[str, str | None] = {}
         self._sources: dict[str, ModuleSource] = {}
         self._closures: dict[Any, tuple[dict[str, _Item], dict[str, str], Any]] = {}
         self._merges: dict[Any, tuple[Any, Any]] = {}
         self._reads: dict[int, tuple[types.CodeType, _Reads]] = {}
 
+    def hold(self) -> None:
+        """The next `new_epoch()` keeps this one: what a cell's job reads was looked at
+        just now, when the cell declared it (a value is not hashed twice)."""
+        self._held_epoch = self.epoch
+
     def new_epoch(self) -> None:
         """Look at module files (and rebindings of globals) again from now on."""
+        if self._held_epoch == self.epoch:
+            self._held_epoch = -1
+            return
         self.epoch += 1
         self._module_files.clear()
         self._sources.clear()
@@ -326,9 +336,23 @@ class CodeWalker:
             if live is not None and name in vars(live):
                 value = vars(live)[name]
                 if not callable(value) and not isinstance(value, types.ModuleType):
-                    key_bytes = self._value_key(value, children)
-                    fingerprint = hashing.combine([fingerprint, hashing.hash_bytes(key_bytes)])
+                    state = self._module_value(module, name, value, source.stat)
+                    fingerprint = hashing.combine([fingerprint, state[0]])
+                    children.extend(state[1])
         return _Item(key, fingerprint, children, module, value)
+
+    def _module_value(
+        self, module: str, name: str, value: Any, stat: tuple[int, int]
+    ) -> tuple[str, list[Any]]:
+        """The fingerprint of a module-level value a user module computed (a table it
+        loaded, say), hashed once while the module file and the object are the same."""
+        cached = self._values.get((module, name))
+        if cached is not None and cached[0] is value and cached[1] == stat:
+            return cached[2], cached[3]
+        children: list[Any] = []
+        fingerprint = hashing.hash_bytes(self._value_key(value, children))
+        self._values[(module, name)] = (value, stat, fingerprint, children)
+        return fingerprint, children
 
     # --- resolving names ---------------------------------------------------------------
     def _resolve_live(self, namespace: dict[str, Any], module: str, reads: _Reads) -> list[Any]:

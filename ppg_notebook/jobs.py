@@ -511,14 +511,17 @@ class ModuleReadsInvariant(_Invariant):
 
 class ParameterInvariant(_Invariant):
     """Dependants rerun when `value` changes (an object of the user's class also when
-    that class's code changes)."""
+    that class's code changes). `live`: the value is looked at again in every run (a
+    notebook global a cell reads, which later cells may change in place), else as it was
+    when declared, as in pypipegraph."""
 
-    __slots__ = ("value",)
+    __slots__ = ("live", "value")
     kind = "parameter"
 
-    def __init__(self, name: str, value: Any) -> None:
+    def __init__(self, name: str, value: Any, *, live: bool = False) -> None:
         super().__init__("PI:" + _name(name, type(self)), None)
         self.value = value
+        self.live = live
         pipeline = current.get()
         reach = pipeline.code.value(value)
         self.fingerprint = reach.own  # the value itself, as declared
@@ -528,8 +531,11 @@ class ParameterInvariant(_Invariant):
     def reach(self) -> Reach:
         walker = self.pipeline.code
         assert self._code is not None
-        if self._code[0] != walker.epoch and self._code[1].children:
-            self._code = (walker.epoch, walker.again(self._code[1]))
+        if self._code[0] != walker.epoch:
+            if self.live:
+                self._code = (walker.epoch, walker.value(self.value))
+            elif self._code[1].children:
+                self._code = (walker.epoch, walker.again(self._code[1]))
         return self._code[1]
 
     def output_key(self) -> str | None:

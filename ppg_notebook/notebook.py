@@ -153,7 +153,7 @@ class NotebookPipeline:
             notes = self._retire(previous, set(out_paths))
         current.set_current(self.pipeline)
         invariants = [
-            ParameterInvariant(f"{name}:{key}", value).job_id
+            ParameterInvariant(f"{name}:{key}", value, live=True).job_id
             for key, value in sorted(captured.parameters.items())
         ]
         invariants += [

@@ -15,6 +15,7 @@ import contextlib
 import os
 import queue
 import re
+import sys
 import threading
 import time
 import traceback
@@ -196,7 +197,7 @@ class Runner:
         self.timed_jobs = 0
         self.timed_seconds = 0.0
         # Reads are recorded when `files` (what the user's files are) is given.
-        self.context = Context(workdir, ppg_dir, files)
+        self.context = Context(workdir, ppg_dir, files, tuple(sys.path))
         self.producers = producers or {}
         self.states = facts.FileStates()
         self.details: dict[str, tuple[dict[str, dict[str, str]], list[str]]] = {}

@@ -49,12 +49,14 @@ class Task(NamedTuple):
 
 
 class Context(NamedTuple):
-    """What every task of a run shares: where jobs run, the pipeline's directory, and
-    what the user's files are (None: reads are not recorded)."""
+    """What every task of a run shares: where jobs run, the pipeline's directory, what
+    the user's files are (None: reads are not recorded), and the main process's
+    `sys.path` (a directory a notebook added after the workers started must reach them)."""
 
     workdir: str
     ppg_dir: str
     files: UserFiles | None
+    path: tuple[str, ...] = ()
 
 
 class Functions:
@@ -122,6 +124,8 @@ def run_batch(
         _watch_parent()
     if os.getcwd() != context.workdir:
         os.chdir(context.workdir)
+    if context.path and sys.path[: len(context.path)] != list(context.path):
+        sys.path[:] = [*context.path, *(p for p in sys.path if p not in context.path)]
     if context.files is not None:
         _forget_stale_modules(context.files)
     fns = functions.load()

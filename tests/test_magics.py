@@ -388,3 +388,30 @@ def test_ppg_new_starts_another_pipeline(sh: Shell) -> None:
 )
 def test_free_names(body: str, free: list[str]) -> None:
     assert sorted(cells.free_names(ast.parse(body), body)) == sorted(free)
+
+
+def test_a_module_on_a_path_added_after_the_workers_started_reaches_them(
+    sh: Shell, tmp_path: Path
+) -> None:
+    sh.ok("%%ppg_job warm\nwarm = 1")  # the workers run now, with the sys.path of then
+    lib = tmp_path / "later_lib"
+    lib.mkdir()
+    (lib / "later_helpers.py").write_text("def triple(x):\n    return 3 * x\n")
+    sh.ok(f"import sys\nsys.path.insert(0, {str(lib)!r})\nfrom later_helpers import triple")
+    try:
+        sh.ok("%%ppg_job tripled\ntripled = triple(2)")
+        assert sh.ns["tripled"] == 6
+    finally:
+        sh.ok(f"sys.path.remove({str(lib)!r})")
+        sh.ok("sys.modules.pop('later_helpers', None)")
+
+
+def test_a_global_changed_in_place_after_the_cell_reruns_its_job(sh: Shell) -> None:
+    sh.ok("data = [1, 2]")
+    sh.ok("%%ppg_job total\nmark('total')\ntotal = sum(data)")
+    assert sh.ran() == ["total"]
+    sh.ok("data.append(3)")  # no cell re-executed: the job's worker would get [1, 2, 3]
+    out = sh.ok("%ppg_run total")
+    assert sh.ran() == ["total"], out
+    assert sh.ns["total"] == 6
+    assert "parameter 'total:data' changed" in out
