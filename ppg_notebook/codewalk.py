@@ -8,7 +8,8 @@ function, class and module-level value that is the user's code (userfiles.py):
   compiled code (hashing.function_fingerprint);
 - defined in a module whose file is the user's: fingerprinted from that file as it is now,
   per top-level definition (modsource.py), so an edit is seen by a kernel that imported
-  the module before it. Names are resolved through the file's own imports.
+  the module before it. Names are resolved through the file's own imports
+  (usermodules.py); what code reads is found in its bytecode or syntax (codereads.py).
 
 Third-party and standard-library code is not followed. Each item reached has a key
 (`utils.clean_rows`, `__main__.factor`) and a fingerprint; a job's code fingerprint
@@ -30,9 +31,7 @@ at (stat) once and each function's reach computed once.
 from __future__ import annotations
 
 import contextlib
-import dis
 import functools
-import importlib.util
 import inspect
 import os
 import sys
@@ -42,18 +41,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from . import hashing, modsource
-from .errors import CodeError
-from .modsource import IMPORT, ModuleSource
+from . import hashing
+from .codereads import code_reads
 from .userfiles import UserFiles
+from .usermodules import MAIN, UserModules
 
 TRACK_ALL = "all"
 TRACK_CONSTANTS = "constants"
-MAIN = "__main__"
 _MAX_ITEMS = 5000  # items one walk follows (a runaway guard)
 _MAX_ELEMENTS = 256  # elements of a captured container searched for code
-_LOAD_GLOBAL = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"})
-_LOAD_ATTR = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 _CONSTANTS = (int, float, complex, bool, str, bytes, type(None))
 
 
@@ -89,11 +85,9 @@ class CodeWalker:
         self.epoch = 0
         self._held_epoch = -1
         self._values: dict[tuple[str, str], tuple[Any, tuple[int, int], str, list[Any]]] = {}
-        self._module_files: dict[str, str | None] = {}
-        self._sources: dict[str, ModuleSource] = {}
+        self.modules = UserModules(files)
         self._closures: dict[Any, tuple[dict[str, _Item], dict[str, str], Any]] = {}
         self._merges: dict[Any, tuple[Any, Any]] = {}
-        self._reads: dict[int, tuple[types.CodeType, _Reads]] = {}
 
     def hold(self) -> None:
         """The next `new_epoch()` keeps this one: what a cell's job reads was looked at
@@ -106,8 +100,7 @@ class CodeWalker:
             self._held_epoch = -1
             return
         self.epoch += 1
-        self._module_files.clear()
-        self._sources.clear()
+        self.modules.new_epoch()
         self._closures.clear()
         self._merges.clear()
 
@@ -115,7 +108,7 @@ class CodeWalker:
     def function(self, fn: Any, main_values: str = TRACK_CONSTANTS) -> Reach:
         """The reach of `fn`: its own fingerprint (code, closure, defaults) combined with
         that of the user's code it reaches."""
-        symbol = self._symbol_of(fn) if isinstance(fn, (types.FunctionType, type)) else None
+        symbol = self.modules.symbol_of(fn) if isinstance(fn, (types.FunctionType, type)) else None
         if symbol is not None:  # its code is read from its module's file, as it is now
             children: list[Any] = [("symbol", *symbol)]
             held = self._held(fn, children)
@@ -137,7 +130,7 @@ class CodeWalker:
         """The user's code that `code` (a cell's body) reads through the names of
         `namespace` (the user's modules it uses: `utils.clean_rows(...)`); the body's own
         code does not count (its job fingerprints that)."""
-        refs = self._resolve_live(namespace, MAIN, self._code_reads(code))
+        refs = self.modules.resolve_live(namespace, MAIN, code_reads(code))
         return self._reach(_FROM_SOURCE, refs, main_values)
 
     def again(self, reach: Reach) -> Reach:
@@ -146,17 +139,12 @@ class CodeWalker:
 
     def is_user(self, obj: Any) -> bool:
         """A function or class defined in `__main__` or in a user module; a user module."""
-        if isinstance(obj, types.ModuleType):
-            return self._user_file(obj.__name__) is not None
-        module = getattr(obj, "__module__", None)
-        if not isinstance(module, str):
-            return False
-        return module == MAIN or self._user_file(module) is not None
+        return self.modules.is_user(obj)
 
     def chain_target(self, obj: Any, chain: tuple[str, ...]) -> tuple[str, Any] | None:
         """What `module.a.b` reads in a user module (`obj` the module, `chain` the
         attributes): (key, object) of the user function, class or value, or None."""
-        ref = self._descend(obj, chain)
+        ref = self.modules.descend(obj, chain)
         if ref is None:
             return None
         item = self._expand(ref, TRACK_ALL)
@@ -256,16 +244,16 @@ class CodeWalker:
         if isinstance(obj, (types.FunctionType, type)):
             if not self.is_user(obj):
                 return _parts([inner]) if inner is not obj else None
-            symbol = self._symbol_of(obj)
+            symbol = self.modules.symbol_of(obj)
             if symbol is not None:
-                children: list[Any] = [("symbol", *symbol)]
-                held = self._held(obj, children)
+                maker: list[Any] = [("symbol", *symbol)]
+                held = self._held(obj, maker)
                 if held is None:
                     return self._symbol(*symbol, main_values)
                 # Made by a function of the module (a closure): that function's source,
                 # and the values this one holds.
                 key = f"{obj.__module__}.{obj.__qualname__}@{held[:8]}"
-                return _Item(key, held, children, obj.__module__, _NO_VALUE)
+                return _Item(key, held, maker, obj.__module__, _NO_VALUE)
             if isinstance(obj, type):
                 return self._class(obj)
             return self._function(obj, [_live_ref(inner)] if inner is not obj else [])
@@ -273,7 +261,7 @@ class CodeWalker:
             return _parts([inner])
         if name is None:  # found inside a function or value: its state counted there
             return self._contents(obj)
-        if module != MAIN and self._user_file(module) is None:
+        if module != MAIN and self.modules.user_file(module) is None:
             return None  # a library's module-level value
         if module == MAIN and main_values == TRACK_CONSTANTS and not _is_constant(obj):
             return self._contents(obj)
@@ -294,8 +282,8 @@ class CodeWalker:
 
     def _function(self, fn: types.FunctionType, extra: list[Any]) -> _Item:
         """A live function (of `__main__`, or made at run time): its compiled code."""
-        reads = self._code_reads(fn.__code__)
-        children = self._resolve_live(fn.__globals__, fn.__module__, reads)
+        reads = code_reads(fn.__code__)
+        children = self.modules.resolve_live(fn.__globals__, fn.__module__, reads)
         children.extend(_live_ref(value) for value in _closure_values(fn))
         children.extend(_live_ref(d) for d in fn.__defaults__ or ())
         children.extend(_live_ref(d) for d in (fn.__kwdefaults__ or {}).values())
@@ -321,14 +309,14 @@ class CodeWalker:
 
     def _symbol(self, module: str, name: str, main_values: str) -> _Item | None:
         """A top-level definition of a user module, from its file."""
-        source = self._source(module)
+        source = self.modules.source(module)
         if source is None:
             return None
         symbol = source.symbols.get(name)
         if symbol is None:
             return None
         key = f"{module}.{name}"
-        children = self._resolve_source(module, source, symbol.names, symbol.chains)
+        children = self.modules.resolve_source(module, source, symbol.names, symbol.chains)
         value = _NO_VALUE
         fingerprint = symbol.fingerprint
         if symbol.kind == "value" and not symbol.literal:
@@ -354,117 +342,6 @@ class CodeWalker:
         self._values[(module, name)] = (value, stat, fingerprint, children)
         return fingerprint, children
 
-    # --- resolving names ---------------------------------------------------------------
-    def _resolve_live(self, namespace: dict[str, Any], module: str, reads: _Reads) -> list[Any]:
-        refs: list[Any] = []
-        for name in sorted(reads.names):
-            obj = namespace.get(name, _NO_VALUE)
-            if obj is not _NO_VALUE and not isinstance(obj, types.ModuleType):
-                refs.append(("live", obj, module, name))
-        for chain in sorted(reads.chains):
-            if chain[0] == IMPORT:
-                ref = self._import_ref(chain[1:])
-            elif chain[0] in namespace and isinstance(namespace[chain[0]], types.ModuleType):
-                ref = self._descend(namespace[chain[0]], chain[1:])
-            else:
-                continue
-            if ref is not None:
-                refs.append(ref)
-        return refs
-
-    def _resolve_source(
-        self,
-        module: str,
-        source: ModuleSource,
-        names: frozenset[str],
-        chains: frozenset[tuple[str, ...]],
-    ) -> list[Any]:
-        refs: list[Any] = []
-        package = _package(module, source.path)
-        for name in sorted(names):
-            ref = self._source_name(module, source, package, name)
-            if ref is not None and ref[0] != "module":
-                refs.append(ref)
-        for chain in sorted(chains):
-            if chain[0] == IMPORT:
-                ref = self._import_ref(chain[1:])
-            else:
-                start = self._source_name(module, source, package, chain[0])
-                if start is None or start[0] != "module":
-                    continue
-                ref = self._descend(start[1], chain[1:])
-            if ref is not None:
-                refs.append(ref)
-        return refs
-
-    def _source_name(
-        self, module: str, source: ModuleSource, package: str, name: str, depth: int = 0
-    ) -> Any:
-        """What top-level `name` of a user module is: a symbol, what an import binds
-        (("module", obj) for a module), or the loaded module's attribute."""
-        if name in source.symbols:
-            return ("symbol", module, name)
-        imported = source.imports.get(name)
-        if imported is not None:
-            target = _absolute(imported.level, imported.module, package)
-            if imported.attr is None:
-                loaded = self._load(target)
-                return ("module", loaded) if loaded is not None else None
-            inner = self._source(target)
-            if inner is not None and depth < 8:  # (a re-export: `from .core import clean`)
-                found = self._source_name(
-                    target, inner, _package(target, inner.path), imported.attr, depth + 1
-                )
-                if found is not None:
-                    return found
-            sub = self._load(f"{target}.{imported.attr}" if target else imported.attr)
-            if sub is not None:
-                return ("module", sub)
-            loaded = self._load(target)
-            if loaded is not None and hasattr(loaded, imported.attr):
-                return ("live", getattr(loaded, imported.attr), target, imported.attr)
-            return None
-        live = sys.modules.get(module)
-        if live is not None and name in vars(live):
-            obj = vars(live)[name]
-            if isinstance(obj, types.ModuleType):
-                return ("module", obj)
-            return ("live", obj, module, name)
-        return None
-
-    def _descend(self, obj: Any, chain: tuple[str, ...]) -> Any:
-        """The ref that `module.a.b` reads (`obj` the module, `chain` the attributes):
-        modules are followed down the chain, user modules through their source."""
-        target = obj
-        for attr in chain:
-            if not isinstance(target, types.ModuleType):
-                break  # (`utils.Scale.apply`: the class is the unit)
-            module = target.__name__
-            source = self._source(module)
-            if source is not None:
-                found = self._source_name(module, source, _package(module, source.path), attr)
-                if found is None or found[0] != "module":
-                    return found
-                target = found[1]
-                continue
-            nxt = getattr(target, attr, None)
-            if nxt is None:
-                return None
-            if not isinstance(nxt, types.ModuleType):
-                return ("live", nxt, module, attr)
-            target = nxt
-        if isinstance(target, types.ModuleType):
-            return None
-        return ("live", target, "", None)
-
-    def _import_ref(self, parts: tuple[str, ...]) -> Any:
-        """An import inside a function (`from utils import clean`): what it binds."""
-        for cut in range(len(parts), 0, -1):
-            module = self._load(".".join(parts[:cut]))
-            if module is not None:
-                return self._descend(module, parts[cut:]) if parts[cut:] else None
-        return None
-
     def _held(self, fn: Any, children: list[Any]) -> str | None:
         """What a function that a user module's code made at run time (a closure) holds:
         the fingerprint of its closure values and defaults, which its source does not say
@@ -480,73 +357,6 @@ class CodeWalker:
         parts.append(self._value_key(fn.__defaults__ or (), children))
         parts.append(self._value_key(fn.__kwdefaults__ or {}, children))
         return hashing.hash_bytes(b"held:" + b"\0".join(parts))
-
-    def _symbol_of(self, obj: Any) -> tuple[str, str] | None:
-        """(module, top-level name) a user module's function or class is defined as."""
-        module = obj.__module__
-        if module == MAIN:
-            return None
-        source = self._source(module)
-        if source is None:
-            return None
-        name = obj.__name__
-        if name in source.symbols and source.symbols[name].kind != "value":
-            return module, name
-        top = obj.__qualname__.split(".")[0]
-        if top in source.symbols and top != "<lambda>":
-            return module, top
-        live = sys.modules.get(module)
-        for key, value in vars(live).items() if live is not None else ():
-            if value is obj and key in source.symbols:
-                return module, key
-        return None
-
-    # --- modules -----------------------------------------------------------------------
-    def _user_file(self, module: str) -> str | None:
-        """The source file of a user module (None if it is not the user's)."""
-        if module in self._module_files:
-            return self._module_files[module]
-        path: str | None = None
-        if module and module != MAIN:
-            loaded = sys.modules.get(module)
-            origin = getattr(loaded, "__file__", None) if loaded is not None else _origin(module)
-            if isinstance(origin, str) and origin.endswith(".py"):
-                absolute = os.path.abspath(origin)
-                if self.files.contains(absolute):
-                    path = absolute
-        self._module_files[module] = path
-        return path
-
-    def _source(self, module: str) -> ModuleSource | None:
-        path = self._user_file(module)
-        if path is None:
-            return None
-        cached = self._sources.get(path)
-        if cached is not None:
-            return cached
-        try:
-            source = modsource.read(path)
-        except (modsource.SourceError, OSError) as e:
-            reason = e if isinstance(e, modsource.SourceError) else f"cannot be read ({e})"
-            msg = f"the module {module!r} ({path}) {reason}"
-            raise CodeError(msg, module, path) from None
-        self._sources[path] = source
-        return source
-
-    def _load(self, module: str) -> types.ModuleType | None:
-        """The module of that name: loaded already, or a user module imported now (the job
-        imports it anyway); None for a module that is not loaded and not the user's."""
-        if not module:
-            return None
-        loaded = sys.modules.get(module)
-        if loaded is not None:
-            return loaded
-        if self._user_file(module) is None:
-            return None
-        try:
-            return importlib.import_module(module)
-        except Exception:
-            return None  # the job will fail importing it, and say why
 
     # --- values ----------------------------------------------------------------------
     def _value_key(self, value: Any, children: list[Any]) -> bytes:
@@ -580,18 +390,6 @@ class CodeWalker:
         return hashing.value_key(value, leaf)
 
     # --- bytecode --------------------------------------------------------------------
-    def _code_reads(self, code: types.CodeType) -> _Reads:
-        cached = self._reads.get(id(code))
-        if cached is not None and cached[0] is code:
-            return cached[1]
-        names: set[str] = set()
-        chains: set[tuple[str, ...]] = set()
-        for c in _codes(code):
-            _bytecode_reads(c, names, chains)
-        reads = _Reads(frozenset(names), frozenset(chains))
-        self._reads[id(code)] = (code, reads)  # (the code kept alive with its id)
-        return reads
-
     def _children_of_root(self, fn: Any) -> list[Any]:
         """The refs of a job's own function: what its code reads, in its own module."""
         if isinstance(fn, functools.partial):
@@ -604,11 +402,6 @@ class CodeWalker:
             # A wrapper of ours (a %%ppg_job cell's runner): only what it holds.
             return [_live_ref(value) for value in _closure_values(fn)]
         return self._function(fn, []).children
-
-
-class _Reads(NamedTuple):
-    names: frozenset[str]
-    chains: frozenset[tuple[str, ...]]
 
 
 _FROM_SOURCE = hashing.hash_bytes(b"a function of a user module")
@@ -666,65 +459,3 @@ def _is_constant(value: Any) -> bool:
     if t in (tuple, frozenset):
         return all(_is_constant(v) for v in value)
     return False
-
-
-def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
-    yield code
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            yield from _codes(const)
-
-
-def _bytecode_reads(code: types.CodeType, names: set[str], chains: set[tuple[str, ...]]) -> None:
-    """Global names read by one code object, and attribute chains starting at them
-    (`utils.io.load` -> ("utils", "io", "load")); imports as ("<import>", "a", "b")."""
-    chain: list[str] = []
-    imported: list[str] = []
-    level = 0
-    consts: list[Any] = []
-    for ins in dis.get_instructions(code):
-        op = ins.opname
-        if op in _LOAD_ATTR and chain:
-            chain.append(ins.argval)
-            continue
-        if len(chain) > 1:
-            chains.add(tuple(chain))
-        chain = []
-        if op in _LOAD_GLOBAL:
-            names.add(ins.argval)
-            chain = [ins.argval]
-        elif op == "LOAD_CONST":
-            consts = [*consts[-1:], ins.argval]
-        elif op == "IMPORT_NAME":
-            level = consts[0] if len(consts) == 2 and isinstance(consts[0], int) else 0
-            imported = [] if level else ins.argval.split(".")
-            if imported:
-                chains.add((IMPORT, *imported))
-        elif op == "IMPORT_FROM" and imported:
-            chains.add((IMPORT, *imported, ins.argval))
-    if len(chain) > 1:
-        chains.add(tuple(chain))
-
-
-def _origin(module: str) -> str | None:
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError, AttributeError):
-        return None
-    return spec.origin if spec is not None else None
-
-
-def _package(module: str, path: str) -> str:
-    """The package relative imports in `module` start from."""
-    if os.path.basename(path) == "__init__.py":
-        return module
-    return module.rpartition(".")[0]
-
-
-def _absolute(level: int, module: str, package: str) -> str:
-    if not level:
-        return module
-    base = package.split(".") if package else []
-    if level > 1:
-        base = base[: len(base) - (level - 1)]
-    return ".".join([*base, module] if module else base)

@@ -16,10 +16,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import hashing
+from . import codereads, hashing
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _BLOCKS = (ast.If, ast.Try, ast.With, ast.AsyncWith)
 
 
@@ -153,7 +152,7 @@ def _symbol(defs: list[tuple[str, ast.AST]]) -> Symbol:
     dumps: list[str] = []
     literal: Any = _NOT_LITERAL
     for what, node in defs:
-        _reads(node, names, chains)
+        codereads.tree_reads(node, names, chains)
         if what == "value" and len(defs) == 1 and isinstance(node, (ast.Assign, ast.AnnAssign)):
             literal = _literal(node.value)
         dumps.append(_canonical(node))
@@ -209,49 +208,3 @@ def _copy(node: ast.AST) -> Any:
         else:
             fields[name] = value
     return type(node)(**fields)
-
-
-def _reads(node: ast.AST, names: set[str], chains: set[tuple[str, ...]]) -> None:
-    """Global names and attribute chains the definition's code may read.
-
-    Every name loaded anywhere in it counts (a local that shadows a global makes the walk
-    follow that global too: more than needed, never less).
-    """
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Name) and not isinstance(sub.ctx, ast.Store):
-            names.add(sub.id)
-        elif isinstance(sub, ast.Attribute):
-            chain = attribute_chain(sub)
-            if chain is not None:
-                chains.add(chain)
-        elif isinstance(sub, (ast.Import, ast.ImportFrom)) and isinstance(
-            node, (*_FUNCTIONS, ast.ClassDef)
-        ):
-            chains.update(import_chains(sub))
-
-
-def attribute_chain(node: ast.Attribute) -> tuple[str, ...] | None:
-    """`a.b.c` as ("a", "b", "c"); None if it does not start at a name."""
-    parts = [node.attr]
-    value = node.value
-    while isinstance(value, ast.Attribute):
-        parts.append(value.attr)
-        value = value.value
-    if not isinstance(value, ast.Name):
-        return None
-    parts.append(value.id)
-    return tuple(reversed(parts))
-
-
-IMPORT = "<import>"  # first element of a chain that an import statement reads
-
-
-def import_chains(node: ast.Import | ast.ImportFrom) -> list[tuple[str, ...]]:
-    """An import inside a function, as chains of absolute module names: `from utils
-    import clean` reads ("<import>", "utils", "clean")."""
-    if isinstance(node, ast.Import):
-        return [(IMPORT, *alias.name.split(".")) for alias in node.names]
-    if node.level or not node.module:
-        return []  # relative imports are resolved by the module's own imports
-    base = node.module.split(".")
-    return [(IMPORT, *base, alias.name) for alias in node.names if alias.name != "*"]

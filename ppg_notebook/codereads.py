@@ -1,0 +1,124 @@
+"""What code reads: the global names and attribute chains a definition's syntax tree or a
+compiled code object uses (`clean`, `np.mean` as ("np", "mean"), `utils.io.load`), and what
+imports inside functions bring in, as chains ("<import>", "utils", "clean").
+
+Both over-approximate, never under-: every name loaded anywhere counts, so a local that
+shadows a global makes the walk follow that global too. Imports nothing of ours.
+"""
+
+from __future__ import annotations
+
+import ast
+import dis
+import types
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+IMPORT = "<import>"  # first element of a chain that an import statement reads
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_LOAD_GLOBAL = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"})
+_LOAD_ATTR = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
+
+
+class Reads(NamedTuple):
+    names: frozenset[str]
+    chains: frozenset[tuple[str, ...]]
+
+
+_cache: dict[int, tuple[types.CodeType, Reads]] = {}
+
+
+def code_reads(code: types.CodeType) -> Reads:
+    """What a compiled function (and the code nested in it) reads as globals."""
+    cached = _cache.get(id(code))
+    if cached is not None and cached[0] is code:
+        return cached[1]
+    names: set[str] = set()
+    chains: set[tuple[str, ...]] = set()
+    for c in _codes(code):
+        _one_code(c, names, chains)
+    reads = Reads(frozenset(names), frozenset(chains))
+    _cache[id(code)] = (code, reads)  # (the code kept alive with its id)
+    return reads
+
+
+def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _codes(const)
+
+
+def _one_code(code: types.CodeType, names: set[str], chains: set[tuple[str, ...]]) -> None:
+    """Global names read by one code object, and attribute chains starting at them
+    (`utils.io.load` -> ("utils", "io", "load")); imports as ("<import>", "a", "b")."""
+    chain: list[str] = []
+    imported: list[str] = []
+    level = 0
+    consts: list[Any] = []
+    for ins in dis.get_instructions(code):
+        op = ins.opname
+        if op in _LOAD_ATTR and chain:
+            chain.append(ins.argval)
+            continue
+        if len(chain) > 1:
+            chains.add(tuple(chain))
+        chain = []
+        if op in _LOAD_GLOBAL:
+            names.add(ins.argval)
+            chain = [ins.argval]
+        elif op == "LOAD_CONST":
+            consts = [*consts[-1:], ins.argval]
+        elif op == "IMPORT_NAME":
+            level = consts[0] if len(consts) == 2 and isinstance(consts[0], int) else 0
+            imported = [] if level else ins.argval.split(".")
+            if imported:
+                chains.add((IMPORT, *imported))
+        elif op == "IMPORT_FROM" and imported:
+            chains.add((IMPORT, *imported, ins.argval))
+    if len(chain) > 1:
+        chains.add(tuple(chain))
+
+
+def tree_reads(node: ast.AST, names: set[str], chains: set[tuple[str, ...]]) -> None:
+    """Global names and attribute chains the definition's code may read.
+
+    Every name loaded anywhere in it counts (a local that shadows a global makes the walk
+    follow that global too: more than needed, never less).
+    """
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and not isinstance(sub.ctx, ast.Store):
+            names.add(sub.id)
+        elif isinstance(sub, ast.Attribute):
+            chain = attribute_chain(sub)
+            if chain is not None:
+                chains.add(chain)
+        elif isinstance(sub, (ast.Import, ast.ImportFrom)) and isinstance(node, _SCOPES):
+            chains.update(import_chains(sub))
+
+
+def attribute_chain(node: ast.Attribute) -> tuple[str, ...] | None:
+    """`a.b.c` as ("a", "b", "c"); None if it does not start at a name."""
+    parts = [node.attr]
+    value = node.value
+    while isinstance(value, ast.Attribute):
+        parts.append(value.attr)
+        value = value.value
+    if not isinstance(value, ast.Name):
+        return None
+    parts.append(value.id)
+    return tuple(reversed(parts))
+
+
+IMPORT = "<import>"  # first element of a chain that an import statement reads
+
+
+def import_chains(node: ast.Import | ast.ImportFrom) -> list[tuple[str, ...]]:
+    """An import inside a function, as chains of absolute module names: `from utils
+    import clean` reads ("<import>", "utils", "clean")."""
+    if isinstance(node, ast.Import):
+        return [(IMPORT, *alias.name.split(".")) for alias in node.names]
+    if node.level or not node.module:
+        return []  # relative imports are resolved by the module's own imports
+    base = node.module.split(".")
+    return [(IMPORT, *base, alias.name) for alias in node.names if alias.name != "*"]
