@@ -103,7 +103,7 @@ def expected_reruns(workload: Workload, phase: str) -> int:
 # directory (given to ppg_notebook as a tracked path), so that the same code is the user's
 # code for one tool and a library's for the other. Its job functions are defined in it.
 HELPER_MODULE = "bench_helpers"
-HELPER_SOURCE = '''
+HELPER_SOURCE = """
 from pathlib import Path
 
 DATA = "data.txt"
@@ -118,7 +118,7 @@ def make_job(param):
         path.write_text(render(param, Path(DATA).read_text()))
 
     return job
-'''
+"""
 
 
 def helper_dir(workdir: str | Path) -> Path:

@@ -51,9 +51,10 @@ TRACK_CONSTANTS = "constants"
 _MAX_ITEMS = 5000  # items one walk follows (a runaway guard)
 _MAX_ELEMENTS = 256  # elements of a captured container searched for code
 _CONSTANTS = (int, float, complex, bool, str, bytes, type(None))
+_NO_ITEMS: dict[str, str] = {}  # (shared by every reach of nothing: never changed)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reach:
     """What a walk found: one fingerprint, and its parts for explanations."""
 
@@ -89,10 +90,16 @@ class CodeWalker:
         self._closures: dict[Any, tuple[dict[str, _Item], dict[str, str], Any]] = {}
         self._merges: dict[Any, tuple[Any, Any]] = {}
 
-    def hold(self) -> None:
-        """The next `new_epoch()` keeps this one: what a cell's job reads was looked at
-        just now, when the cell declared it (a value is not hashed twice)."""
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Within the block, the first `new_epoch()` keeps this epoch: what a cell's job
+        reads was looked at just now, when the cell declared it (a value is not hashed
+        twice)."""
         self._held_epoch = self.epoch
+        try:
+            yield
+        finally:
+            self._held_epoch = -1
 
     def new_epoch(self) -> None:
         """Look at module files (and rebindings of globals) again from now on."""
@@ -156,12 +163,14 @@ class CodeWalker:
     # --- combining -----------------------------------------------------------------
     def _reach(self, own: str, children: list[Any], main_values: str, reader: str = "") -> Reach:
         """`reader`: the code the walk starts from, named as what reads its first items."""
-        kept = tuple(children)
-        if not children:
-            return Reach(own, own, {}, (), (), kept, main_values)
+        # Plain values (a closure's strings and numbers) lead to no code: dropped here, the
+        # thousands of jobs one function makes cost nothing more.
+        kept = tuple(c for c in children if not (c[0] == "live" and _is_plain(c)))
+        if not kept:
+            return Reach(own, own, _NO_ITEMS, (), (), kept, main_values)
         merged = self._merged(kept, main_values, reader)
         if merged is None:
-            return Reach(own, own, {}, (), (), kept, main_values)
+            return Reach(own, own, _NO_ITEMS, (), (), kept, main_values)
         fingerprints, digest, modules, values = merged
         fingerprint = hashing.combine([own, digest])
         return Reach(fingerprint, own, fingerprints, modules, values, kept, main_values)
@@ -405,6 +414,11 @@ class CodeWalker:
 
 
 _FROM_SOURCE = hashing.hash_bytes(b"a function of a user module")
+
+
+def _is_plain(ref: tuple[Any, ...]) -> bool:
+    """An anonymous ref to a plain value (a closure's number): it leads to no code."""
+    return ref[3] is None and type(ref[1]) in _CONSTANTS
 
 
 def _live_ref(obj: Any) -> tuple[Any, ...]:

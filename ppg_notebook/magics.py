@@ -90,8 +90,8 @@ class PipelineMagics(Magics):
         if args.no_run:
             print(f"ppg: declared {args.name}; run it with %ppg_run {args.name}")
             return None
-        notebook.pipeline.code.hold()  # what it reads was looked at just now: not twice
-        report = self._run([args.name])
+        with notebook.pipeline.code.holding():  # what it reads was looked at just now
+            report = self._run([args.name])
         outcome = report.result.outcomes.get(declared.job.job_id)
         if declared.shows_result and outcome in (Outcome.RAN, Outcome.UP_TO_DATE):
             return self.shell.user_ns[args.name]

@@ -66,14 +66,21 @@ def job_inputs(
     return inputs
 
 
+_NO_DETAILS: tuple[dict[str, dict[str, str]], list[str]] = ({}, [])  # (never changed)
+
+
 def code_details(
     job: Job, upstream: list[str], jobs: dict[str, Job]
 ) -> tuple[dict[str, dict[str, str]], list[str]]:
     """For the job's code and the function invariants it depends on: the fingerprint of
     each piece of the user's code they cover, and the user modules those lie in."""
+    reach = job.code_reach()
+    if (reach is None or not reach.items) and not any(
+        u in jobs and jobs[u].kind == "function" for u in upstream
+    ):
+        return _NO_DETAILS  # (the common case, kept small: thousands of jobs hold it)
     details: dict[str, dict[str, str]] = {}
     modules: set[str] = set()
-    reach = job.code_reach()
     if reach is not None and reach.items:
         details[code_key(job.job_id)] = reach.items
         modules.update(reach.modules)
@@ -799,7 +806,7 @@ class Runner:
             self._settle(r.job_id, Outcome.UP_TO_DATE)
         elif r.ok:
             record = {"out": r.outputs, "fp": r.fingerprint, "t": r.start, "d": r.duration}
-            self._succeed(r.job_id, record, r.log, r.found)
+            self._succeed(r.job_id, record, r.log, r.found or reads.NOTHING)
         else:
             error = r.error or RuntimeError("unknown error")
             tb = tracebacks.render(self.jobs[r.job_id].fn, r.frames, error, r.traceback)

@@ -100,7 +100,7 @@ class Result(NamedTuple):
     frames: list[tuple[str, int, str]]  # (file, line, function) of the user's frames
     log: str
     skipped: bool = False  # a chained task found up to date
-    found: reads.Found = reads.NOTHING  # files it read and wrote (SPEC §3a)
+    found: reads.Found | None = None  # files it read and wrote (SPEC §3a), if any
 
 
 _LOG_TAIL = 20_000
@@ -226,7 +226,7 @@ def run_task(context: Context, task: Task, abandoned: str | None = None) -> Resu
     start = time.time()
     t0 = time.perf_counter()
     buffer = io.StringIO()
-    found = reads.NOTHING
+    found: reads.Found | None = None
     try:
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
             if context.files is None:
@@ -243,6 +243,8 @@ def run_task(context: Context, task: Task, abandoned: str | None = None) -> Resu
                     task.ignored,
                 )
                 found = reads.summarize(recorded, scope)
+                if found is reads.NOTHING:
+                    found = None
         outputs = [_describe_output(task, path) for path in task.outputs]
         if task.task not in (TASK_VALUE, TASK_DUMP):
             fingerprint = hashing.combine([o[3] for o in outputs])
