@@ -113,12 +113,13 @@ def status_command(args: argparse.Namespace, console: Console) -> int:
         msg = f"no pipeline history in {ppg_dir}/ (run the pipeline first, or pass --dir)"
         raise CommandError(msg)
     try:
-        records = History(str(ppg_dir / "history")).load()
+        history = History(str(ppg_dir / "history"))
+        records = history.load()
     except PipelineError as e:
         raise CommandError(str(e)) from None
     stored = os.path.join(os.path.abspath(ppg_dir), "cache")
     rows = [
-        _history_row(job_id, record, stored)
+        _history_row(job_id, record, stored, history)
         for job_id, record in sorted(records.items())
         if not job_id.startswith(_INVARIANT_PREFIXES)
     ]
@@ -127,7 +128,9 @@ def status_command(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _history_row(job_id: str, record: dict[str, Any], stored: str) -> dict[str, Any]:
+def _history_row(
+    job_id: str, record: dict[str, Any], stored: str, history: History
+) -> dict[str, Any]:
     """A job's row as far as its record tells: its last outcome, and whether the outputs
     it wrote are still there as written."""
     state = {"ok": "succeeded", "failed": "failed"}.get(record.get("o", ""), "must run")
@@ -145,7 +148,7 @@ def _history_row(job_id: str, record: dict[str, Any], stored: str) -> dict[str, 
         "duration": record.get("d"),
         "error": record.get("e", ""),
         "reads": sorted(record.get("r", ())),
-        "modules": list(record.get("m", ())),
+        "modules": history.modules(record),
     }
 
 

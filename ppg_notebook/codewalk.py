@@ -37,12 +37,13 @@ import os
 import sys
 import types
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import hashing
 from .codereads import code_reads
+from .modsource import Store
 from .userfiles import UserFiles
 from .usermodules import MAIN, UserModules
 
@@ -65,6 +66,7 @@ class Reach:
     values: tuple[tuple[str, Any, str], ...]  # (key, value, reader) of __main__ values
     children: tuple[Any, ...] = ()  # where the walk started (refs), to walk again
     main_values: str = TRACK_ALL
+    digest: str = ""  # of `items` ("" if none)
 
 
 class _Item(NamedTuple):
@@ -81,12 +83,13 @@ _NO_VALUE = object()
 class CodeWalker:
     """Walks the user's code for one pipeline (its project directory and tracked paths)."""
 
-    def __init__(self, files: UserFiles) -> None:
+    def __init__(self, files: UserFiles, store: Callable[[], Store] | None = None) -> None:
+        """`store`: gives where parsed modules are kept between processes."""
         self.files = files
         self.epoch = 0
         self._held_epoch = -1
         self._values: dict[tuple[str, str], tuple[Any, tuple[int, int], str, list[Any]]] = {}
-        self.modules = UserModules(files)
+        self.modules = UserModules(files, store)
         self._closures: dict[Any, tuple[dict[str, _Item], dict[str, str], Any]] = {}
         self._merges: dict[Any, tuple[Any, Any]] = {}
 
@@ -173,14 +176,18 @@ class CodeWalker:
             return Reach(own, own, _NO_ITEMS, (), (), kept, main_values)
         fingerprints, digest, modules, values = merged
         fingerprint = hashing.combine([own, digest])
-        return Reach(fingerprint, own, fingerprints, modules, values, kept, main_values)
+        return Reach(fingerprint, own, fingerprints, modules, values, kept, main_values, digest)
 
     def _merged(
         self, children: tuple[Any, ...], main_values: str, reader: str
     ) -> tuple[dict[str, str], str, tuple[str, ...], tuple[tuple[str, Any, str], ...]] | None:
         """What a set of refs reaches, merged (memoised for the epoch: the many jobs made
         by one function reach the same code)."""
-        memo_key = (tuple(_ref_key(ref) for ref in children), main_values, reader)
+        first = children[0]
+        if len(children) == 1 and first[0] == "symbol":  # (the common case, kept fast)
+            memo_key: Any = (first, main_values, reader)
+        else:
+            memo_key = (tuple(_ref_key(ref) for ref in children), main_values, reader)
         if memo_key in self._merges:
             return self._merges[memo_key][0]
         items: dict[str, _Item] = {}
@@ -440,8 +447,10 @@ def _ref_key(ref: Any) -> Any:
 def _closure_values(fn: types.FunctionType) -> list[Any]:
     values = []
     for cell in fn.__closure__ or ():
-        with contextlib.suppress(ValueError):  # an empty cell: a name bound later
+        try:
             values.append(cell.cell_contents)
+        except ValueError:  # an empty cell: a name bound later
+            continue
     return values
 
 

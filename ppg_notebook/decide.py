@@ -39,16 +39,18 @@ def reason_to_run(
     check_outputs: Callable[[], str | None],
     describe: Callable[[str], str],
     is_invariant: Callable[[str], bool],
-    details: Mapping[str, Mapping[str, str]] | None = None,
+    pieces_now: Callable[[str], Mapping[str, str] | None] | None = None,
     check_reads: Callable[[], str | None] | None = None,
+    pieces_of: Callable[[str], Mapping[str, str] | None] | None = None,
 ) -> Reason | None:
     """The first rule that makes the job run, or None if it is up to date.
 
     `inputs` maps upstream ids (and `code_key`, the job's own code) to fingerprints.
     `describe(id)` names an upstream for people; `is_invariant(id)` tells rule 3 from 5.
-    `details`: for code inputs, the fingerprint of each piece of the user's code they
-    cover (compared with the record's to say which changed). `check_reads`: why a file
-    the job read at run time makes it run, or None.
+    `pieces_now(key)`: for a code input (the job's own under ""), the fingerprint of each
+    piece of the user's code it covers; compared with the pieces behind the record's
+    digest (`pieces_of(digest)`) to say which changed. `check_reads`: why a file the job
+    read at run time makes it run, or None.
     """
     if record is None:
         return Reason(1, "it has never run")
@@ -61,20 +63,19 @@ def reason_to_run(
     if problem is not None:
         return Reason(2, problem)
     before: Mapping[str, str] = record.get("i", {})
-    now_details = details or {}
-    before_details: Mapping[str, Mapping[str, str]] = record.get("c", {})
+
     # Declared invariants first: a parameter that is also captured by the function's closure
     # is better reported as "parameter x changed" than as "its code changed".
     for key, fp in inputs.items():
         if key != code_key and is_invariant(key) and key in before and before[key] != fp:
-            where = _which(before_details.get(key), now_details.get(key))
+            where = _which(record, key, pieces_now, pieces_of)
             return Reason(3, f"{describe(key)} changed{where}")
     if code_key in inputs:
         was = before.get(code_key)
         if was is None:
             return Reason(3, "its code is now tracked")
         if was != inputs[code_key]:
-            where = _which(before_details.get(code_key), now_details.get(code_key))
+            where = _which(record, "", pieces_now, pieces_of)
             return Reason(3, f"its code changed{where}")
     problem = check_reads() if check_reads is not None else None
     if problem is not None:
@@ -106,11 +107,19 @@ def reason_to_run(
     return None
 
 
-def _which(before: Mapping[str, str] | None, now: Mapping[str, str] | None) -> str:
-    """Which pieces of the user's code a changed code fingerprint covers changed:
-    ": utils.clean_rows changed", or "" when it is the function itself (or unknown)."""
-    before = before or {}
-    now = now or {}
+def _which(
+    record: Mapping[str, Any],
+    key: str,
+    pieces_now: Callable[[str], Mapping[str, str] | None] | None,
+    pieces_of: Callable[[str], Mapping[str, str] | None] | None,
+) -> str:
+    """Which pieces of the user's code that code input `key` covers changed since the
+    record: ": utils.clean_rows changed", or "" when it is the function itself (or
+    unknown)."""
+    digest = record.get("c", {}).get(key)
+    known = pieces_of(digest) if pieces_of is not None and isinstance(digest, str) else None
+    before = known or {}
+    now = (pieces_now(key) if pieces_now is not None else None) or {}
     changed = [k for k in now if k in before and before[k] != now[k]]
     added = [k for k in now if k not in before]
     removed = [k for k in before if k not in now]

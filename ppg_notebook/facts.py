@@ -88,6 +88,15 @@ class FileStates:
     def __init__(self) -> None:
         self._stats: dict[str, tuple[int, int] | None] = {}
         self._hashes: dict[str, str | None] = {}
+        self._paths: dict[str, str] = {}
+
+    def path(self, shown: str, workdir: str) -> str:
+        """The absolute path of a file as a record shows it (relative to `workdir`)."""
+        path = self._paths.get(shown)
+        if path is None:
+            path = shown if os.path.isabs(shown) else os.path.join(workdir, shown)
+            self._paths[shown] = path
+        return path
 
     def stat(self, path: str) -> tuple[int, int] | None:
         """(mtime_ns, size), or None if there is no such file."""
@@ -119,9 +128,12 @@ def read_problem(
     """Why a file the job read at run time (a discovered input, SPEC §3a) makes it run
     again, or None. A file whose stat changed but whose content did not gets its stat
     refreshed in the record; the job id is then appended to `refreshed`."""
+    found = record.get("r")
+    if not found:
+        return None
     touched = False
-    for shown, entry in record.get("r", {}).items():
-        path = shown if os.path.isabs(shown) else os.path.join(workdir, shown)
+    for shown, entry in found.items():
+        path = states.path(shown, workdir)
         now = states.stat(path)
         if now is None:
             return f"it read {shown} at run time, which was removed"
@@ -145,7 +157,7 @@ def reads_fingerprint(record: dict[str, Any] | None, workdir: str, states: FileS
         return ""
     parts = []
     for shown, entry in sorted(found.items()):
-        path = shown if os.path.isabs(shown) else os.path.join(workdir, shown)
+        path = states.path(shown, workdir)
         now = states.stat(path)
         if now is None:
             parts.append(f"{shown}=missing")

@@ -11,6 +11,11 @@ A record is a small dict:
     fp   the job's output fingerprint (what dependants consume)
     t, d start (epoch seconds) and duration (seconds)
     e    the error, for failed jobs
+    c    for its code inputs ("" its own): {input key: digest of the user's code it
+         covered}; the pieces behind a digest (function -> fingerprint) and the modules
+         they lie in are kept once, in table `code`, so that thousands of jobs of one
+         function share them (SPEC §3a)
+    r    files it read at run time: {path: [mtime_ns, size, content hash or None]}
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class History:
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._code: dict[str, dict[str, Any]] = {}
         self._conn = self._open()
 
     def _open(self) -> sqlite3.Connection:
@@ -68,6 +74,10 @@ class History:
                     raise _Foreign(f"it has format version {meta.get('version')}, not {VERSION}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS code (digest TEXT PRIMARY KEY, items TEXT)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS modules (path TEXT PRIMARY KEY, stat TEXT, data TEXT)"
+            )
             if not tables:
                 conn.executescript(
                     "BEGIN;"
@@ -94,9 +104,10 @@ class History:
         """All records, by job id."""
         with self._lock:
             rows = self._conn.execute("SELECT id, rec FROM jobs").fetchall()
-        loads = json.loads
         try:
-            return {job_id: loads(rec) for job_id, rec in rows}
+            # One parse for all: a call per record cost more than the parsing itself.
+            parsed = json.loads("[" + ",".join(rec for _, rec in rows) + "]")
+            return {row[0]: rec for row, rec in zip(rows, parsed, strict=True)}
         except ValueError as e:
             self._conn.close()
             aside = self._move_aside()
@@ -108,16 +119,75 @@ class History:
             self._conn = self._connect()
             return {}
 
-    def put(self, records: Iterable[tuple[str, Record]]) -> None:
-        """Commit records (one transaction); a crash leaves all or none of them."""
+    def put(
+        self,
+        records: Iterable[tuple[str, Record]],
+        code: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Commit records, and what is behind the code digests they name (one
+        transaction); a crash leaves all or none of them."""
         rows = [(job_id, json.dumps(rec, separators=(",", ":"))) for job_id, rec in records]
-        if not rows:
+        pieces = [(d, json.dumps(part, separators=(",", ":"))) for d, part in (code or {}).items()]
+        if not rows and not pieces:
             return
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN")
+            conn.executemany("INSERT OR IGNORE INTO code VALUES (?, ?)", pieces)
             conn.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?)", rows)
             conn.execute("COMMIT")
+
+    def code(self, digest: str) -> dict[str, Any]:
+        """What is behind a code digest a record names: {"pieces": {piece: fingerprint},
+        "modules": [...]} (empty if unknown)."""
+        found = self._code.get(digest)
+        if found is None:
+            with self._lock:
+                row = self._conn.execute(
+                    "SELECT items FROM code WHERE digest = ?", (digest,)
+                ).fetchone()
+            try:
+                found = json.loads(row[0]) if row else {}
+            except ValueError:
+                found = {}
+            if not isinstance(found, dict):
+                found = {}
+            self._code[digest] = found
+        return found
+
+    def pieces(self, digest: str) -> dict[str, str] | None:
+        """The pieces of the user's code behind a digest (None if unknown)."""
+        return self.code(digest).get("pieces")
+
+    def modules(self, record: Record | None) -> list[str]:
+        """The user modules the code of a job's last run reached."""
+        found: set[str] = set()
+        for digest in (record or {}).get("c", {}).values():
+            if isinstance(digest, str):
+                found.update(self.code(digest).get("modules", ()))
+        return sorted(found)
+
+    # --- parsed user modules (modsource.Store) -------------------------------------------
+    def module_source(self, path: str, stat: tuple[int, int]) -> Any:
+        """A user module as parsed when its file had this `stat` (None if not kept)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT stat, data FROM modules WHERE path = ?", (path,)
+            ).fetchone()
+        if row is None or row[0] != json.dumps(list(stat)):
+            return None
+        try:
+            return json.loads(row[1])
+        except ValueError:
+            return None
+
+    def keep_module_source(self, path: str, stat: tuple[int, int], data: Any) -> None:
+        text = json.dumps(data, separators=(",", ":"))
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO modules VALUES (?, ?, ?)",
+                (path, json.dumps(list(stat)), text),
+            )
 
     def close(self) -> None:
         with self._lock:

@@ -6,7 +6,8 @@ even by a kernel that imported the module before the edit. Each top-level defini
 docstrings, positions and its own name do not count), or a value assignment. A symbol also
 lists the global names and attribute chains its code reads (`clean`, `np.mean`,
 `utils.io.load`), so that the walk (codewalk.py) goes on from it per function, not per
-module. Parsed modules are cached by the file's size and mtime: a no-op run reads no source.
+module. Parsed modules are cached by the file's size and mtime, in the process and in the
+pipeline's history: a no-op run reads no source.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import ast
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from . import codereads, hashing
 
@@ -57,16 +58,37 @@ class ModuleSource:
     imports: dict[str, Import] = field(default_factory=dict)
 
 
+class Store(Protocol):
+    """Where parsed modules are kept between processes (the pipeline's history)."""
+
+    def module_source(self, path: str, stat: tuple[int, int]) -> Any: ...
+
+    def keep_module_source(self, path: str, stat: tuple[int, int], data: Any) -> None: ...
+
+
 _cache: dict[str, ModuleSource] = {}
 
 
-def read(path: str, stat: os.stat_result | None = None) -> ModuleSource:
-    """The parsed module at `path` (from the cache if its size and mtime are unchanged)."""
-    st = stat or os.stat(path)
+def read(path: str, store: Store | None = None) -> ModuleSource:
+    """The parsed module at `path`: from this process's cache, or the `store`'s, while its
+    size and mtime are unchanged (a run with nothing to do reads no source), else parsed
+    now (and kept in both)."""
+    st = os.stat(path)
     key = (st.st_mtime_ns, st.st_size)
     cached = _cache.get(path)
     if cached is not None and cached.stat == key:
         return cached
+    kept = store.module_source(path, key) if store is not None else None
+    module = _from_data(path, key, kept) if kept is not None else None
+    if module is None:
+        module = _parse(path, key)
+        if store is not None:
+            store.keep_module_source(path, key, _to_data(module))
+    _cache[path] = module
+    return module
+
+
+def _parse(path: str, key: tuple[int, int]) -> ModuleSource:
     try:
         with open(path, "rb") as f:
             source = f.read()
@@ -78,9 +100,30 @@ def read(path: str, stat: os.stat_result | None = None) -> ModuleSource:
         raise SourceError(msg) from None
     except ValueError as e:  # (null bytes)
         raise SourceError(f"cannot be parsed ({e})") from None
-    module = ModuleSource(path, key, _symbols(tree), _imports(tree))
-    _cache[path] = module
-    return module
+    return ModuleSource(path, key, _symbols(tree), _imports(tree))
+
+
+def _to_data(module: ModuleSource) -> Any:
+    """A parsed module as plain JSON data (see `_from_data`)."""
+    symbols = {
+        name: [s.kind, s.fingerprint, sorted(s.names), sorted(s.chains), s.literal]
+        for name, s in module.symbols.items()
+    }
+    imports = {name: [i.level, i.module, i.attr] for name, i in module.imports.items()}
+    return {"symbols": symbols, "imports": imports}
+
+
+def _from_data(path: str, key: tuple[int, int], data: Any) -> ModuleSource | None:
+    """A parsed module from what `_to_data` made (None if it is not that)."""
+    try:
+        symbols = {
+            name: Symbol(kind, fp, frozenset(names), frozenset(map(tuple, chains)), literal)
+            for name, (kind, fp, names, chains, literal) in data["symbols"].items()
+        }
+        imports = {name: Import(*parts) for name, parts in data["imports"].items()}
+    except (KeyError, TypeError, ValueError):
+        return None
+    return ModuleSource(path, key, symbols, imports)
 
 
 def _imports(tree: ast.Module) -> dict[str, Import]:

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import facts, graph, hashing, pool, reads, tracebacks
 from .decide import UNKNOWN, Reason, reason_to_run
@@ -66,32 +66,42 @@ def job_inputs(
     return inputs
 
 
-_NO_DETAILS: tuple[dict[str, dict[str, str]], list[str]] = ({}, [])  # (never changed)
+class CodeDetails(NamedTuple):
+    """The pieces of the user's code behind a job's code inputs (its own, under "", and
+    the function invariants it depends on), for saying which changed (SPEC §3a)."""
+
+    digests: dict[str, str]  # input key -> digest of the pieces it covers
+    pieces: dict[str, dict[str, str]]  # digest -> {piece: fingerprint}
+    modules: dict[str, tuple[str, ...]]  # digest -> the user modules the pieces lie in
 
 
-def code_details(
-    job: Job, upstream: list[str], jobs: dict[str, Job]
-) -> tuple[dict[str, dict[str, str]], list[str]]:
-    """For the job's code and the function invariants it depends on: the fingerprint of
-    each piece of the user's code they cover, and the user modules those lie in."""
+_NO_DETAILS = CodeDetails({}, {}, {})  # (shared by the jobs that reach no user code)
+
+
+def code_details(job: Job, upstream: list[str], jobs: dict[str, Job]) -> CodeDetails:
+    """What `CodeDetails` says of `job` now."""
     reach = job.code_reach()
-    if (reach is None or not reach.items) and not any(
-        u in jobs and jobs[u].kind == "function" for u in upstream
-    ):
-        return _NO_DETAILS  # (the common case, kept small: thousands of jobs hold it)
-    details: dict[str, dict[str, str]] = {}
-    modules: set[str] = set()
-    if reach is not None and reach.items:
-        details[code_key(job.job_id)] = reach.items
-        modules.update(reach.modules)
-    for u in upstream:
-        up = jobs.get(u)
-        if up is not None and up.where == NOWHERE:
-            covered = up.reach()  # type: ignore[attr-defined]
-            if covered is not None and covered.items:
-                details[u] = covered.items
-                modules.update(covered.modules)
-    return details, sorted(modules)
+    invariants = [u for u in upstream if u in jobs and jobs[u].kind == "function"]
+    if not invariants:
+        if reach is None or not reach.items:
+            return _NO_DETAILS  # (the common case, kept small: thousands of jobs hold it)
+        shared = _shared_details.get(reach.digest)
+        if shared is None or shared[0] is not reach:  # (many jobs of one function)
+            d = reach.digest
+            shared = (reach, CodeDetails({"": d}, {d: reach.items}, {d: reach.modules}))
+            _shared_details[reach.digest] = shared
+        return shared[1]
+    found = CodeDetails({}, {}, {})
+    covered = [("", reach), *((u, jobs[u].reach()) for u in invariants)]  # type: ignore[attr-defined]
+    for key, part in covered:
+        if part is not None and part.items:
+            found.digests[key] = part.digest
+            found.pieces[part.digest] = part.items
+            found.modules[part.digest] = part.modules
+    return found
+
+
+_shared_details: dict[str, tuple[Any, CodeDetails]] = {}
 
 
 def job_reason(
@@ -100,7 +110,7 @@ def job_reason(
     inputs: dict[str, str],
     jobs: dict[str, Job],
     refreshed: list[Any],
-    details: dict[str, dict[str, str]] | None = None,
+    details: CodeDetails = _NO_DETAILS,
     states: facts.FileStates | None = None,
 ) -> Reason | None:
     """SPEC §3's rules for `job` given its history `record` and what it would consume
@@ -108,6 +118,7 @@ def job_reason(
     content did not; `states`: the files looked at in this run)."""
     workdir = job.pipeline.workdir
     files = states or facts.FileStates()
+    history = job.pipeline.history
     return reason_to_run(
         record,
         inputs,
@@ -115,8 +126,9 @@ def job_reason(
         lambda: facts.check_outputs(job, record, refreshed),  # type: ignore[arg-type]
         lambda i: describe(jobs.get(i), i),
         lambda i: i not in jobs or jobs[i].where == NOWHERE,
-        details,
+        lambda key: details.pieces.get(details.digests.get(key, "")),
         lambda: facts.read_problem(job.job_id, record, workdir, files, refreshed),  # type: ignore[arg-type]
+        history.pieces,
     )
 
 
@@ -207,7 +219,9 @@ class Runner:
         self.context = Context(workdir, ppg_dir, files, tuple(sys.path))
         self.producers = producers or {}
         self.states = facts.FileStates()
-        self.details: dict[str, tuple[dict[str, dict[str, str]], list[str]]] = {}
+        self.details: dict[str, CodeDetails] = {}
+        self.pending_code: dict[str, dict[str, Any]] = {}  # pieces of code to store
+        self.stored_code: set[str] = set()
 
     # --- the loop --------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -302,7 +316,7 @@ class Runner:
 
     def _reason(self, job_id: str, inputs: dict[str, str]) -> Reason | None:
         record = self.records.get(job_id)
-        details = self.details[job_id][0]
+        details = self.details[job_id]
         job = self.jobs[job_id]
         return job_reason(job, record, inputs, self.jobs, self.refreshed, details, self.states)
 
@@ -493,10 +507,16 @@ class Runner:
         job = self.jobs[job_id]
         record["o"] = "ok"
         record["i"] = self.inputs.get(job_id, {})
-        details, modules = self.details.get(job_id, ({}, []))
-        if details:
-            record["c"] = details
-            record["m"] = modules
+        details = self.details.get(job_id, _NO_DETAILS)
+        if details.digests:
+            record["c"] = details.digests
+            for digest, pieces in details.pieces.items():
+                if digest not in self.stored_code:
+                    self.stored_code.add(digest)
+                    self.pending_code[digest] = {
+                        "pieces": pieces,
+                        "modules": details.modules[digest],
+                    }
         if found.reads:
             record["r"] = found.reads
         self._note_found(job_id, found)
@@ -552,8 +572,9 @@ class Runner:
             self.pending_records.extend((i, self.records[i]) for i in set(self.refreshed))
             self.refreshed.clear()
         if self.pending_records:
-            self.history.put(self.pending_records)
+            self.history.put(self.pending_records, self.pending_code)
             self.pending_records = []
+            self.pending_code = {}
 
     # --- main-process jobs -----------------------------------------------------------
     def _run_main(self, job_id: str) -> None:

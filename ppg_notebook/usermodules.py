@@ -21,6 +21,7 @@ import importlib.util
 import os
 import sys
 import types
+from collections.abc import Callable
 from typing import Any
 
 from . import modsource
@@ -36,14 +37,19 @@ _MISSING = object()
 class UserModules:
     """The user's modules of one pipeline (its project directory and tracked paths)."""
 
-    def __init__(self, files: UserFiles) -> None:
+    def __init__(
+        self, files: UserFiles, store: Callable[[], modsource.Store] | None = None
+    ) -> None:
         self.files = files
+        self.store = store  # where parsed modules are kept between processes
         self._files: dict[str, str | None] = {}
         self._sources: dict[str, ModuleSource] = {}
+        self._symbols: dict[tuple[str, str, str], Any] = {}
 
     def new_epoch(self) -> None:
         self._files.clear()
         self._sources.clear()
+        self._symbols.clear()
 
     def is_user(self, obj: Any) -> bool:
         """A function or class defined in `__main__` or in a user module; a user module."""
@@ -169,6 +175,16 @@ class UserModules:
 
     def symbol_of(self, obj: Any) -> tuple[str, str] | None:
         """(module, top-level name) a user module's function or class is defined as."""
+        key = (obj.__module__, obj.__qualname__, obj.__name__)
+        if key in self._symbols:
+            found = self._symbols[key]
+            if found is None or found[1] is obj or "<locals>" in key[1]:
+                return None if found is None else found[0]
+        symbol = self._symbol_of(obj)
+        self._symbols[key] = None if symbol is None else (symbol, obj)
+        return symbol
+
+    def _symbol_of(self, obj: Any) -> tuple[str, str] | None:
         module = obj.__module__
         if module == MAIN:
             return None
@@ -213,7 +229,7 @@ class UserModules:
         if cached is not None:
             return cached
         try:
-            source = modsource.read(path)
+            source = modsource.read(path, self.store() if self.store is not None else None)
         except (modsource.SourceError, OSError) as e:
             reason = e if isinstance(e, modsource.SourceError) else f"cannot be read ({e})"
             msg = f"the module {module!r} ({path}) {reason}"

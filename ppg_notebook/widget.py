@@ -337,7 +337,7 @@ class PipelineWidget(anywidget.AnyWidget):
             "duration": seconds(record.get("d")),
             "why": why,
             "reads": sorted(record.get("r", ())),  # files it read at run time (SPEC §3a)
-            "modules": list(record.get("m", ())),  # user modules its code reaches
+            "modules": self.pipeline.history.modules(record),  # user modules its code reaches
             "traceback": traceback,
             "log_tail": "\n".join(log.splitlines()[-LOG_TAIL_LINES:]),
         }

@@ -421,3 +421,45 @@ def test_the_cli_status_lists_what_each_job_used(project) -> None:  # type: igno
     assert out.returncode == 0, out.stderr
     assert "data/samples.csv" in out.stdout
     assert "utils" in out.stdout
+
+
+NO_SOURCE = """
+import sys
+
+import utils
+
+ppg.new_pipeline(cores=1)
+OPENED = []
+LISTENING = []
+
+
+def spy(event, args):
+    if LISTENING and event == "open" and str(args[0]).endswith("utils.py"):
+        OPENED.append(args[0])
+
+
+sys.addaudithook(spy)
+
+
+def uses(path):
+    path.write_text(utils.other())
+
+
+ppg.FileGeneratingJob("uses.txt", uses)
+LISTENING.append(True)
+run_and_report()
+print("@@OPENED", len(OPENED))
+"""
+
+
+def test_a_run_with_nothing_to_do_reads_no_source(script) -> None:  # type: ignore[no-untyped-def]
+    (script.dir / "utils.py").write_text(UTILS)
+    script.write(NO_SOURCE)
+    first = script.run().ok()
+    assert "@@OPENED 1" in first.stdout, first.describe()  # parsed once, and kept
+    second = script.run().ok()
+    assert second.runs == [] and "@@OPENED 0" in second.stdout, second.describe()
+    _edit(script.dir / "utils.py", 'return "other"', 'return "changed"')
+    third = script.run().ok()
+    assert "@@OPENED 1" in third.stdout, third.describe()
+    assert (script.dir / "uses.txt").read_text() == "changed"
