@@ -12,6 +12,7 @@ what finished.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import queue
 import re
@@ -110,12 +111,13 @@ def job_reason(
     inputs: dict[str, str],
     jobs: dict[str, Job],
     refreshed: list[Any],
-    details: CodeDetails = _NO_DETAILS,
+    details: Callable[[], CodeDetails] | None = None,
     states: facts.FileStates | None = None,
 ) -> Reason | None:
     """SPEC §3's rules for `job` given its history `record` and what it would consume
     (`refreshed` collects the ids of records whose outputs' or reads' stat changed but
-    content did not; `states`: the files looked at in this run)."""
+    content did not; `details()`: the job's CodeDetails, asked for only to say which
+    piece of code changed; `states`: the files looked at in this run)."""
     workdir = job.pipeline.workdir
     files = states or facts.FileStates()
     history = job.pipeline.history
@@ -126,10 +128,14 @@ def job_reason(
         lambda: facts.check_outputs(job, record, refreshed),  # type: ignore[arg-type]
         lambda i: describe(jobs.get(i), i),
         lambda i: i not in jobs or jobs[i].where == NOWHERE,
-        lambda key: details.pieces.get(details.digests.get(key, "")),
+        lambda key: _pieces(details() if details is not None else _NO_DETAILS, key),
         lambda: facts.read_problem(job.job_id, record, workdir, files, refreshed),  # type: ignore[arg-type]
         history.pieces,
     )
+
+
+def _pieces(details: CodeDetails, key: str) -> dict[str, str] | None:
+    return details.pieces.get(details.digests.get(key, ""))
 
 
 def describe(job: Job | None, job_id: str) -> str:
@@ -311,13 +317,22 @@ class Runner:
         job = self.jobs[job_id]
         inputs = job_inputs(job, self.up[job_id], self.fp, pending)
         self.inputs[job_id] = inputs
-        self.details[job_id] = code_details(job, self.up[job_id], self.jobs)
+        self.details.pop(job_id, None)  # (worked out when asked for: see _details)
         return inputs
+
+    def _details(self, job_id: str) -> CodeDetails:
+        """The job's CodeDetails, as of its inputs (needed only if it runs, or its code
+        changed: most jobs of a run with nothing to do never need them)."""
+        found = self.details.get(job_id)
+        if found is None:
+            found = code_details(self.jobs[job_id], self.up[job_id], self.jobs)
+            self.details[job_id] = found
+        return found
 
     def _reason(self, job_id: str, inputs: dict[str, str]) -> Reason | None:
         record = self.records.get(job_id)
-        details = self.details[job_id]
         job = self.jobs[job_id]
+        details = functools.partial(self._details, job_id)
         return job_reason(job, record, inputs, self.jobs, self.refreshed, details, self.states)
 
     def _describe(self, job_id: str) -> str:
@@ -507,7 +522,7 @@ class Runner:
         job = self.jobs[job_id]
         record["o"] = "ok"
         record["i"] = self.inputs.get(job_id, {})
-        details = self.details.get(job_id, _NO_DETAILS)
+        details = self._details(job_id) if job_id in self.inputs else _NO_DETAILS
         if details.digests:
             record["c"] = details.digests
             for digest, pieces in details.pieces.items():

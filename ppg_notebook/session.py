@@ -6,6 +6,7 @@ script usually has exactly one.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import threading
@@ -329,7 +330,7 @@ class Pipeline:
                     plan[job_id] = None
                     continue
                 inputs = job_inputs(job, upstream[job_id], fp)
-                details = code_details(job, upstream[job_id], self.jobs)
+                details = functools.partial(code_details, job, upstream[job_id], self.jobs)
             except CodeError as e:
                 plan[job_id] = Reason(3, f"its code cannot be fingerprinted: {e}")
                 fp[job_id] = UNKNOWN
