@@ -122,20 +122,17 @@ def summarize(rec: Recording, scope: Scope) -> Found:
     if not rec.reads and rec.writes.issubset(scope.outputs):
         return NOTHING  # (the common case, kept fast: it wrote its outputs, read nothing)
     skip = {*scope.outputs, *scope.declared}
-    own_dir = os.path.join(scope.ppg_dir, "")
     ignored = tuple(scope.ignored)
     ignored_dirs = tuple(os.path.join(p, "") for p in ignored)
 
     def mine(path: str) -> bool:
         return (
             path not in skip
-            and not path.startswith(own_dir)
-            and path not in ignored
-            and not path.startswith(ignored_dirs)
-            and scope.files.contains(path)
+            and _where_data_is(path, scope)
+            and (not ignored or (path not in ignored and not path.startswith(ignored_dirs)))
         )
 
-    candidates = sorted(p for p in rec.reads - rec.writes if mine(p) and not _is_code(p))
+    candidates = sorted(p for p in rec.reads - rec.writes if mine(p))
     modules = _module_files() if any(p.endswith(".py") for p in candidates) else set()
     reads: dict[str, list[Any]] = {}
     unreadable: list[str] = []
@@ -154,11 +151,39 @@ def summarize(rec: Recording, scope: Scope) -> Found:
         if entry[2] is None:
             unreadable.append(key)
     writes = tuple(
-        shown(p, scope.workdir)
-        for p in sorted(rec.writes)
-        if mine(p) and os.path.isfile(p) and not _is_code(p)
+        shown(p, scope.workdir) for p in sorted(rec.writes) if mine(p) and os.path.isfile(p)
     )
     return Found(reads, writes, dropped, tuple(unreadable))
+
+
+_places: dict[tuple[str, str, tuple[str, ...]], bool] = {}  # per process
+
+
+def _where_data_is(path: str, scope: Scope) -> bool:
+    """Is `path` where a job's data can be: one of the user's files, not in the pipeline's
+    own directory, not bytecode, and not in a hidden directory (`.cache/`, `.git/`,
+    `.ipynb_checkpoints/`: what tools keep for themselves, even in a project that is a
+    home directory)?"""
+    key = (path, scope.ppg_dir, scope.files.roots)
+    found = _places.get(key)
+    if found is None:
+        found = (
+            scope.files.contains(path)
+            and not path.startswith(os.path.join(scope.ppg_dir, ""))
+            and not _is_code(path)
+            and not _in_hidden_directory(path, scope.files)
+        )
+        if len(_places) > 100_000:
+            _places.clear()
+        _places[key] = found
+    return found
+
+
+def _in_hidden_directory(path: str, files: UserFiles) -> bool:
+    if files.root_of(path) is None:
+        path = os.path.realpath(path)  # (a symlinked project directory)
+    root = files.root_of(path) or ""
+    return any(part.startswith(".") for part in path[len(root) :].split(os.sep)[:-1])
 
 
 _hashes: dict[str, tuple[int, int, str]] = {}  # path -> (mtime_ns, size, hash): per process

@@ -702,8 +702,7 @@ class Runner:
         warn = self.result.warnings.append
         upstream: set[str] | None = None
         for shown in found.reads:
-            path = os.path.join(self.workdir, shown) if not os.path.isabs(shown) else shown
-            producer = self.producers.get(path)
+            producer = self.producers.get(self.states.path(shown, self.workdir))
             if producer is None or producer == job_id:
                 continue
             if upstream is None:
@@ -717,8 +716,7 @@ class Runner:
                     f"that file changes"
                 )
         for shown in found.writes:
-            path = os.path.join(self.workdir, shown) if not os.path.isabs(shown) else shown
-            owner = self.producers.get(path)
+            owner = self.producers.get(self.states.path(shown, self.workdir))
             whose = f", which is job {owner!r}'s output," if owner and owner != job_id else ""
             warn(
                 f"job {job_id!r} wrote {shown!r}{whose} which is not one of its declared "

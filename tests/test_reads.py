@@ -23,6 +23,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "declared.txt").write_text("input")
     (tmp_path / "noise").mkdir()
     (tmp_path / "noise" / "n.txt").write_text("n")
+    (tmp_path / ".cache").mkdir()  # what tools keep for themselves (a project in a home)
+    (tmp_path / ".cache" / "fontlist.json").write_text("{}")
     return tmp_path
 
 
@@ -67,7 +69,14 @@ def test_what_counts_as_a_read_and_as_a_write(project: Path, action, read, writt
 
 def test_only_the_jobs_own_undeclared_files_are_discovered_inputs(project: Path) -> None:
     with reads.recording() as rec:
-        for name in ("data.csv", ".ppg/state", "out.txt", "declared.txt", "noise/n.txt"):
+        for name in (
+            "data.csv",
+            ".ppg/state",
+            "out.txt",
+            "declared.txt",
+            "noise/n.txt",
+            ".cache/fontlist.json",
+        ):
             _read(name)
         _read(os.__file__)  # the standard library
         _read(hashing.__file__)  # a module's source, as an import reads it
