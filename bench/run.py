@@ -8,16 +8,23 @@ Usage (from the dev venv, one command; each phase runs as its own fresh process)
     /work/venv/bin/python bench/run.py --tools ppg2,ppg1,joblib --repeats 1 \\
         --markdown /tmp/bench.md --json /tmp/bench.json
 
-Options: ``--tools`` (ppg, ppg-dask, ppg2, ppg1, joblib; by default all of them, except
-ppg-dask when ``distributed`` cannot be imported), ``--workloads`` (fanout-1000,
-fanout-10000, chain-500, cpu-8), ``--repeats N`` (default 3), ``--quick``, ``--timeout S``
-per phase (default 600), ``--markdown PATH``, ``--json PATH``, ``--tmpdir DIR``.
+Options: ``--tools`` (ppg, ppg-notrack, ppg-dask, ppg2, ppg1, joblib; by default all of
+them, except ppg-dask when ``distributed`` cannot be imported), ``--workloads``
+(fanout-1000, fanout-10000, chain-500, cpu-8, helper-10000), ``--repeats N`` (default 3),
+``--quick``, ``--timeout S`` per phase (default 600), ``--markdown PATH``, ``--json PATH``,
+``--tmpdir DIR``.
 
 Workloads (every job also depends on a tracked parameter)::
 
     fanout-N  N independent jobs, job i writes out/i.txt holding its parameter
     chain-N   job i reads out/(i-1).txt and writes it plus its parameter to out/i.txt
     cpu-8     8 jobs of 0.5 s CPU time each (busy loop on process_time) on cores=2
+    helper-N  N jobs made by a function of the user's module bench_helpers.py that call a
+              helper of it and read data.txt by path (ppg and ppg-notrack only: what
+              following the user's code and reads costs, SPEC §3a)
+
+ppg-notrack is ppg_notebook with ``track_reads=False`` and the helper module outside the
+user's directories (ppg gives it as ``track=``).
 
 fanout and chain use all CPUs (an explicit ``cores=os.cpu_count()`` for every tool).
 Each (tool, workload, repeat) gets an empty temporary directory and three phases, each a
