@@ -46,7 +46,8 @@ nothing is computed, every value is loaded from `.ppg/`.
 
 Plain notebook globals. A job that reads one is rerun when its value changes: try
 `VALID_RANGE = (-30.0, 45.0)` and execute the notebook again — only the cleaning and what
-depends on it reruns. Imported modules are used but not tracked.
+depends on it reruns. Library modules (the standard library here) are used but not tracked;
+a module of your own next to the notebook would be, function by function.
 """),
     code("""
 import math
@@ -67,11 +68,12 @@ print("parameters set")
     md("""
 ## Stations: a job reading an input file
 
-`--deps stations.csv` makes the file an input: the job reruns when its content changes (the
-cell above rewrites it with the same content, which changes nothing).
+The job reads `stations.csv`, so the file is one of its inputs (nothing to declare): the job
+reruns when its content changes. The cell above rewrites it with the same content, which
+changes nothing.
 """),
     code("""
-%%ppg_job stations --deps stations.csv
+%%ppg_job stations
 import csv
 
 with open("stations.csv") as f:
@@ -232,7 +234,7 @@ reruns. Without an assignment to `NAME`, the last expression is the value (and i
 Functions defined in the notebook are fingerprinted by their code, together with the
 notebook functions and values *they* use. Editing `double` reruns `transformed`, although
 the body only calls `transform`. Comments, docstrings and moving cells around do not.
-Functions from imported modules are not tracked.
+Functions of your own modules are followed the same way (section 5); library code is not.
 """),
     code("""
 def double(x):
@@ -263,21 +265,35 @@ low.write_text(str([n for n in transformed if n < 100]))
 high.write_text(str([n for n in transformed if n >= 100]))
 """),
     md("""
-## 5. Input files and explicit dependencies: `--deps`
+## 5. Your own modules and data files: nothing to declare
 
-`--deps` adds dependencies the body does not name: other jobs, or input files, whose
-content is then watched.
+A job's inputs are everything it used. `shout` calls a function of `tutorial_helpers.py`, a
+module next to the notebook, and reads `greeting.txt`: editing that function (not another
+one of the module, nor a comment) or the file reruns it. `%ppg_why shout` lists what it
+read and the modules its code reaches. A directory of modules elsewhere is followed once
+given to `%ppg_new --track PATH`. `--deps` is for what the engine cannot see: files read
+inside C libraries (HDF5, say), or a job the body does not name.
 """),
     code("""
 from pathlib import Path
 
+HELPERS = '''
+def exclaim(text):
+    return text.upper() + "!"
+
+
+def whisper(text):
+    return text.lower()
+'''
+Path("tutorial_helpers.py").write_text(HELPERS)
 Path("greeting.txt").write_text("hello")
-print("greeting.txt written")
 """),
+    code("import tutorial_helpers"),
     code("""
-%%ppg_job shout --deps greeting.txt
-shout = Path("greeting.txt").read_text().upper()
+%%ppg_job shout
+shout = tutorial_helpers.exclaim(Path("greeting.txt").read_text())
 """),
+    code("%ppg_why shout"),
     md("""
 ## 6. Declare now, run later: `--no-run` and `%ppg_run`
 
