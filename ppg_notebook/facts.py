@@ -133,6 +133,8 @@ def read_problem(
         return None
     touched = False
     for shown, entry in found.items():
+        if not isinstance(entry, list) or len(entry) != 3:
+            return f"it read {shown} at run time, and what was recorded of it is damaged"
         path = states.path(shown, workdir)
         now = states.stat(path)
         if now is None:
@@ -161,7 +163,12 @@ def reads_fingerprint(record: dict[str, Any] | None, workdir: str, states: FileS
         now = states.stat(path)
         if now is None:
             parts.append(f"{shown}=missing")
-        elif now == (entry[0], entry[1]) and entry[2] is not None:
+        elif (
+            isinstance(entry, list)
+            and len(entry) == 3
+            and now == (entry[0], entry[1])
+            and entry[2] is not None
+        ):
             parts.append(f"{shown}={entry[2]}")
         else:
             parts.append(f"{shown}={states.digest(path)}")

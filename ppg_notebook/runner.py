@@ -176,6 +176,7 @@ class Runner:
         stop: threading.Event | None = None,
         files: UserFiles | None = None,
         producers: dict[str, str] | None = None,
+        record_reads: bool = True,
     ) -> None:
         self.jobs = jobs
         self.stop = stop or threading.Event()  # set from another thread: stop like Ctrl-C
@@ -221,8 +222,8 @@ class Runner:
         self.refreshed: list[str] = []
         self.timed_jobs = 0
         self.timed_seconds = 0.0
-        # Reads are recorded when `files` (what the user's files are) is given.
-        self.context = Context(workdir, ppg_dir, files, tuple(sys.path))
+        files = files or UserFiles.of(workdir)
+        self.context = Context(workdir, ppg_dir, files, record_reads, tuple(sys.path))
         self.producers = producers or {}
         self.states = facts.FileStates()
         self.details: dict[str, CodeDetails] = {}
@@ -597,10 +598,10 @@ class Runner:
         self.emit(Event("running", job_id))
         start = time.time()
         t0 = time.perf_counter()
-        files = self.context.files
+        recording_on = self.context.record_reads
         try:
             with _working_directory(self.workdir), contextlib.ExitStack() as stack:
-                recorded = stack.enter_context(reads.recording()) if files is not None else None
+                recorded = stack.enter_context(reads.recording()) if recording_on else None
                 job.load()  # type: ignore[attr-defined]
         except Exception as e:
             self._fail(job_id, e, _traceback_from_user(e))
@@ -678,7 +679,7 @@ class Runner:
             chained=job_id in self.fused,
             unless=self.unless.get(job_id),
             kept=self.records[job_id]["fp"] if job_id in self.unless else "",
-            declared=self._declared(job_id) if self.context.files is not None else (),
+            declared=self._declared(job_id) if self.context.record_reads else (),
             ignored=job.ignored_reads,
         )
 
@@ -688,11 +689,9 @@ class Runner:
 
     def _scope(self, job_id: str) -> reads.Scope:
         job = self.jobs[job_id]
-        files = self.context.files
-        assert files is not None
         declared = self._declared(job_id)
         return reads.Scope(
-            files, self.workdir, self.ppg_dir, job.outputs, declared, job.ignored_reads
+            self.context.files, self.workdir, self.ppg_dir, job.outputs, declared, job.ignored_reads
         )
 
     def _note_found(self, job_id: str, found: reads.Found) -> None:

@@ -267,8 +267,9 @@ class Pipeline:
                 emit=self._emit,
                 extend=self._generated_jobs(),
                 stop=self._stop,
-                files=self.files if self.track_reads else None,
+                files=self.files,
                 producers=self.producers,
+                record_reads=self.track_reads,
             )
             self._stop.clear()
             result = runner.execute()

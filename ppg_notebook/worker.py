@@ -50,12 +50,13 @@ class Task(NamedTuple):
 
 class Context(NamedTuple):
     """What every task of a run shares: where jobs run, the pipeline's directory, what
-    the user's files are (None: reads are not recorded), and the main process's
+    the user's files are, whether to record what jobs read, and the main process's
     `sys.path` (a directory a notebook added after the workers started must reach them)."""
 
     workdir: str
     ppg_dir: str
-    files: UserFiles | None
+    files: UserFiles
+    record_reads: bool = True
     path: tuple[str, ...] = ()
 
 
@@ -126,9 +127,13 @@ def run_batch(
         os.chdir(context.workdir)
     if context.path and sys.path[: len(context.path)] != list(context.path):
         sys.path[:] = [*context.path, *(p for p in sys.path if p not in context.path)]
-    if context.files is not None:
-        _forget_stale_modules(context.files)
-    fns = functions.load()
+    _forget_stale_modules(context.files)
+    try:
+        fns = functions.load()
+    except Exception as e:  # (a module one needs cannot be imported here, say)
+        if len(tasks) > 1:
+            raise  # the main process sends them again one by one: one fails, not all
+        return [_not_loaded(tasks[0], e)]
     results: list[Result] = []
     try:
         for task, fn in zip(tasks, fns, strict=True):
@@ -143,8 +148,7 @@ def run_batch(
                     continue
             results.append(run_task(context, task._replace(fn=fn), abandoned))
     finally:
-        if context.files is not None:
-            _note_modules(context.files)
+        _note_modules(context.files)
     return results
 
 
@@ -192,6 +196,15 @@ def _forget_stale_modules(files: UserFiles) -> None:
         _user_module_files.pop(name, None)
 
 
+def _not_loaded(task: Task, error: BaseException) -> Result:
+    msg = (
+        f"job {task.job_id!r}: its function could not be loaded in the worker process "
+        f"({type(error).__name__}: {error}); what it uses must be importable there too "
+        f"(a module on sys.path, or in the project directory)"
+    )
+    return Result(task.job_id, False, time.time(), 0.0, [], "", RuntimeError(msg), "", [], "")
+
+
 def ignore_interrupts() -> None:
     """A worker ignores Ctrl-C (a terminal sends it to the whole process group): the main
     process stops the run and its workers. A worker that went on would take the next job
@@ -229,7 +242,7 @@ def run_task(context: Context, task: Task, abandoned: str | None = None) -> Resu
     found: reads.Found | None = None
     try:
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-            if context.files is None:
+            if not context.record_reads:
                 fingerprint = _execute(task)
             else:
                 with reads.recording(whole_process=True) as recorded:

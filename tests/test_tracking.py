@@ -463,3 +463,35 @@ def test_a_run_with_nothing_to_do_reads_no_source(script) -> None:  # type: igno
     third = script.run().ok()
     assert "@@OPENED 1" in third.stdout, third.describe()
     assert (script.dir / "uses.txt").read_text() == "changed"
+
+
+UNLOADABLE = """
+import shutil
+import sys
+import tempfile
+
+lib = tempfile.mkdtemp()
+Path(lib, "vanishing.py").write_text("def write(path):\\n    path.write_text('x')\\n")
+sys.path.insert(0, lib)
+import vanishing
+
+shutil.rmtree(lib)  # the workers, which import it anew, will not find it
+
+ppg.new_pipeline(cores=1)
+for i in range(30):  # (enough for them to travel in batches with the lost one)
+    ppg.FileGeneratingJob(f"fine{i}.txt", write(f"fine{i}"))
+ppg.FileGeneratingJob("lost.txt", vanishing.write)
+for i in range(30, 60):
+    ppg.FileGeneratingJob(f"fine{i}.txt", write(f"fine{i}"))
+run_and_report()
+"""
+
+
+def test_a_job_whose_function_a_worker_cannot_load_fails_saying_so(script) -> None:  # type: ignore[no-untyped-def]
+    script.write(UNLOADABLE)
+    run = script.run()
+    assert run.result is not None, run.describe()
+    error = run.result["failed"]["lost.txt"]
+    assert "could not be loaded in the worker process" in error
+    assert "vanishing" in error
+    assert sorted(run.result["ran"]) == sorted(f"fine{i}.txt" for i in range(60))
