@@ -79,6 +79,7 @@ class Captured:
     functions: dict[str, Callable[..., Any]] = field(default_factory=dict)  # as code
     jobs: dict[str, Any] = field(default_factory=dict)  # engine jobs the body reads
     modules: dict[str, types.ModuleType] = field(default_factory=dict)  # the user's modules
+    imports: bool = False  # the body imports something of the user's code itself
     reached: list[tuple[str, Any]] = field(default_factory=list)  # notebook values their code reads
     readers: dict[str, str] = field(default_factory=dict)  # such a value -> code reading it
 
@@ -338,8 +339,11 @@ def capture(
         elif not _is_library(obj):
             captured.parameters[name] = obj
     reaches = [walker.function(fn, TRACK_ALL) for fn in captured.functions.values()]
-    if captured.modules:
-        reaches.append(walker.reads_of(body.code, captured.modules, TRACK_ALL))
+    reaches += [walker.reads_of(body.code, {k: m}) for k, m in captured.modules.items()]
+    own_imports = walker.reads_of(body.code, {})
+    if own_imports.items:
+        captured.imports = True
+        reaches.append(own_imports)
     reaches.extend(walker.value(v, TRACK_ALL) for v in captured.parameters.values())
     for reach in reaches:
         for key, value, reader in reach.values:

@@ -18,6 +18,8 @@ IMPORT = "<import>"  # first element of a chain that an import statement reads
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _LOAD_GLOBAL = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"})
 _LOAD_ATTR = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
+_LOAD_LOCAL = frozenset({"LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE", "LOAD_FAST_CHECK"})
+_STORES = frozenset({"STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF"})
 
 
 class Reads(NamedTuple):
@@ -51,11 +53,15 @@ def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
 
 def _one_code(code: types.CodeType, names: set[str], chains: set[tuple[str, ...]]) -> None:
     """Global names read by one code object, and attribute chains starting at them
-    (`utils.io.load` -> ("utils", "io", "load")); imports as ("<import>", "a", "b")."""
+    (`utils.io.load` -> ("utils", "io", "load")); imports as ("<import>", "a", "b"), and
+    the names an import binds in the code followed as the module they stand for
+    (`import utils` ... `utils.clean` -> ("<import>", "utils", "clean"))."""
     chain: list[str] = []
+    consts: list[Any] = [None, None]
+    aliases: dict[str, list[str]] = {}  # local name -> the module (and attribute) it binds
+    binding: list[str] | None = None  # what the next STORE binds, right after an import
     imported: list[str] = []
-    level = 0
-    consts: list[Any] = []
+    as_form = False  # `import a.b as c` (IMPORT_FROM walks the dotted path)
     for ins in dis.get_instructions(code):
         op = ins.opname
         if op in _LOAD_ATTR and chain:
@@ -64,18 +70,36 @@ def _one_code(code: types.CodeType, names: set[str], chains: set[tuple[str, ...]
         if len(chain) > 1:
             chains.add(tuple(chain))
         chain = []
-        if op in _LOAD_GLOBAL:
-            names.add(ins.argval)
-            chain = [ins.argval]
-        elif op == "LOAD_CONST":
-            consts = [*consts[-1:], ins.argval]
-        elif op == "IMPORT_NAME":
-            level = consts[0] if len(consts) == 2 and isinstance(consts[0], int) else 0
+        if op in _STORES:
+            if binding is not None:
+                aliases[ins.argval] = binding
+            else:
+                aliases.pop(ins.argval, None)
+            binding = None
+            continue
+        if op == "IMPORT_NAME":
+            level, fromlist = consts[-2], consts[-1]
             imported = [] if level else ins.argval.split(".")
+            as_form = fromlist is None
             if imported:
                 chains.add((IMPORT, *imported))
+            binding = imported[:1] if imported else None  # `import a.b` binds `a`
         elif op == "IMPORT_FROM" and imported:
-            chains.add((IMPORT, *imported, ins.argval))
+            if as_form:
+                binding = imported  # `import a.b as c` binds `c` to a.b
+            else:
+                chains.add((IMPORT, *imported, ins.argval))
+                binding = [*imported, ins.argval]
+            continue
+        elif op in _LOAD_LOCAL and ins.argval in aliases:
+            chain = [IMPORT, *aliases[ins.argval]]
+        elif op in _LOAD_GLOBAL:
+            names.add(ins.argval)
+            chain = [IMPORT, *aliases[ins.argval]] if ins.argval in aliases else [ins.argval]
+        if op == "LOAD_CONST":
+            consts = [consts[-1], ins.argval]
+        elif op not in ("IMPORT_NAME", "IMPORT_FROM"):
+            binding = None
     if len(chain) > 1:
         chains.add(tuple(chain))
 
@@ -84,8 +108,16 @@ def tree_reads(node: ast.AST, names: set[str], chains: set[tuple[str, ...]]) -> 
     """Global names and attribute chains the definition's code may read.
 
     Every name loaded anywhere in it counts (a local that shadows a global makes the walk
-    follow that global too: more than needed, never less).
+    follow that global too: more than needed, never less). A name an import inside it
+    binds stands for that module: `import utils` ... `utils.clean` reads
+    ("<import>", "utils", "clean").
     """
+    aliases: dict[str, tuple[str, ...]] = {}
+    if isinstance(node, _SCOPES):
+        for sub in ast.walk(node):
+            if isinstance(sub, (ast.Import, ast.ImportFrom)):
+                chains.update(import_chains(sub))
+                aliases.update(_bound_by(sub))
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name) and not isinstance(sub.ctx, ast.Store):
             names.add(sub.id)
@@ -93,8 +125,23 @@ def tree_reads(node: ast.AST, names: set[str], chains: set[tuple[str, ...]]) -> 
             chain = attribute_chain(sub)
             if chain is not None:
                 chains.add(chain)
-        elif isinstance(sub, (ast.Import, ast.ImportFrom)) and isinstance(node, _SCOPES):
-            chains.update(import_chains(sub))
+                if chain[0] in aliases:
+                    chains.add((IMPORT, *aliases[chain[0]], *chain[1:]))
+
+
+def _bound_by(node: ast.Import | ast.ImportFrom) -> dict[str, tuple[str, ...]]:
+    """The names an import binds, and the module (or module attribute) each stands for."""
+    if isinstance(node, ast.Import):
+        return {
+            (alias.asname or alias.name.split(".")[0]): tuple(
+                alias.name.split(".") if alias.asname else alias.name.split(".")[:1]
+            )
+            for alias in node.names
+        }
+    if node.level or not node.module:
+        return {}
+    base = tuple(node.module.split("."))
+    return {(a.asname or a.name): (*base, a.name) for a in node.names if a.name != "*"}
 
 
 def attribute_chain(node: ast.Attribute) -> tuple[str, ...] | None:

@@ -138,9 +138,11 @@ class CodeWalker:
         self, code: types.CodeType, namespace: dict[str, Any], main_values: str = TRACK_ALL
     ) -> Reach:
         """The user's code that `code` (a cell's body) reads through the names of
-        `namespace` (the user's modules it uses: `utils.clean_rows(...)`); the body's own
-        code does not count (its job fingerprints that)."""
-        refs = self.modules.resolve_live(namespace, MAIN, code_reads(code))
+        `namespace` (the user's modules it uses: `utils.clean_rows(...)`), or, with an
+        empty namespace, through its own imports (`from utils import clean_rows` in the
+        body); the body's own code does not count (its job fingerprints that)."""
+        reads = code_reads(code)
+        refs = self.modules.resolve_live(namespace, MAIN, reads, imports=not namespace)
         return self._reach(_FROM_SOURCE, refs, main_values)
 
     def again(self, reach: Reach) -> Reach:
@@ -150,18 +152,6 @@ class CodeWalker:
     def is_user(self, obj: Any) -> bool:
         """A function or class defined in `__main__` or in a user module; a user module."""
         return self.modules.is_user(obj)
-
-    def chain_target(self, obj: Any, chain: tuple[str, ...]) -> tuple[str, Any] | None:
-        """What `module.a.b` reads in a user module (`obj` the module, `chain` the
-        attributes): (key, object) of the user function, class or value, or None."""
-        ref = self.modules.descend(obj, chain)
-        if ref is None:
-            return None
-        item = self._expand(ref, TRACK_ALL)
-        if item is None:
-            return None
-        value = item.value if item.value is not _NO_VALUE else None
-        return item.key, value
 
     # --- combining -----------------------------------------------------------------
     def _reach(self, own: str, children: list[Any], main_values: str, reader: str = "") -> Reach:

@@ -164,6 +164,8 @@ class NotebookPipeline:
             ModuleReadsInvariant(f"{name}:{key}", parsed.code, {key: module}).job_id
             for key, module in sorted(captured.modules.items())
         ]
+        if captured.imports:  # what the body's own imports bring in
+            invariants.append(ModuleReadsInvariant(f"{name}:imports", parsed.code, {}).job_id)
         if outs:
             fn = cells.file_function(code, bindings)
             if len(outs) == 1:

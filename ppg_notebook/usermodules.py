@@ -61,8 +61,11 @@ class UserModules:
         return module == MAIN or self.user_file(module) is not None
 
     # --- what a name stands for ------------------------------------------------------
-    def resolve_live(self, namespace: dict[str, Any], module: str, reads: Reads) -> list[Any]:
-        """What the `reads` of live code in `module` (its globals `namespace`) stand for."""
+    def resolve_live(
+        self, namespace: dict[str, Any], module: str, reads: Reads, imports: bool = True
+    ) -> list[Any]:
+        """What the `reads` of live code in `module` (its globals `namespace`) stand for;
+        `imports`: with what the code's own imports bring in."""
         refs: list[Any] = []
         for name in sorted(reads.names):
             obj = namespace.get(name, _MISSING)
@@ -70,6 +73,8 @@ class UserModules:
                 refs.append(("live", obj, module, name))
         for chain in sorted(reads.chains):
             if chain[0] == IMPORT:
+                if not imports:
+                    continue
                 ref = self.import_ref(chain[1:])
             elif chain[0] in namespace and isinstance(namespace[chain[0]], types.ModuleType):
                 ref = self.descend(namespace[chain[0]], chain[1:])

@@ -113,6 +113,12 @@ def package():
     return pkg.normalize([1, 2])
 
 
+def local_module_import():
+    import utils as u
+
+    return u.clean_rows([4])
+
+
 def helper():
     return clean_rows([5])
 
@@ -197,6 +203,7 @@ REACHES = [
     ("only_numpy", set()),
     ("method_through_object", {"utils.Scale"}),
     ("local_import", {"utils.clean_rows", "utils.THRESHOLD", "helpers.scale"}),
+    ("local_module_import", {"utils.clean_rows", "utils.THRESHOLD", "helpers.scale"}),
     ("package", {"pkg.core.normalize"}),
     (
         "calls_a_helper",
@@ -247,17 +254,41 @@ ALL_ROOTS = [r[0] for r in REACHES]
 EDITS = [
     pytest.param(
         ("utils.py", "r > THRESHOLD", "r >= THRESHOLD"),
-        {"direct", "through_module", "local_import", "calls_a_helper", "in_closure", "made3"},
+        {
+            "direct",
+            "through_module",
+            "local_import",
+            "local_module_import",
+            "calls_a_helper",
+            "in_closure",
+            "made3",
+        },
         id="helper-body",
     ),
     pytest.param(
         ("utils.py", "THRESHOLD = 0.5", "THRESHOLD = 0.7"),
-        {"direct", "through_module", "local_import", "calls_a_helper", "in_closure", "made3"},
+        {
+            "direct",
+            "through_module",
+            "local_import",
+            "local_module_import",
+            "calls_a_helper",
+            "in_closure",
+            "made3",
+        },
         id="module-constant",
     ),
     pytest.param(
         ("helpers.py", "x * 3", "x * 4"),
-        {"direct", "through_module", "local_import", "calls_a_helper", "in_closure", "made3"},
+        {
+            "direct",
+            "through_module",
+            "local_import",
+            "local_module_import",
+            "calls_a_helper",
+            "in_closure",
+            "made3",
+        },
         id="helper-of-helper-in-another-module",
     ),
     pytest.param(

@@ -415,3 +415,28 @@ def test_a_global_changed_in_place_after_the_cell_reruns_its_job(sh: Shell) -> N
     assert sh.ran() == ["total"], out
     assert sh.ns["total"] == 6
     assert "parameter 'total:data' changed" in out
+
+
+def test_a_module_the_body_imports_itself_is_followed(sh: Shell, tmp_path: Path) -> None:
+    import os
+    import sys
+
+    module = tmp_path / "cellmod.py"
+    module.write_text("def f(x):\n    return x + 1\n\n\ndef g(x):\n    return x\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        body = "%%ppg_job bumped\nmark('bumped')\nimport cellmod\nbumped = cellmod.f(1)"
+        sh.ok(body)
+        assert sh.ran() == ["bumped"] and sh.ns["bumped"] == 2
+        module.write_text(module.read_text().replace("return x\n", "return -x\n"))
+        os.utime(module, ns=(0, module.stat().st_mtime_ns + 10**9))
+        sh.ok(body)  # g changed, which the job does not use
+        assert sh.ran() == []
+        module.write_text(module.read_text().replace("x + 1", "x + 2"))
+        os.utime(module, ns=(0, module.stat().st_mtime_ns + 10**9))
+        out = sh.ok(body)
+        assert sh.ran() == ["bumped"] and sh.ns["bumped"] == 3, out
+        assert "cellmod.f changed" in out
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("cellmod", None)
