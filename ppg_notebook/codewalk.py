@@ -92,6 +92,7 @@ class CodeWalker:
         self.modules = UserModules(files, store)
         self._closures: dict[Any, tuple[dict[str, _Item], dict[str, str], Any]] = {}
         self._merges: dict[Any, tuple[Any, Any]] = {}
+        self._value_reaches: dict[tuple[int, str], tuple[Any, Reach]] = {}
 
     @contextlib.contextmanager
     def holding(self) -> Iterator[None]:
@@ -113,6 +114,7 @@ class CodeWalker:
         self.modules.new_epoch()
         self._closures.clear()
         self._merges.clear()
+        self._value_reaches.clear()
 
     # --- the entry points ----------------------------------------------------------
     def function(self, fn: Any, main_values: str = TRACK_CONSTANTS) -> Reach:
@@ -129,10 +131,18 @@ class CodeWalker:
 
     def value(self, value: Any, main_values: str = TRACK_ALL) -> Reach:
         """The reach of a parameter value: its own fingerprint (classes and functions of the
-        user's in it counted by their code) combined with that code's."""
+        user's in it counted by their code) combined with that code's. Hashed once per
+        epoch, however many cells read the same object."""
+        if type(value) in _CONSTANTS:
+            return self._reach(hashing.value_fingerprint(value), [], main_values)
+        memo = self._value_reaches.get((id(value), main_values))
+        if memo is not None and memo[0] is value:
+            return memo[1]
         children: list[Any] = []
         own = hashing.hash_bytes(self._value_key(value, children))
-        return self._reach(own, children, main_values)
+        reach = self._reach(own, children, main_values)
+        self._value_reaches[(id(value), main_values)] = (value, reach)  # (kept alive)
+        return reach
 
     def reads_of(
         self, code: types.CodeType, namespace: dict[str, Any], main_values: str = TRACK_ALL
