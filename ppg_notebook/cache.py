@@ -7,6 +7,7 @@ back transparently.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 from typing import Any
@@ -17,23 +18,41 @@ _CLOUDPICKLED = b"ppg_notebook:cloudpickle\n"
 
 
 def store(value: Any, path: str) -> str:
-    """Write `value` to `path` atomically; returns the value's fingerprint."""
+    """Write `value` to `path` atomically; returns the value's fingerprint.
+
+    The fingerprint is joblib's hash of the value, or, for a value joblib can store but
+    not hash (numpy masked arrays, a fitted GridSearchCV holding them), the hash of what
+    was stored. Raises StoreError, saying why, if the value cannot be stored.
+    """
     import joblib  # imported on use: joblib takes 0.2 s to import
 
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
+    # A short temporary name beside it: a long but legal name must not become too long.
+    tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{os.urandom(4).hex()}")
     try:
-        joblib.dump(value, tmp)
-        fingerprint = joblib.hash(value) or ""
-    except (pickle.PicklingError, AttributeError, TypeError):
-        import cloudpickle
+        try:
+            joblib.dump(value, tmp)
+        except (pickle.PicklingError, AttributeError, TypeError):
+            import cloudpickle
 
-        data = cloudpickle.dumps(value)
-        with open(tmp, "wb") as f:
-            f.write(_CLOUDPICKLED + data)
-        fingerprint = hashing.hash_bytes(data)
-    os.replace(tmp, path)  # a reader never sees half a value
+            data = cloudpickle.dumps(value)
+            with open(tmp, "wb") as f:
+                f.write(_CLOUDPICKLED + data)
+        try:
+            fingerprint = joblib.hash(value) or ""
+        except Exception:
+            fingerprint = hashing.hash_file(tmp)
+        os.replace(tmp, path)  # a reader never sees half a value
+    except Exception as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        msg = f"{type(e).__name__}: {e}"
+        raise StoreError(msg) from e
     return fingerprint
+
+
+class StoreError(Exception):
+    """A value could not be stored (not picklable, or the disk is full)."""
 
 
 def load(path: str) -> Any:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from . import cache, hashing
+from .codereads import IMPORT, code_reads
 from .codewalk import TRACK_ALL, CodeWalker
 from .errors import PipelineError
 from .jobs import Job
@@ -352,6 +353,21 @@ def capture(
                 key.removeprefix("__main__."), reader.removeprefix("__main__.")
             )
     return captured
+
+
+def modules_read(captured: Captured, body: Body) -> set[str]:
+    """Names of the modules a body reads: its globals, its own imports, and those the
+    notebook functions it calls read (to tell a job that draws with pyplot)."""
+    found = {v.__name__ for v in captured.values.values() if isinstance(v, types.ModuleType)}
+    found.update(c[1] for c in code_reads(body.code).chains if c[0] == IMPORT and len(c) > 1)
+    for fn in captured.functions.values():
+        fn_globals = getattr(fn, "__globals__", {})
+        code = getattr(fn, "__code__", None)
+        if isinstance(code, types.CodeType):
+            for name in code_reads(code).names:
+                if isinstance(fn_globals.get(name), types.ModuleType):
+                    found.add(fn_globals[name].__name__)
+    return found
 
 
 def _unwrap(obj: Any) -> Any:

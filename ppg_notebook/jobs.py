@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from . import cache, current, hashing
+from . import cache, current, hashing, plotstate
 from .codewalk import TRACK_CONSTANTS, Reach
 from .errors import JobContractError
 
@@ -411,6 +411,7 @@ class PlotJob(FileGeneratingJob):
         self._init_files([path], plot)
         self.with_path = False
         self.upstream.append(self.calc_job.job_id)
+        self.upstream.append(StyleInvariant("matplotlib style").job_id)
 
     def depends_on(self, *things: Any) -> Job:
         self.calc_job.depends_on(*things)
@@ -507,6 +508,23 @@ class ModuleReadsInvariant(_Invariant):
 
     def output_key(self) -> str | None:
         return self.reach().fingerprint
+
+
+class StyleInvariant(_Invariant):
+    """Dependants rerun when the main process's matplotlib style changes (what it changed
+    in rcParams, e.g. `plt.style.use('ggplot')`): jobs that draw with pyplot are given it,
+    so that a figure job looks like the same code run in a cell (plotstate.py)."""
+
+    __slots__ = ()
+    kind = "parameter"
+
+    def __init__(self, name: str) -> None:
+        super().__init__("PI:" + _name(name, type(self)), None)
+        self.fingerprint = "matplotlib style"  # (the identity: what it stands for)
+        current.get().add_job(self)
+
+    def output_key(self) -> str | None:
+        return plotstate.style_fingerprint(plotstate.kernel_style())
 
 
 class ParameterInvariant(_Invariant):

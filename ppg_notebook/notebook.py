@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import cells, current
+from . import cells, current, plotstate
 from .cells import CellError
 from .codewalk import TRACK_ALL, CodeWalker
 from .errors import CodeError, DependencyError, JobsFailed
@@ -40,6 +40,7 @@ from .jobs import (
     ModuleReadsInvariant,
     MultiFileGeneratingJob,
     ParameterInvariant,
+    StyleInvariant,
     ValueJob,
     as_path_list,
     normalize_path,
@@ -166,6 +167,8 @@ class NotebookPipeline:
         ]
         if captured.imports:  # what the body's own imports bring in
             invariants.append(ModuleReadsInvariant(f"{name}:imports", parsed.code, {}).job_id)
+        if plotstate.uses_pyplot(cells.modules_read(captured, parsed)):
+            invariants.append(StyleInvariant(f"{name}:matplotlib style").job_id)
         if outs:
             fn = cells.file_function(code, bindings)
             if len(outs) == 1:

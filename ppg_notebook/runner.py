@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from . import facts, graph, hashing, pool, reads, tracebacks
+from . import facts, graph, hashing, plotstate, pool, reads, tracebacks
 from .decide import UNKNOWN, Reason, reason_to_run
 from .errors import CodeError, JobContractError, WorkerDied
 from .events import Event, Outcome, RunResult
@@ -223,7 +223,9 @@ class Runner:
         self.timed_jobs = 0
         self.timed_seconds = 0.0
         files = files or UserFiles.of(workdir)
-        self.context = Context(workdir, ppg_dir, files, record_reads, tuple(sys.path))
+        style = plotstate.kernel_style()
+        key = plotstate.style_fingerprint(style) if style else ""
+        self.context = Context(workdir, ppg_dir, files, record_reads, tuple(sys.path), style, key)
         self.producers = producers or {}
         self.states = facts.FileStates()
         self.details: dict[str, CodeDetails] = {}

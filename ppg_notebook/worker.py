@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import cache, hashing, reads
+from . import cache, hashing, plotstate, reads
 from .errors import JobContractError
 from .jobs import TASK_DUMP, TASK_PLOT, TASK_VALUE
 from .tracebacks import user_frames
@@ -58,6 +58,8 @@ class Context(NamedTuple):
     files: UserFiles
     record_reads: bool = True
     path: tuple[str, ...] = ()
+    style: plotstate.Style = ()  # what the main process changed in matplotlib's rcParams
+    style_key: str = ""
 
 
 class Functions:
@@ -146,7 +148,13 @@ def run_batch(
                 if task.unless is not None and before.fingerprint == task.unless:
                     results.append(_up_to_date(task))
                     continue
-            results.append(run_task(context, task._replace(fn=fn), abandoned))
+            plotstate.before_job(context.style, context.style_key)
+            try:
+                results.append(run_task(context, task._replace(fn=fn), abandoned))
+            finally:
+                plotstate.after_job(context.style, context.style_key)
+                if os.getcwd() != context.workdir:  # (a job that changed directory)
+                    os.chdir(context.workdir)
     finally:
         _note_modules(context.files)
     return results
@@ -289,7 +297,15 @@ def _execute(task: Task) -> str:
             os.makedirs(parent, exist_ok=True)
     if task.task in (TASK_VALUE, TASK_DUMP):
         value = task.fn()
-        return cache.store(value, task.outputs[0])
+        try:
+            return cache.store(value, task.outputs[0])
+        except cache.StoreError as e:
+            msg = (
+                f"job {task.job_id!r}: its code ran, but its value "
+                f"(a {type(value).__module__}.{type(value).__qualname__}) could not be "
+                f"stored: {e}. Return something picklable (plain data, arrays, frames)"
+            )
+            raise JobContractError(msg) from None
     if task.task == TASK_PLOT:
         figure = task.fn(cache.load(task.extra))
         if not hasattr(figure, "savefig"):
@@ -299,10 +315,7 @@ def _execute(task: Task) -> str:
                 f"... `return fig`)"
             )
             raise JobContractError(msg)
-        figure.savefig(task.outputs[0])
-        pyplot = sys.modules.get("matplotlib.pyplot")
-        if pyplot is not None:
-            pyplot.close(figure)
+        figure.savefig(task.outputs[0])  # (closed after the job, with every figure)
         return ""
     if task.with_path:
         arg: Any = [Path(p) for p in task.paths] if task.multi else Path(task.paths[0])
