@@ -16,6 +16,7 @@ import functools
 import os
 import queue
 import re
+import signal
 import sys
 import threading
 import time
@@ -222,6 +223,7 @@ class Runner:
         self.refreshed: list[str] = []
         self.timed_jobs = 0
         self.timed_seconds = 0.0
+        self.ctrl_c = threading.Event()  # (set while a run is on, see _noticing_ctrl_c)
         files = files or UserFiles.of(workdir)
         style = plotstate.kernel_style()
         key = plotstate.style_fingerprint(style) if style else ""
@@ -239,8 +241,9 @@ class Runner:
         self.emit(Event("run_started", data=jobs))
         self.ready.extend(job_id for job_id in self.order if self.remaining[job_id] == 0)
         try:
-            self._loop()
-            self._run_finals()
+            with _noticing_ctrl_c() as self.ctrl_c:
+                self._loop()
+                self._run_finals()
         except BaseException:
             self._abort()
             raise
@@ -605,6 +608,11 @@ class Runner:
             with _working_directory(self.workdir), contextlib.ExitStack() as stack:
                 recorded = stack.enter_context(reads.recording()) if recording_on else None
                 job.load()  # type: ignore[attr-defined]
+        except KeyboardInterrupt as e:
+            if self.ctrl_c.is_set() or self.stop.is_set():
+                raise  # the user's Ctrl-C, or stop(): the run stops
+            self._fail(job_id, e, _traceback_from_user(e))  # the job's own: it fails
+            return
         except Exception as e:
             self._fail(job_id, e, _traceback_from_user(e))
             return
@@ -907,6 +915,33 @@ def _worker_died(job_id: str, how: str) -> WorkerDied:
 
 def _traceback_from_user(e: BaseException) -> str:
     return "".join(traceback.format_exception(type(e), e, tracebacks.user_frames(e)))
+
+
+@contextlib.contextmanager
+def _noticing_ctrl_c() -> Any:
+    """Within the block, an event set when a real Ctrl-C (SIGINT) arrives, as opposed to a
+    job that raises KeyboardInterrupt itself. Signals reach the main thread only: a run
+    in another thread is stopped with Pipeline.stop()."""
+    seen = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        if previous == signal.SIG_IGN:
+            return
+        seen.set()
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager

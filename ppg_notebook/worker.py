@@ -269,9 +269,8 @@ def run_task(context: Context, task: Task, abandoned: str | None = None) -> Resu
         outputs = [_describe_output(task, path) for path in task.outputs]
         if task.task not in (TASK_VALUE, TASK_DUMP):
             fingerprint = hashing.combine([o[3] for o in outputs])
-    except BaseException as e:
-        if isinstance(e, KeyboardInterrupt):
-            raise
+    except BaseException as e:  # (KeyboardInterrupt too: a worker ignores Ctrl-C, so it is
+        # the job's own, and fails only the job)
         if not (abandoned and os.path.exists(abandoned)):
             _remove_outputs(task)
         log = _write_log(task, buffer.getvalue())

@@ -1,0 +1,73 @@
+"""A job's own misbehaviour stays its own (SPEC §4): it changes directory, or raises
+KeyboardInterrupt itself; in real subprocesses and workers."""
+
+from __future__ import annotations
+
+CHDIR = """
+ppg.new_pipeline(cores=1)
+os.makedirs("elsewhere", exist_ok=True)
+
+
+def wanders(path):
+    path.write_text("wandered")
+    os.chdir("elsewhere")
+
+
+def innocent(path):
+    path.write_text("innocent")  # a relative path: the pipeline's directory
+
+
+first = ppg.FileGeneratingJob("wanders.txt", wanders)
+ppg.FileGeneratingJob("innocent.txt", innocent).depends_on(first)
+run_and_report()
+"""
+
+
+def test_a_job_that_changes_directory_does_not_move_the_next_one(script) -> None:  # type: ignore[no-untyped-def]
+    script.write(CHDIR)
+    script.run()
+    for path in script.dir.glob("*.txt"):  # again, now that both are known to be short:
+        path.unlink()  # the dependant travels chained right behind the wanderer
+    run = script.run().ok()
+    assert sorted(run.ran) == ["innocent.txt", "wanders.txt"], run.describe()
+    assert (script.dir / "innocent.txt").read_text() == "innocent"
+    assert list((script.dir / "elsewhere").iterdir()) == []
+
+
+INTERRUPTS = """
+ppg.new_pipeline(cores=1)
+
+
+def raises_in_worker(path):
+    raise KeyboardInterrupt("the job's own")
+
+
+def loads():
+    raise KeyboardInterrupt("the loader's own")
+
+
+def needs_loaded(path):
+    path.write_text("never")
+
+
+def fine(path):
+    mark("fine")
+    path.write_text("fine")
+
+
+ppg.FileGeneratingJob("worker.txt", raises_in_worker)
+loader = ppg.DataLoadingJob("loader", loads)
+ppg.FileGeneratingJob("needs.txt", needs_loaded).depends_on(loader)
+ppg.FileGeneratingJob("fine.txt", fine)
+run_and_report()
+"""
+
+
+def test_a_job_raising_keyboard_interrupt_fails_only_itself(script) -> None:  # type: ignore[no-untyped-def]
+    script.write(INTERRUPTS)
+    run = script.run()
+    assert run.returncode == 0 and run.result is not None, run.describe()
+    assert run.result["ran"] == ["fine.txt"], run.describe()
+    assert set(run.result["failed"]) == {"worker.txt", "loader"}
+    assert "KeyboardInterrupt" in run.result["failed"]["worker.txt"]
+    assert run.result["upstream_failed"] == ["needs.txt"]
