@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import re
 import types
 from collections.abc import Callable
@@ -34,7 +35,10 @@ def _pool(cores: int) -> Any:
     pool = _pools.get(cores)
     if pool is None or pool._flags.broken or pool._flags.shutdown:
         pool = _loky().ProcessPoolExecutor(
-            max_workers=cores, timeout=_IDLE_TIMEOUT, initializer=worker.ignore_interrupts
+            max_workers=cores,
+            timeout=_IDLE_TIMEOUT,
+            initializer=worker.start_worker,
+            initargs=(os.getpid(),),
         )
         _pools[cores] = pool
     return pool

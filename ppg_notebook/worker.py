@@ -213,22 +213,29 @@ def _not_loaded(task: Task, error: BaseException) -> Result:
     return Result(task.job_id, False, time.time(), 0.0, [], "", RuntimeError(msg), "", [], "")
 
 
-def ignore_interrupts() -> None:
-    """A worker ignores Ctrl-C (a terminal sends it to the whole process group): the main
-    process stops the run and its workers. A worker that went on would take the next job
-    queued for it, though the interrupt dropped that job."""
+def start_worker(parent: int | None = None) -> None:
+    """What each of our loky worker processes runs first.
+
+    It ignores Ctrl-C (a terminal sends it to the whole process group): the main process
+    stops the run and its workers; a worker that went on would take the next job queued
+    for it, though the interrupt dropped that job. And it exits when its parent dies, from
+    its start: a kill -9 of the main process before a job reached it must not leave it
+    behind."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _watch_parent(parent)
 
 
 _watching: list[int] = []  # the parent pid being watched, once a watch has started
 
 
-def _watch_parent() -> None:
-    """Exit when the process that started this worker dies (even by kill -9): an orphaned
-    worker must not go on writing outputs that a later run is about to write."""
+def _watch_parent(parent: int | None = None) -> None:
+    """Exit when the process that started this worker (`parent`, by default the one it
+    has now) dies, even by kill -9: an orphaned worker must not go on writing outputs that
+    a later run is about to write. A worker whose parent died while it started exits at
+    once."""
     if _watching:
         return
-    parent = os.getppid()
+    parent = parent or os.getppid()
     _watching.append(parent)
 
     def watch() -> None:
@@ -271,12 +278,16 @@ def run_task(context: Context, task: Task, abandoned: str | None = None) -> Resu
             fingerprint = hashing.combine([o[3] for o in outputs])
     except BaseException as e:  # (KeyboardInterrupt too: a worker ignores Ctrl-C, so it is
         # the job's own, and fails only the job)
+        error: BaseException = e
         if not (abandoned and os.path.exists(abandoned)):
-            _remove_outputs(task)
+            left = _remove_outputs(task)
+            if left:
+                msg = f"{type(e).__name__}: {e}; and what it wrote cannot be removed: "
+                error = JobContractError(msg + ", ".join(left))
         log = _write_log(task, buffer.getvalue())
         tb = user_frames(e)
         return Result(
-            task.job_id, False, start, time.perf_counter() - t0, [], "", _picklable(e),
+            task.job_id, False, start, time.perf_counter() - t0, [], "", _picklable(error),
             "".join(traceback.format_exception(type(e), e, tb)),
             [(f.filename, f.lineno or 0, f.name) for f in traceback.extract_tb(tb)], log,
         )  # fmt: skip
@@ -345,10 +356,21 @@ def _describe_output(task: Task, path: str) -> list[Any]:
     return [path, st.st_mtime_ns, st.st_size, hashing.hash_file(path)]
 
 
-def _remove_outputs(task: Task) -> None:
+def _remove_outputs(task: Task) -> list[str]:
+    """Remove what a failed job left of its outputs (through a symbolic link, the file
+    it points to: that is where the partial content is); what could not be removed."""
+    problems = []
     for path in task.outputs:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        targets = [os.path.realpath(path), path] if os.path.islink(path) else [path]
+        for target in targets:
+            try:
+                os.unlink(target)
+            except FileNotFoundError:
+                continue
+            except OSError as e:  # a directory, a read-only place, ...
+                shown = task.paths[task.outputs.index(path)] if task.paths else path
+                problems.append(f"{shown!r} ({e.strerror or e})")
+    return problems
 
 
 def _write_log(task: Task, text: str) -> str:

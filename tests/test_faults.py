@@ -725,3 +725,49 @@ def test_worker_death_inside_a_chain_blames_the_job_that_died(script):
     assert "third" not in run.runs
     again = script.run()
     assert again.runs == ["second"], again.describe()  # first stays done
+
+
+WARMED = """
+ppg.new_pipeline(cores=2)
+
+
+def work(path):
+    path.write_text("work")
+
+
+def generate():
+    # Resolved right after `work` was queued (which started the workers) and before it
+    # was sent: the workers have run nothing but their start.
+    Path("generating.started").write_text(str(os.getpid()))
+    while True:
+        time.sleep(0.05)
+
+
+ppg.FileGeneratingJob("work.txt", work)
+ppg.JobGeneratingJob("generate", generate)
+run_and_report()
+"""
+
+
+def test_kill_9_before_any_job_reached_the_workers_leaves_no_worker_behind(script):
+    script.write(WARMED)
+    proc = script.start()
+    wait_for_file(script.dir / "generating.started", proc=proc)
+
+    def workers_started() -> list[int]:
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[1]) != proc.pid:
+                        continue
+                with contextlib.suppress(OSError), open(f"/proc/{entry}/cmdline") as fh:
+                    if "LokyProcess" in fh.read():
+                        found.append(int(entry))
+        return found
+
+    workers = wait_for(lambda: len(workers_started()) == 2 and workers_started(), 15, "workers")
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(timeout=10) == -signal.SIGKILL
+    for pid in workers:
+        wait_for(lambda pid=pid: not pid_alive(pid), 10, f"orphaned worker {pid} to exit")
