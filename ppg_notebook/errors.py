@@ -47,6 +47,11 @@ class WorkerDied(PipelineError):
     """The worker process running a job died (segfault, os._exit, killed, out of memory)."""
 
 
+class FailedBefore(PipelineError):
+    """A job failed earlier in this session with the inputs it has now, so it was not run
+    again for a job that depends on it; its message holds that failure's error."""
+
+
 class PipelineWarning(UserWarning):
     """Something was repaired automatically (e.g. an unreadable history moved aside)."""
 

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from .cells import user_traceback
+from .errors import FailedBefore
 from .events import Outcome, RunResult
 
 COLUMNS = ("job", "kind", "state", "why", "uses", "last run", "duration")
@@ -99,6 +100,12 @@ def failure_lines(job_id: str, label: str, result: RunResult, cause: str = "") -
     error = result.errors[job_id]
     text = result.tracebacks.get(job_id, "")
     header = f"job {label} failed in its worker process"
+    if isinstance(error, FailedBefore):
+        name = label.strip("'").split(" (")[0]  # (a file job's label names its files too)
+        header = (
+            f"job {label} failed earlier in this session with the inputs it has now, and was "
+            f"not run again (fix it, or run it again: %ppg_run {name})"
+        )
     if cause:
         header = f"{cause}: {header}"
     body = user_traceback(text) if text.startswith("Traceback") else []

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from . import facts, graph, hashing, plotstate, pool, reads, tracebacks
 from .decide import UNKNOWN, Reason, reason_to_run
-from .errors import CodeError, JobContractError, WorkerDied
+from .errors import CodeError, FailedBefore, JobContractError, WorkerDied
 from .events import Event, Outcome, RunResult
 from .jobs import MAIN, NOWHERE, TASK_PLOT, WORKER, FileInvariant, Job
 from .userfiles import UserFiles
@@ -178,6 +178,8 @@ class Runner:
         files: UserFiles | None = None,
         producers: dict[str, str] | None = None,
         record_reads: bool = True,
+        failures: dict[str, dict[str, str]] | None = None,
+        retry: set[str] | None = None,
     ) -> None:
         self.jobs = jobs
         self.stop = stop or threading.Event()  # set from another thread: stop like Ctrl-C
@@ -224,6 +226,11 @@ class Runner:
         self.timed_jobs = 0
         self.timed_seconds = 0.0
         self.ctrl_c = threading.Event()  # (set while a run is on, see _noticing_ctrl_c)
+        # Jobs that failed earlier in this session, with the inputs they failed with: one
+        # that has the same inputs now is not run again for a dependant, only when asked
+        # for itself (`retry`: the run's targets; None: every job is asked for).
+        self.failures = failures if failures is not None else {}
+        self.retry = retry
         files = files or UserFiles.of(workdir)
         style = plotstate.kernel_style()
         key = plotstate.style_fingerprint(style) if style else ""
@@ -309,6 +316,8 @@ class Runner:
             self.result.reasons[job_id] = "it runs on every run"
             self._want(job_id)
             return
+        if self._failed_again(job_id, inputs):
+            return
         reason = self._reason(job_id, inputs)
         if reason is None:
             self.fp[job_id] = self.records[job_id]["fp"]
@@ -316,6 +325,29 @@ class Runner:
         else:
             self.result.reasons[job_id] = reason.text
             self._want(job_id)
+
+    def _failed_again(self, job_id: str, inputs: dict[str, str]) -> bool:
+        """A job that failed earlier in this session with these same inputs, and that is
+        not asked for itself, is reported failed again rather than run again (one cell's
+        failing upstream would otherwise run once for each cell that depends on it)."""
+        before = self.failures.get(job_id)
+        if before is None or before != inputs or self.retry is None or job_id in self.retry:
+            return False
+        record = self.records.get(job_id) or {}
+        if record.get("o") != "failed":
+            return False
+        tb = _read_error(os.path.join(self.errors_dir, safe_name(job_id) + ".txt"))
+        msg = (
+            f"{record.get('e', 'it failed')} (it failed earlier in this session with the "
+            f"inputs it has now, so it was not run again: fix it, or run it itself again)"
+        )
+        error = FailedBefore(msg)
+        with contextlib.suppress(AttributeError, TypeError):
+            error.ppg_traceback = tb  # type: ignore[attr-defined]
+        self.result.errors[job_id] = error
+        self.result.tracebacks[job_id] = tb
+        self._settle(job_id, Outcome.FAILED)
+        return True
 
     def _inputs(self, job_id: str, pending: str = "") -> dict[str, str]:
         """What the job would consume now (`pending`: an upstream whose output is not known
@@ -551,6 +583,7 @@ class Runner:
             self.fp[job_id] = record["fp"]
         if job.kind == "value":
             job.forget_value()  # type: ignore[attr-defined]
+        self.failures.pop(job_id, None)
         previous = self.records.get(job_id)
         if previous is not None and previous.get("o") == "failed":
             with contextlib.suppress(FileNotFoundError):
@@ -584,6 +617,7 @@ class Runner:
         with open(os.path.join(self.errors_dir, safe_name(job_id) + ".txt"), "w") as f:
             f.write(f"job: {job_id}\nat: {time.ctime()}\n\n{text}")
         record = {"o": "failed", "i": {}, "t": time.time(), "e": f"{type(error).__name__}: {error}"}
+        self.failures[job_id] = self.inputs.get(job_id, {})
         self.records[job_id] = record
         self.pending_records.append((job_id, record))
         self._settle(job_id, Outcome.FAILED)
@@ -893,6 +927,16 @@ class Runner:
                                 os.unlink(path)
             self.inflight.clear()
         self._remove_temp_files(list(self.temp_users))
+
+
+def _read_error(path: str) -> str:
+    """The traceback an error file holds (after its header lines)."""
+    try:
+        with open(path, errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return ""
+    return text.split("\n\n", 1)[1] if "\n\n" in text else text
 
 
 def _code_error(job_id: str, error: CodeError) -> CodeError:

@@ -86,6 +86,8 @@ class Pipeline:
         self.listeners: list[Callable[[Event], None]] = []
         self._stop = threading.Event()
         self._history: History | None = None
+        # Jobs that failed in this session, with the inputs they failed with (runner.py).
+        self._failures: dict[str, dict[str, str]] = {}
 
     # --- declaring -------------------------------------------------------------------
     def add_job(self, job: Job) -> Job:
@@ -270,6 +272,8 @@ class Pipeline:
                 files=self.files,
                 producers=self.producers,
                 record_reads=self.track_reads,
+                failures=self._failures,
+                retry=None if targets is None else set(self._target_ids(targets)),
             )
             self._stop.clear()
             result = runner.execute()

@@ -440,3 +440,29 @@ def test_a_module_the_body_imports_itself_is_followed(sh: Shell, tmp_path: Path)
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("cellmod", None)
+
+
+def test_a_failed_upstream_is_not_run_again_by_each_cell_that_depends_on_it(sh: Shell) -> None:
+    sh.ok("threshold = -1")
+    failing = (
+        "%%ppg_job search\nmark('search')\n"
+        "if threshold < 0:\n    raise ValueError('bad grid')\nsearch = 1"
+    )
+    assert sh.run(failing).error_in_exec is not None
+    assert sh.ran() == ["search"]
+    for name in ("best", "scores"):
+        result = sh.run(f"%%ppg_job {name}\nmark('{name}')\n{name} = search + 1")
+        assert result.error_in_exec is not None
+        shown = sh.output.out + sh.output.err
+        assert "ValueError: bad grid" in shown, shown
+        assert "failed earlier in this session" in shown
+        assert sh.ran() == []  # neither the search nor the cell ran again
+    # Asked for itself, it runs again: the cell executed again, or %ppg_run NAME.
+    assert sh.run(failing).error_in_exec is not None
+    assert sh.ran() == ["search"]
+    assert sh.run("%ppg_run search").error_in_exec is not None
+    assert sh.ran() == ["search"]
+    sh.ok("threshold = 1")  # fixed: the cell executed again picks up the new value
+    sh.ok(failing)
+    sh.ok("%ppg_run best")
+    assert sh.ran() == ["best", "search"] and sh.ns["best"] == 2
