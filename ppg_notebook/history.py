@@ -20,6 +20,7 @@ A record is a small dict:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -47,6 +48,13 @@ class History:
         self._conn = self._open()
 
     def _open(self) -> sqlite3.Connection:
+        with contextlib.suppress(OSError):
+            if os.path.getsize(self.path) == 0:  # (sqlite would take it for a new one)
+                msg = (
+                    f"the pipeline history {self.path} is empty (truncated?): what ran before "
+                    f"is not known, so every job runs again once"
+                )
+                warnings.warn(msg, PipelineWarning, stacklevel=4)
         try:
             return self._connect()
         except (sqlite3.DatabaseError, _Foreign) as e:
@@ -102,13 +110,15 @@ class History:
 
     def load(self) -> dict[str, Record]:
         """All records, by job id."""
-        with self._lock:
-            rows = self._conn.execute("SELECT id, rec FROM jobs").fetchall()
         try:
+            with self._lock:
+                rows = self._conn.execute("SELECT id, rec FROM jobs").fetchall()
             # One parse for all: a call per record cost more than the parsing itself.
             parsed = json.loads("[" + ",".join(rec for _, rec in rows) + "]")
+            if not all(isinstance(rec, dict) for rec in parsed):
+                raise ValueError("a record is not a record")
             return {row[0]: rec for row, rec in zip(rows, parsed, strict=True)}
-        except ValueError as e:
+        except (ValueError, TypeError, sqlite3.DatabaseError) as e:  # (a truncated file)
             self._conn.close()
             aside = self._move_aside()
             msg = (

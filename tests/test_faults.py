@@ -586,6 +586,14 @@ def _truncated(path):
     path.write_bytes(data[: len(data) // 2 + 7])
 
 
+def _truncated_near_its_end(path):
+    conn = sqlite3.connect(path)  # (its records moved from the write-ahead log into it)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 4096 - 900])  # into the last pages: the records
+
+
 def _future_version(path):
     conn = sqlite3.connect(path)
     conn.execute("UPDATE meta SET value = '99' WHERE key = 'version'")
@@ -604,6 +612,7 @@ CORRUPTIONS = {
     "garbage": _garbage,
     "foreign sqlite": _foreign,
     "truncated": _truncated,
+    "truncated near its end": _truncated_near_its_end,
     "future version": _future_version,
     "unreadable record": _bad_record,
 }
@@ -635,6 +644,19 @@ def test_corrupt_history_is_moved_aside_with_a_warning(script, corruption):
     third = script.run().ok()
     assert third.runs == [], third.describe()
     assert "PipelineWarning" not in third.stderr
+
+
+def test_an_emptied_history_is_said_not_silently_rerun(script):
+    script.write(SIMPLE)
+    script.run().ok()
+    for suffix in ("", "-wal", "-shm"):
+        path = script.ppg_dir / f"history{suffix}"
+        if path.exists():
+            path.write_bytes(b"")
+    run = script.run().ok()
+    assert "PipelineWarning" in run.stderr and "is empty (truncated?)" in run.stderr
+    assert sorted(run.runs) == ["a", "b"], run.describe()
+    assert "PipelineWarning" not in script.run().ok().stderr
 
 
 # --- two concurrent runs --------------------------------------------------------------
