@@ -85,7 +85,6 @@ class CodeWalker:
 
     def __init__(self, files: UserFiles, store: Callable[[], Store] | None = None) -> None:
         """`store`: gives where parsed modules are kept between processes."""
-        self.files = files
         self.epoch = 0
         self._held_epoch = -1
         self._values: dict[tuple[str, str], tuple[Any, tuple[int, int], str, list[Any]]] = {}

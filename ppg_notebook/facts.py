@@ -11,6 +11,7 @@ from typing import Any
 
 from . import hashing
 from .jobs import Job
+from .userfiles import normalize_path
 
 
 def check_outputs(job: Job, record: dict[str, Any], refreshed: list[str]) -> str | None:
@@ -88,15 +89,6 @@ class FileStates:
     def __init__(self) -> None:
         self._stats: dict[str, tuple[int, int] | None] = {}
         self._hashes: dict[str, str | None] = {}
-        self._paths: dict[str, str] = {}
-
-    def path(self, shown: str, workdir: str) -> str:
-        """The absolute path of a file as a record shows it (relative to `workdir`)."""
-        path = self._paths.get(shown)
-        if path is None:
-            path = shown if os.path.isabs(shown) else os.path.join(workdir, shown)
-            self._paths[shown] = path
-        return path
 
     def stat(self, path: str) -> tuple[int, int] | None:
         """(mtime_ns, size), or None if there is no such file."""
@@ -135,7 +127,7 @@ def read_problem(
     for shown, entry in found.items():
         if not isinstance(entry, list) or len(entry) != 3:
             return f"it read {shown} at run time, and what was recorded of it is damaged"
-        path = states.path(shown, workdir)
+        path = normalize_path(shown, workdir)[1]
         now = states.stat(path)
         if now is None:
             return f"it read {shown} at run time, which was removed"
@@ -159,7 +151,7 @@ def reads_fingerprint(record: dict[str, Any] | None, workdir: str, states: FileS
         return ""
     parts = []
     for shown, entry in sorted(found.items()):
-        path = states.path(shown, workdir)
+        path = normalize_path(shown, workdir)[1]
         now = states.stat(path)
         if now is None:
             parts.append(f"{shown}=missing")

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from . import cache, current, hashing, plotstate
-from .codewalk import TRACK_CONSTANTS, Reach
+from .codewalk import TRACK_CONSTANTS, CodeWalker, Reach
 from .errors import JobContractError
+from .userfiles import normalize_path
 
 # Where a job's function runs.
 WORKER = "worker"
@@ -27,26 +28,6 @@ TASK_FILE = "file"
 TASK_VALUE = "value"
 TASK_DUMP = "dump"
 TASK_PLOT = "plot"
-
-
-def normalize_path(path: str | os.PathLike[str], workdir: str) -> tuple[str, str]:
-    """(id, absolute path) of a file: relative to `workdir` when inside it, else absolute.
-
-    Every spelling of the same file (./a, a, /abs/a, sub/../a) maps to one id.
-    """
-    p = path if type(path) is str else os.fspath(path)
-    if not isinstance(p, str):
-        msg = f"file paths must be str or os.PathLike, not {type(p).__name__}: {p!r}"
-        raise TypeError(msg)
-    if not p:
-        msg = "a file path must not be empty"
-        raise ValueError(msg)
-    if p[0] not in "/." and "//" not in p and "/." not in p and p[-1] != "/":
-        return p, f"{workdir}/{p}"  # already normal: the common case, kept fast
-    absolute = os.path.normpath(p if os.path.isabs(p) else os.path.join(workdir, p))
-    if absolute.startswith(workdir + os.sep):
-        return absolute[len(workdir) + 1 :], absolute
-    return absolute, absolute
 
 
 class Job:
@@ -141,10 +122,17 @@ class Job:
         again in every run; None if code changes are ignored."""
         if not self.track_code or self.fn is None:
             return None
+        return self._cached_reach()
+
+    def _cached_reach(self) -> Reach:
+        """`_walk`, done once per walk epoch (a run, a plan)."""
         walker = self.pipeline.code
         if self._code is None or self._code[0] != walker.epoch:
-            self._code = (walker.epoch, walker.function(self.fn))
+            self._code = (walker.epoch, self._walk(walker))
         return self._code[1]
+
+    def _walk(self, walker: CodeWalker) -> Reach:
+        return walker.function(self.fn)
 
     def code_fingerprint(self) -> str | None:
         reach = self.code_reach()
@@ -455,7 +443,20 @@ class _Invariant(Job):
         return None
 
 
-class FunctionInvariant(_Invariant):
+class _CodeInvariant(_Invariant):
+    """An invariant whose fingerprint is a walk of the user's code (`_walk`), done again
+    in every run."""
+
+    __slots__ = ()
+
+    def reach(self) -> Reach:
+        return self._cached_reach()
+
+    def output_key(self) -> str | None:
+        return self.reach().fingerprint
+
+
+class FunctionInvariant(_CodeInvariant):
     """Dependants rerun when `fn`'s code, closure or defaults change, or the user's code
     it reaches (SPEC §3a). `main_values`: which module-level values of `__main__` that
     code reads count (codewalk.TRACK_CONSTANTS, or TRACK_ALL for a notebook cell's)."""
@@ -475,17 +476,11 @@ class FunctionInvariant(_Invariant):
         self.fingerprint = hashing.function_fingerprint(fn)  # its own code: the identity
         current.get().add_job(self)
 
-    def reach(self) -> Reach:
-        walker = self.pipeline.code
-        if self._code is None or self._code[0] != walker.epoch:
-            self._code = (walker.epoch, walker.function(self.fn, self.main_values))
-        return self._code[1]
-
-    def output_key(self) -> str | None:
-        return self.reach().fingerprint
+    def _walk(self, walker: CodeWalker) -> Reach:
+        return walker.function(self.fn, self.main_values)
 
 
-class ModuleReadsInvariant(_Invariant):
+class ModuleReadsInvariant(_CodeInvariant):
     """Dependants rerun when the user's code that a `%%ppg_job` body reads through a user
     module (`utils.clean_rows(...)`) changes: the functions, classes and values it uses of
     it, and what they reach in turn (SPEC §3a)."""
@@ -500,14 +495,8 @@ class ModuleReadsInvariant(_Invariant):
         self.fingerprint = hashing.hash_bytes(repr(sorted(modules)).encode())
         current.get().add_job(self)
 
-    def reach(self) -> Reach:
-        walker = self.pipeline.code
-        if self._code is None or self._code[0] != walker.epoch:
-            self._code = (walker.epoch, walker.reads_of(self.code, self.modules))
-        return self._code[1]
-
-    def output_key(self) -> str | None:
-        return self.reach().fingerprint
+    def _walk(self, walker: CodeWalker) -> Reach:
+        return walker.reads_of(self.code, self.modules)
 
 
 class StyleInvariant(_Invariant):
@@ -527,7 +516,7 @@ class StyleInvariant(_Invariant):
         return plotstate.style_fingerprint(plotstate.kernel_style())
 
 
-class ParameterInvariant(_Invariant):
+class ParameterInvariant(_CodeInvariant):
     """Dependants rerun when `value` changes (an object of the user's class also when
     that class's code changes). `live`: the value is looked at again in every run (a
     notebook global a cell reads, which later cells may change in place), else as it was
@@ -546,18 +535,12 @@ class ParameterInvariant(_Invariant):
         self._code = (pipeline.code.epoch, reach)
         pipeline.add_job(self)
 
-    def reach(self) -> Reach:
-        walker = self.pipeline.code
-        assert self._code is not None
-        if self._code[0] != walker.epoch:
-            if self.live:
-                self._code = (walker.epoch, walker.value(self.value))
-            elif self._code[1].children:
-                self._code = (walker.epoch, walker.again(self._code[1]))
-        return self._code[1]
-
-    def output_key(self) -> str | None:
-        return self.reach().fingerprint
+    def _walk(self, walker: CodeWalker) -> Reach:
+        if self.live:
+            return walker.value(self.value)
+        assert self._code is not None  # (the walk when it was declared)
+        declared = self._code[1]
+        return walker.again(declared) if declared.children else declared
 
 
 class FileInvariant(_Invariant):

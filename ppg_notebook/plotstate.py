@@ -73,8 +73,13 @@ def style_fingerprint(style: Style) -> str:
 _targets: dict[str, dict[str, Any]] = {}  # style fingerprint -> the rcParams a job starts with
 
 
+_restored: list[str] = []  # the style rcParams were last restored to (nothing ran since)
+
+
 def before_job(style: Style, key: str) -> None:
     """Give the job the main process's style on matplotlib's own rcParams."""
+    if _restored and _restored[0] == key:
+        return  # (the job before restored this style)
     mpl = sys.modules.get("matplotlib")
     if mpl is None:
         if not style:
@@ -91,6 +96,7 @@ def after_job(style: Style, key: str) -> None:
     mpl = sys.modules.get("matplotlib")
     if mpl is not None:
         _restore(mpl, _target(mpl, style, key))
+        _restored[:] = [key]
 
 
 def _target(mpl: Any, style: Style, key: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from . import hashing
-from .userfiles import UserFiles, shown
+from .userfiles import UserFiles, normalize_path
 
 MAX_READS = 1000  # discovered inputs kept per job: more is a warning, not a runaway history
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR
@@ -146,12 +146,14 @@ def summarize(rec: Recording, scope: Scope) -> Found:
         entry = fingerprint(path)
         if entry is None:
             continue  # gone (or not a regular file): nothing the job's result rests on
-        key = shown(path, scope.workdir)
+        key = normalize_path(path, scope.workdir)[0]
         reads[key] = entry
         if entry[2] is None:
             unreadable.append(key)
     writes = tuple(
-        shown(p, scope.workdir) for p in sorted(rec.writes) if mine(p) and os.path.isfile(p)
+        normalize_path(p, scope.workdir)[0]
+        for p in sorted(rec.writes)
+        if mine(p) and os.path.isfile(p)
     )
     return Found(reads, writes, dropped, tuple(unreadable))
 

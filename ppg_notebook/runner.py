@@ -32,7 +32,7 @@ from .decide import UNKNOWN, Reason, reason_to_run
 from .errors import CodeError, FailedBefore, JobContractError, WorkerDied
 from .events import Event, Outcome, RunResult
 from .jobs import MAIN, NOWHERE, TASK_PLOT, WORKER, FileInvariant, Job
-from .userfiles import UserFiles
+from .userfiles import UserFiles, normalize_path
 from .worker import Context, Functions, Result, Task
 
 _BAD = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)
@@ -745,7 +745,7 @@ class Runner:
         warn = self.result.warnings.append
         upstream: set[str] | None = None
         for shown in found.reads:
-            producer = self.producers.get(self.states.path(shown, self.workdir))
+            producer = self.producers.get(normalize_path(shown, self.workdir)[1])
             if producer is None or producer == job_id:
                 continue
             if upstream is None:
@@ -759,7 +759,7 @@ class Runner:
                     f"that file changes"
                 )
         for shown in found.writes:
-            owner = self.producers.get(self.states.path(shown, self.workdir))
+            owner = self.producers.get(normalize_path(shown, self.workdir)[1])
             whose = f", which is job {owner!r}'s output," if owner and owner != job_id else ""
             warn(
                 f"job {job_id!r} wrote {shown!r}{whose} which is not one of its declared "

@@ -4,7 +4,8 @@ A file is the user's when it lies under the pipeline's project directory (the wo
 directory it was created in) or under a tracked path (`new_pipeline(track=[...])`), and not
 in the standard library, a `site-packages` / `dist-packages` directory, the interpreter's
 own tree (a virtual environment inside the project is not the user's code) or ppg_notebook
-itself. Imports nothing of ours.
+itself. And how a file is named (`normalize_path`, a file job's id): relative to the
+project directory when inside it. Imports nothing of ours.
 """
 
 from __future__ import annotations
@@ -72,7 +73,21 @@ class UserFiles(NamedTuple):
         return None
 
 
-def shown(path: str, project: str) -> str:
-    """A path as people read it: relative to the project directory when inside it."""
-    base = os.path.join(project, "")
-    return path[len(base) :] if path.startswith(base) else path
+def normalize_path(path: str | os.PathLike[str], workdir: str) -> tuple[str, str]:
+    """(id, absolute path) of a file: relative to `workdir` when inside it, else absolute.
+
+    Every spelling of the same file (./a, a, /abs/a, sub/../a) maps to one id.
+    """
+    p = path if type(path) is str else os.fspath(path)
+    if not isinstance(p, str):
+        msg = f"file paths must be str or os.PathLike, not {type(p).__name__}: {p!r}"
+        raise TypeError(msg)
+    if not p:
+        msg = "a file path must not be empty"
+        raise ValueError(msg)
+    if p[0] not in "/." and "//" not in p and "/." not in p and p[-1] != "/":
+        return p, f"{workdir}/{p}"  # already normal: the common case, kept fast
+    absolute = os.path.normpath(p if os.path.isabs(p) else os.path.join(workdir, p))
+    if absolute.startswith(workdir + os.sep):
+        return absolute[len(workdir) + 1 :], absolute
+    return absolute, absolute

@@ -244,6 +244,15 @@ def python(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def export_with_cli(notebook: Path, script: Path) -> Path:
+    """`ppg-notebook export NOTEBOOK -o SCRIPT`, which must succeed."""
+    exported = subprocess.run(
+        [CLI, "export", str(notebook), "-o", str(script)], capture_output=True, text=True
+    )
+    assert exported.returncode == 0, exported.stderr
+    return script
+
+
 def test_notebook_script_and_notebook_again_share_their_results(tmp_path: Path) -> None:
     notebook = round_trip_notebook()
     execute(notebook, tmp_path)
@@ -253,13 +262,7 @@ def test_notebook_script_and_notebook_again_share_their_results(tmp_path: Path) 
     nb_path = tmp_path / "awkward.ipynb"
     nbformat.write(notebook, nb_path)
 
-    exported = subprocess.run(
-        [CLI, "export", str(nb_path), "-o", str(tmp_path / "pipeline.py")],
-        capture_output=True,
-        text=True,
-    )
-    assert exported.returncode == 0, exported.stderr
-    script = tmp_path / "pipeline.py"
+    script = export_with_cli(nb_path, tmp_path / "pipeline.py")
     lint = subprocess.run(
         [RUFF, "check", "--no-cache", "--isolated", str(script)], capture_output=True, text=True
     )
@@ -340,14 +343,9 @@ def test_a_round_trip_keeps_what_jobs_use_of_modules_and_files(tmp_path: Path) -
     assert new_runs(project) == ["cleaned"]
     nb_path = project / "uses.ipynb"
     nbformat.write(notebook, nb_path)
-    exported = subprocess.run(
-        [CLI, "export", str(nb_path), "-o", str(project / "pipeline.py")],
-        capture_output=True,
-        text=True,
-    )
-    assert exported.returncode == 0, exported.stderr
-    assert 'CellJobs(track=["../shared"])' in (project / "pipeline.py").read_text()
-    done = python(project / "pipeline.py")
+    script = export_with_cli(nb_path, project / "pipeline.py")
+    assert 'CellJobs(track=["../shared"])' in script.read_text()
+    done = python(script)
     assert done.returncode == 0, done.stderr
     assert new_runs(project) == []
 
@@ -357,9 +355,9 @@ def test_a_round_trip_keeps_what_jobs_use_of_modules_and_files(tmp_path: Path) -
         (project / "data.csv", "3", "4"),
     ]:
         path.write_text(path.read_text().replace(old, new))
-        dry = python(project / "pipeline.py", "--dry-run")
+        dry = python(script, "--dry-run")
         assert "will run    cleaned" in dry.stdout, dry.stdout
-        assert python(project / "pipeline.py").returncode == 0
+        assert python(script).returncode == 0
         assert new_runs(project) == ["cleaned"]
     execute(notebook, project)  # the notebook picks up the script's results
     assert new_runs(project) == []

@@ -143,3 +143,61 @@ def test_more_reads_than_the_limit_are_counted_not_kept(
     found = reads.summarize(rec, scope(project))
     assert len(found.reads) == 3
     assert found.dropped == 2
+
+
+# --- deciding on what a job read (facts.read_problem) ------------------------------------
+def _recorded(root: Path, name: str = "data.csv") -> dict[str, object]:
+    path = root / name
+    st = path.stat()
+    return {"r": {name: [st.st_mtime_ns, st.st_size, hashing.hash_file(str(path))]}}
+
+
+def _touch(path: Path) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+
+
+READ_CHANGES = [
+    pytest.param(lambda root, record: None, None, False, id="unchanged"),
+    pytest.param(lambda root, record: _touch(root / "data.csv"), None, True, id="touched"),
+    pytest.param(
+        lambda root, record: (root / "data.csv").write_text("a,b\n1,2\n"),
+        "it read data.csv at run time, which changed",
+        False,
+        id="changed",
+    ),
+    pytest.param(
+        lambda root, record: (root / "data.csv").unlink(),
+        "it read data.csv at run time, which was removed",
+        False,
+        id="removed",
+    ),
+    pytest.param(
+        lambda root, record: record["r"]["data.csv"].__setitem__(2, None),
+        "it read data.csv at run time, which could not be read to fingerprint it",
+        False,
+        id="unreadable-last-time",
+    ),
+    pytest.param(
+        lambda root, record: record["r"].__setitem__("data.csv", "garbage"),
+        "it read data.csv at run time, and what was recorded of it is damaged",
+        False,
+        id="damaged-record",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "problem", "refreshed"), READ_CHANGES)
+def test_what_a_job_read_reruns_it_when_its_content_changed(
+    project: Path, change, problem, refreshed
+) -> None:  # type: ignore[no-untyped-def]
+    from ppg_notebook import facts
+
+    record = _recorded(project)
+    change(project, record)
+    touched: list[str] = []
+    found = facts.read_problem("job", record, str(project), facts.FileStates(), touched)
+    assert found == problem
+    assert touched == (["job"] if refreshed else [])
+    if refreshed:  # the record now holds the new stat: the next run reads nothing
+        assert record["r"]["data.csv"][0] == (project / "data.csv").stat().st_mtime_ns

@@ -60,15 +60,10 @@ def unrelated(path):
     path.write_text(utils.other())
 
 
-def plain(path):
-    mark("plain")
-    path.write_text("plain")
-
-
 ppg.FileGeneratingJob("cleaned.txt", cleaned)
 ppg.FileGeneratingJob("config.txt", config)
 ppg.FileGeneratingJob("unrelated.txt", unrelated)
-ppg.FileGeneratingJob("plain.txt", plain)
+ppg.FileGeneratingJob("plain.txt", write("plain"))
 run_and_report()
 for job in ("cleaned.txt", "config.txt"):
     print("@@WHY " + json.dumps([job, ppg.why(job)]))
@@ -322,13 +317,8 @@ def uses(path):
     path.write_text(utils.other())
 
 
-def independent(path):
-    mark("independent")
-    path.write_text("fine")
-
-
 ppg.FileGeneratingJob("uses.txt", uses)
-ppg.FileGeneratingJob("independent.txt", independent)
+ppg.FileGeneratingJob("independent.txt", write("independent"))
 run_and_report()
 """
 
