@@ -439,15 +439,16 @@ class Runner:
         upstream's new output with what it consumed last time."""
         chain: list[str] = []
         last = head
-        held = 0.0  # how long finished jobs of the batch may wait for the rest, expected
+        held = 0.0  # how long the head's record waits for the jobs fused behind it, expected
         while len(chain) < _MAX_BATCH and not self._failed_before(last):
-            # A job's record is written when its batch returns: fuse behind it only if it
-            # is expected to be short, so an interrupt loses little finished work.
-            held += self._expected_seconds(last)
-            if held > _TARGET_BATCH_SECONDS:
-                break
-            nxt = self._fusable(last)
+            # A job's record is written when its batch returns: fuse a job only if what is
+            # fused is expected to be short, so a kill or an interrupt loses little
+            # finished work.
+            nxt = self._single_dependant(last)
             if nxt is None:
+                break
+            held += self._expected_seconds(nxt)
+            if held > _TARGET_BATCH_SECONDS or not self._fuse(nxt, last):
                 break
             chain.append(nxt)
             last = nxt
@@ -471,7 +472,8 @@ class Runner:
         record = self.records.get(job_id)
         return record is not None and record.get("o") == "failed"
 
-    def _fusable(self, upstream: str) -> str | None:
+    def _single_dependant(self, upstream: str) -> str | None:
+        """The one dependant of `upstream`, if a worker can run it right after it."""
         down = self.down[upstream]
         if len(down) != 1:
             return None
@@ -484,17 +486,21 @@ class Runner:
         for u in self.up[job_id]:
             if u != upstream and (self.jobs[u].lazy or self.result.outcomes.get(u) in _BAD):
                 return None
+        return job_id
+
+    def _fuse(self, job_id: str, upstream: str) -> bool:
+        """Decide `job_id` before its upstream has run; False if it must be decided later."""
         try:
             reason = self._reason(job_id, self._inputs(job_id, pending=upstream))
         except CodeError:
-            return None  # decided alone, and failed, once its upstream is done
+            return False  # decided alone, and failed, once its upstream is done
         if reason is None:
-            return None
+            return False
         if reason.maybe:
             self.unless[job_id] = self.records[job_id]["i"][upstream]
         self.result.reasons[job_id] = reason.text
         self.emit(Event("queued", job_id))
-        return job_id
+        return True
 
     def _unfuse(self, ids: list[str]) -> None:
         """Fused jobs that did not run with their batch are decided again, normally."""
@@ -817,7 +823,8 @@ class Runner:
                 nxt = self.queue[0]
                 if nxt in self.alone or self._cores_of(nxt) > 1:
                     break
-                held += self._expected_seconds(nxt)
+                chain = self.chains.get(nxt, ())
+                held += sum(map(self._expected_seconds, (nxt, *chain)))
                 if batch and held > _TARGET_BATCH_SECONDS:
                     break  # a job known to be long starts a batch of its own
                 batch.append(self.queue.popleft())

@@ -157,6 +157,55 @@ def test_a_job_that_finished_in_a_chain_is_recorded_before_the_next_one_ends(scr
     assert script.run().ok().runs == ["hangs"]
 
 
+def test_a_short_job_is_not_held_back_by_a_long_one_fused_behind_it(script):
+    """The history knows `quick` is short and `slow` long: `slow` is not fused behind
+    `quick`, so `quick` is recorded as soon as it ends and a kill -9 during `slow` keeps it."""
+    script.write(
+        """
+        ppg.new_pipeline(cores=2)
+        parameter = ppg.ParameterInvariant("parameter", sys.argv[1])
+
+
+        def quick(path):
+            mark("quick")
+            path.write_text("quick " + sys.argv[1])
+
+
+        def slow(path):
+            mark("slow")
+            Path("slow.started").write_text("")
+            time.sleep(0.3)
+            while Path("hang.flag").exists():
+                time.sleep(0.05)
+            path.write_text("slow")
+
+
+        ppg.FileGeneratingJob("slow.txt", slow).depends_on(
+            ppg.FileGeneratingJob("quick.txt", quick).depends_on(parameter)
+        )
+        run_and_report()
+        """
+    )
+    assert script.run("1").ok().runs == ["quick", "slow"]
+    before = script.history()["quick.txt"]
+    (script.dir / "slow.started").unlink()
+    (script.dir / "hang.flag").write_text("1")
+    proc = script.start("2")  # both rerun: the parameter changed
+    wait_for_file(script.dir / "slow.started", proc=proc)
+
+    def quick_recorded() -> bool:
+        try:
+            return script.history()["quick.txt"] != before
+        except sqlite3.OperationalError:  # being written
+            return False
+
+    wait_for(quick_recorded, 10, "quick.txt to be recorded while slow.txt runs", proc)
+    kill_group(proc)
+    script.finish(proc)
+    (script.dir / "hang.flag").unlink()
+    assert script.run("2").ok().runs == ["slow"]
+
+
 def test_a_job_known_to_be_long_is_not_batched_with_short_ones(script):
     """Short jobs travel to workers in batches, recorded when the batch returns. A job the
     history knows to be long is sent on its own, so the short jobs beside it in the queue
