@@ -10,6 +10,7 @@ from typing import Any
 
 from .errors import (
     CycleError,
+    DamagedValue,
     DependencyError,
     JobContractError,
     JobRedefinitionError,
@@ -48,6 +49,7 @@ __all__ = [
     "CachedDataLoadingJob",
     "CellJobs",
     "CycleError",
+    "DamagedValue",
     "DataLoadingJob",
     "DependencyError",
     "Event",

@@ -13,6 +13,7 @@ import pickle
 from typing import Any
 
 from . import hashing
+from .errors import DamagedValue
 
 _CLOUDPICKLED = b"ppg_notebook:cloudpickle\n"
 
@@ -56,11 +57,22 @@ class StoreError(Exception):
 
 
 def load(path: str) -> Any:
-    """The value stored at `path` (raises FileNotFoundError if there is none)."""
+    """The value stored at `path`. Raises FileNotFoundError if there is none, DamagedValue
+    if it cannot be read back."""
     with open(path, "rb") as f:
         head = f.read(len(_CLOUDPICKLED))
-        if head == _CLOUDPICKLED:
-            return pickle.loads(f.read())
-    import joblib
+        try:
+            if head == _CLOUDPICKLED:
+                return pickle.loads(f.read())
+            import joblib
 
-    return joblib.load(path)
+            return joblib.load(path)
+        except Exception as e:
+            msg = f"the stored value {path} cannot be read ({type(e).__name__}: {e})"
+            raise DamagedValue(msg, path) from e
+
+
+def discard(path: str) -> None:
+    """Remove a stored value that cannot be read: its job then runs again."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

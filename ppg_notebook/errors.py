@@ -52,6 +52,19 @@ class FailedBefore(PipelineError):
     again for a job that depends on it; its message holds that failure's error."""
 
 
+class DamagedValue(PipelineError):
+    """A stored value cannot be read back (damaged on disk, or written by an incompatible
+    version of the libraries it uses). `.path` is the file; the engine removes it, so the
+    job that stored it runs again."""
+
+    def __init__(self, message: str, path: str):
+        super().__init__(message)
+        self.path = path
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # (sent back from workers)
+        return type(self), (str(self), self.path)
+
+
 class PipelineWarning(UserWarning):
     """Something was repaired automatically (e.g. an unreadable history moved aside)."""
 

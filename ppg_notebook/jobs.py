@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from . import cache, current, hashing, plotstate
 from .codewalk import TRACK_CONSTANTS, CodeWalker, Reach
-from .errors import JobContractError
+from .errors import DamagedValue, JobContractError
 from .userfiles import normalize_path
 
 # Where a job's function runs.
@@ -370,6 +370,13 @@ class ValueJob(Job):
             except FileNotFoundError:
                 msg = f"ValueJob {self.job_id!r} has no stored value yet: run the pipeline first"
                 raise JobContractError(msg) from None
+            except DamagedValue as e:
+                cache.discard(e.path)
+                msg = (
+                    f"ValueJob {self.job_id!r}: {e}; it was damaged on disk and is removed: "
+                    f"the next run of the pipeline runs {self.job_id!r} again"
+                )
+                raise DamagedValue(msg, e.path) from e.__cause__
             self._loaded = True
         return self._value
 

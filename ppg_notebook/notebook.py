@@ -24,13 +24,15 @@ from __future__ import annotations
 import builtins
 import keyword
 import os
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import cells, current, plotstate
 from .cells import CellError
 from .codewalk import TRACK_ALL, CodeWalker
-from .errors import CodeError, DependencyError, JobsFailed
+from .errors import CodeError, DamagedValue, DependencyError, JobsFailed, PipelineWarning
 from .events import Outcome, RunResult
 from .jobs import (
     NOWHERE,
@@ -371,6 +373,12 @@ class NotebookPipeline:
     def run(self, names: list[str] | None = None) -> RunReport:
         """Run the named jobs and their upstream (all jobs if `names` is empty)."""
         targets = self.resolve(names) if names else []
+        report = self._run(targets)
+        if self._damaged(report):  # removed: their jobs run again
+            report = self._run(targets)
+        return report
+
+    def _run(self, targets: list[str]) -> RunReport:
         try:
             result = self.pipeline.run(targets or None)
         except JobsFailed as e:
@@ -378,14 +386,30 @@ class NotebookPipeline:
             return RunReport(result, targets, e)
         return RunReport(result, targets)
 
+    def _damaged(self, report: RunReport) -> bool:
+        """Load the values `bind` will bind; False if all could be read."""
+        damaged = False
+        for cell in self._wanted(report):
+            if not cell.is_file:
+                try:
+                    cell.product()
+                except DamagedValue as e:
+                    warnings.warn(str(e), PipelineWarning, stacklevel=2)
+                    damaged = True
+        return damaged
+
     def bind(self, report: RunReport, namespace: dict[str, Any]) -> None:
         """Bind the names of the jobs asked for, and of every cell job that ran."""
+        for cell in self._wanted(report):
+            namespace[cell.name] = cell.product()
+
+    def _wanted(self, report: RunReport) -> Iterator[CellJob]:
         for cell in self.cells.values():
             job_id = cell.job.job_id
             outcome = report.result.outcomes.get(job_id)
             wanted = job_id in report.targets or outcome is Outcome.RAN
             if wanted and outcome in (Outcome.RAN, Outcome.UP_TO_DATE):
-                namespace[cell.name] = cell.product()
+                yield cell
 
     def cell_of(self, job_id: str) -> CellJob | None:
         for cell in self.cells.values():

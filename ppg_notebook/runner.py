@@ -27,9 +27,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from . import facts, graph, hashing, plotstate, pool, reads, tracebacks
+from . import cache, facts, graph, hashing, plotstate, pool, reads, tracebacks
 from .decide import UNKNOWN, Reason, reason_to_run
-from .errors import CodeError, FailedBefore, JobContractError, WorkerDied
+from .errors import CodeError, DamagedValue, FailedBefore, JobContractError, WorkerDied
 from .events import Event, Outcome, RunResult
 from .jobs import MAIN, NOWHERE, TASK_PLOT, WORKER, FileInvariant, Job
 from .userfiles import UserFiles, normalize_path
@@ -230,6 +230,7 @@ class Runner:
         # that has the same inputs now is not run again for a dependant, only when asked
         # for itself (`retry`: the run's targets; None: every job is asked for).
         self.failures = failures if failures is not None else {}
+        self.damaged: set[str] = set()  # jobs whose stored value could not be read
         self.retry = retry
         files = files or UserFiles.of(workdir)
         style = plotstate.kernel_style()
@@ -600,6 +601,24 @@ class Runner:
             self.result.logs[job_id] = log
         self._settle(job_id, Outcome.RAN)
 
+    def _damaged_upstream(self, job_id: str, error: BaseException) -> bool:
+        """`job_id` failed because an upstream job's stored value cannot be read: the
+        value is removed, so that job runs again (the session then runs again what
+        failed for it, see `damaged`)."""
+        if not isinstance(error, DamagedValue):
+            return False
+        owner = self.producers.get(normalize_path(error.path, self.workdir)[1])
+        if owner is None or owner == job_id:
+            return False
+        cache.discard(error.path)
+        if owner not in self.damaged:
+            self.damaged.add(owner)
+            self.result.warnings.append(
+                f"job {owner!r}: {error}, needed by {job_id!r}; it was damaged on disk and "
+                f"is removed: {owner!r} runs again"
+            )
+        return True
+
     def _refingerprint(self, job_id: str, record: dict[str, Any]) -> None:
         """A loading job's fingerprint with the files it has just read, also in what its
         dependants (which run now, after it) record as consumed."""
@@ -623,7 +642,8 @@ class Runner:
         with open(os.path.join(self.errors_dir, safe_name(job_id) + ".txt"), "w") as f:
             f.write(f"job: {job_id}\nat: {time.ctime()}\n\n{text}")
         record = {"o": "failed", "i": {}, "t": time.time(), "e": f"{type(error).__name__}: {error}"}
-        self.failures[job_id] = self.inputs.get(job_id, {})
+        if not self._damaged_upstream(job_id, error):  # (then it is tried again at once)
+            self.failures[job_id] = self.inputs.get(job_id, {})
         self.records[job_id] = record
         self.pending_records.append((job_id, record))
         self._settle(job_id, Outcome.FAILED)

@@ -25,7 +25,7 @@ from .errors import (
     JobsFailed,
     PipelineWarning,
 )
-from .events import Event, RunResult
+from .events import Event, Outcome, RunResult
 from .facts import FileStates, input_file_record, reads_fingerprint
 from .history import History
 from .jobs import NOWHERE, FileInvariant, Job, _Ref, normalize_path
@@ -255,33 +255,40 @@ class Pipeline:
         self.code.new_epoch()  # the user's modules are looked at again
         os.makedirs(self.dir, exist_ok=True)
         with DirectoryLock(os.path.join(self.dir, "lock")):
-            records = self.history.load()
-            gc.freeze()  # (the records too)
-            runner = Runner(
-                jobs={job_id: self.jobs[job_id] for job_id in order},
-                upstream=upstream,
-                order=order,
-                records=records,
-                history=self.history,
-                workdir=self.workdir,
-                ppg_dir=self.dir,
-                workers=self.workers,
-                emit=self._emit,
-                extend=self._generated_jobs(),
-                stop=self._stop,
-                files=self.files,
-                producers=self.producers,
-                record_reads=self.track_reads,
-                failures=self._failures,
-                retry=None if targets is None else set(self._target_ids(targets)),
-            )
             self._stop.clear()
+            runner = self._runner(targets, upstream, order)
             result = runner.execute()
+            if runner.damaged:
+                # A stored value could not be read, and was removed: its job runs now,
+                # and so does what failed for want of it.
+                result = _merged(result, self._runner(targets, upstream, order).execute())
         for warning in result.warnings:
             warnings.warn(warning, PipelineWarning, stacklevel=2)
         if result.errors:
             raise JobsFailed(_failure_message(result, self.dir), result.failed, result)
         return result
+
+    def _runner(self, targets: Any, upstream: dict[str, list[str]], order: list[str]) -> Runner:
+        records = self.history.load()
+        gc.freeze()  # (the records too)
+        return Runner(
+            jobs={job_id: self.jobs[job_id] for job_id in order},
+            upstream=upstream,
+            order=order,
+            records=records,
+            history=self.history,
+            workdir=self.workdir,
+            ppg_dir=self.dir,
+            workers=self.workers,
+            emit=self._emit,
+            extend=self._generated_jobs(),
+            stop=self._stop,
+            files=self.files,
+            producers=self.producers,
+            record_reads=self.track_reads,
+            failures=self._failures,
+            retry=None if targets is None else set(self._target_ids(targets)),
+        )
 
     def stop(self) -> None:
         """Stop the run in progress, from another thread, as Ctrl-C would: running jobs are
@@ -503,3 +510,21 @@ def invalidate(*jobs: Job | str) -> None:
 
 
 current.set_factory(Pipeline)
+
+
+def _merged(first: RunResult, again: RunResult) -> RunResult:
+    """One result for a run done in two passes: what the second did (to the jobs it ran,
+    or that failed again) replaces what the first said of them."""
+    for job_id, outcome in again.outcomes.items():
+        if outcome is not Outcome.UP_TO_DATE or job_id not in first.outcomes:
+            first.outcomes[job_id] = outcome
+            if outcome is not Outcome.FAILED:
+                first.errors.pop(job_id, None)
+                first.tracebacks.pop(job_id, None)
+    first.errors.update(again.errors)
+    first.tracebacks.update(again.tracebacks)
+    first.reasons.update(again.reasons)
+    first.logs.update(again.logs)
+    first.warnings.extend(again.warnings)
+    first.duration += again.duration
+    return first

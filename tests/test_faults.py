@@ -14,6 +14,7 @@ import signal
 import socket
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 from conftest import kill_group, pid_alive, wait_for, wait_for_file
@@ -842,3 +843,75 @@ def test_kill_9_before_any_job_reached_the_workers_leaves_no_worker_behind(scrip
     assert proc.wait(timeout=10) == -signal.SIGKILL
     for pid in workers:
         wait_for(lambda pid=pid: not pid_alive(pid), 10, f"orphaned worker {pid} to exit")
+
+
+def _damage_in_place(path: Path) -> None:
+    """Overwrite a stored value's bytes, keeping its size and modification time: only
+    reading it can tell."""
+    st = path.stat()
+    path.write_bytes(b"\x80\x04garbage" + b"\0" * (st.st_size - 9))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _stored_value(script, name: str) -> Path:
+    (path,) = (script.ppg_dir / "cache" / "values").glob(f"{name}-*.joblib")
+    return path
+
+
+DAMAGED_VALUE = """
+ppg.new_pipeline(cores=2)
+
+
+def table():
+    mark("table")
+    return list(range(10))
+
+
+def summary(path):
+    mark("summary")
+    path.write_text(f"{sys.argv[1]}: {sum(stored.value)}")
+
+
+stored = ppg.ValueJob("table", table)
+ppg.FileGeneratingJob("summary.txt", summary).depends_on(
+    stored, ppg.ParameterInvariant("label", sys.argv[1])
+)
+if sys.argv[2:] == ["read"]:
+    try:
+        print("@@VALUE", stored.value)
+    except ppg.DamagedValue as e:
+        print("@@DAMAGED", e)
+else:
+    run_and_report()
+"""
+
+
+def test_a_damaged_stored_value_makes_its_job_run_again_in_the_same_run(script):
+    """A job needs an upstream value that cannot be read (damaged in place, stat kept): the
+    value is removed with a warning naming its job, which runs again, then the one that
+    needed it; the run succeeds."""
+    script.write(DAMAGED_VALUE)
+    assert sorted(script.run("a").ok().runs) == ["summary", "table"]
+    _damage_in_place(_stored_value(script, "table"))
+    run = script.run("b").ok()  # the label changed: summary runs, and reads table's value
+    assert run.counts == {"summary": 2, "table": 1}  # the failed read, then again
+    assert run.result["outcomes"] == {
+        "table": "ran",
+        "summary.txt": "ran",
+        "PI:label": "up to date",
+    }
+    assert "job 'table': the stored value" in run.stderr
+    assert "cannot be read" in run.stderr and "'table' runs again" in run.stderr
+    assert (script.dir / "summary.txt").read_text() == "b: 45"
+    assert script.run("b").ok().runs == []  # and all of it is recorded
+
+
+def test_a_damaged_value_read_after_the_run_names_its_job_and_is_recomputed(script):
+    script.write(DAMAGED_VALUE)
+    script.run("a").ok()
+    _damage_in_place(_stored_value(script, "table"))
+    out = script.run("a", "read").stdout
+    assert "@@DAMAGED ValueJob 'table': the stored value" in out
+    assert "the next run of the pipeline runs 'table' again" in out
+    assert script.run("a").ok().runs == ["table"]
+    assert "@@VALUE [0, 1, 2" in script.run("a", "read").stdout

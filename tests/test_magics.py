@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 
-from ppg_notebook import cells
+from ppg_notebook import PipelineWarning, cells
 from ppg_notebook.notebook_display import StatusTable
 
 
@@ -466,3 +467,16 @@ def test_a_failed_upstream_is_not_run_again_by_each_cell_that_depends_on_it(sh: 
     sh.ok(failing)
     sh.ok("%ppg_run best")
     assert sh.ran() == ["best", "search"] and sh.ns["best"] == 2
+
+
+def test_a_damaged_stored_value_of_a_cell_is_said_and_recomputed(sh: Shell) -> None:
+    sh.ok("%%ppg_job raw\nmark('raw')\nraw = [1, 2, 3]")
+    (stored,) = (sh.workdir / ".ppg" / "cache" / "values").glob("raw-*.joblib")
+    st = stored.stat()
+    stored.write_bytes(b"\x80\x04garbage" + b"\0" * (st.st_size - 9))  # size and time kept
+    os.utime(stored, ns=(st.st_atime_ns, st.st_mtime_ns))
+    del sh.ns["raw"]
+    with pytest.warns(PipelineWarning, match="ValueJob 'raw': the stored value .* cannot be read"):
+        sh.ok("%%ppg_job raw\nmark('raw')\nraw = [1, 2, 3]")
+    assert sh.ns["raw"] == [1, 2, 3]
+    assert sh.ran() == ["raw", "raw"]
