@@ -40,7 +40,13 @@ def _blake(data: bytes = b"") -> Any:
 
 def combine(parts: list[str] | tuple[str, ...]) -> str:
     """One fingerprint standing for an ordered sequence of fingerprints."""
-    return _blake("\0".join(parts).encode()).hexdigest()
+    return hash_text("\0".join(parts))
+
+
+def hash_text(text: str) -> str:
+    """The hash of a string, also of one holding a file name that is not valid UTF-8
+    (decoded by Python with surrogate escapes)."""
+    return _blake(text.encode(errors="surrogatepass")).hexdigest()
 
 
 def hash_bytes(data: bytes) -> str:

@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import PipelineWarning
+from .errors import PipelineError, PipelineWarning
 
 FORMAT = "ppg_notebook-history"
 VERSION = "1"
@@ -117,7 +117,7 @@ class History:
             parsed = json.loads("[" + ",".join(rec for _, rec in rows) + "]")
             if not all(isinstance(rec, dict) for rec in parsed):
                 raise ValueError("a record is not a record")
-            return {row[0]: rec for row, rec in zip(rows, parsed, strict=True)}
+            return {_id(row[0]): rec for row, rec in zip(rows, parsed, strict=True)}
         except (ValueError, TypeError, sqlite3.DatabaseError) as e:  # (a truncated file)
             self._conn.close()
             aside = self._move_aside()
@@ -136,16 +136,26 @@ class History:
     ) -> None:
         """Commit records, and what is behind the code digests they name (one
         transaction); a crash leaves all or none of them."""
-        rows = [(job_id, json.dumps(rec, separators=(",", ":"))) for job_id, rec in records]
+        rows = [(_key(job_id), json.dumps(rec, separators=(",", ":"))) for job_id, rec in records]
         pieces = [(d, json.dumps(part, separators=(",", ":"))) for d, part in (code or {}).items()]
         if not rows and not pieces:
             return
         with self._lock:
             conn = self._conn
-            conn.execute("BEGIN")
-            conn.executemany("INSERT OR IGNORE INTO code VALUES (?, ?)", pieces)
-            conn.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?)", rows)
-            conn.execute("COMMIT")
+            try:
+                conn.execute("BEGIN")
+                conn.executemany("INSERT OR IGNORE INTO code VALUES (?, ?)", pieces)
+                conn.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?)", rows)
+                conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")  # (the connection stays usable)
+                msg = (
+                    f"the pipeline history {self.path} could not record {len(rows)} "
+                    f"finished job(s): {e}. Free some disk space (or make the directory "
+                    f"writable) and run again: the jobs not recorded run again"
+                )
+                raise PipelineError(msg) from e
 
     def code(self, digest: str) -> dict[str, Any]:
         """What is behind a code digest a record names: {"pieces": {piece: fingerprint},
@@ -182,7 +192,7 @@ class History:
         """A user module as parsed when its file had this `stat` (None if not kept)."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT stat, data FROM modules WHERE path = ?", (path,)
+                "SELECT stat, data FROM modules WHERE path = ?", (_key(path),)
             ).fetchone()
         if row is None or row[0] != json.dumps(list(stat)):
             return None
@@ -193,15 +203,29 @@ class History:
 
     def keep_module_source(self, path: str, stat: tuple[int, int], data: Any) -> None:
         text = json.dumps(data, separators=(",", ":"))
-        with self._lock:
+        with self._lock, contextlib.suppress(sqlite3.Error):  # (a cache: read again if lost)
             self._conn.execute(
                 "INSERT OR REPLACE INTO modules VALUES (?, ?, ?)",
-                (path, json.dumps(list(stat)), text),
+                (_key(path), json.dumps(list(stat)), text),
             )
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _key(text: str) -> str | bytes:
+    """A job id or path as stored: text, or the file name's bytes when it is not valid
+    UTF-8 (Python decodes such names with surrogate escapes, which sqlite cannot store)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode(errors="surrogatepass")
+    return text
+
+
+def _id(stored: str | bytes) -> str:
+    return stored if isinstance(stored, str) else stored.decode(errors="surrogatepass")
 
 
 class _Foreign(Exception):

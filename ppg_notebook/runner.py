@@ -43,7 +43,7 @@ _MAX_BATCH = 256
 def safe_name(job_id: str) -> str:
     """A file name for a job's log, error file or stored value."""
     readable = re.sub(r"[^A-Za-z0-9._-]+", "_", job_id)[-60:].lstrip(".")
-    return f"{readable}-{hashing.hash_bytes(job_id.encode())[:10]}"
+    return f"{readable}-{hashing.hash_text(job_id)[:10]}"
 
 
 def inputs_fingerprint(inputs: dict[str, str]) -> str:

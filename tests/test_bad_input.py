@@ -8,8 +8,12 @@ Scripts run in real subprocesses, as in test_e2e.py.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -500,3 +504,46 @@ def test_foreign_history_is_not_modified(script):
     run = script.run()
     assert run.returncode == 0, run.describe()
     assert _aside(script).read_bytes() == before
+
+
+def test_file_names_that_are_not_valid_utf8(script):
+    """Names as os.listdir returns them for bytes that are not UTF-8 (surrogate escapes):
+    as outputs, an input file, a file a job reads, and a value job's name. They are
+    recorded, so the next run has nothing to do, and listed by `status`."""
+    script.write(
+        r"""
+        ppg.new_pipeline(cores=2)
+        source = os.fsdecode(b"in-\xff.txt")
+        Path(source).write_text("input")
+
+
+        def copy(path):
+            mark("copy")
+            text = Path(os.fsdecode(b"side-\xfe.txt")).read_text()
+            path.write_text(Path(source).read_text() + text)
+
+
+        side = Path(os.fsdecode(b"side-\xfe.txt"))
+        if not side.exists():
+            side.write_text(" and side")
+        ppg.FileGeneratingJob(os.fsdecode(b"caf\xe9.txt"), copy).depends_on(source)
+        ppg.ValueJob(os.fsdecode(b"value-\xe9"), lambda: mark("value") or 1)
+        run_and_report()
+        """
+    )
+    assert sorted(script.run().ok().runs) == ["copy", "value"]
+    assert (script.dir / os.fsdecode(b"caf\xe9.txt")).read_text() == "input and side"
+    assert script.run().ok().runs == []
+    (script.dir / os.fsdecode(b"side-\xfe.txt")).write_text(" changed")
+    assert script.run().ok().runs == ["copy"]  # what it read is tracked too
+    cli = Path(sys.executable).with_name("ppg-notebook")
+    status = subprocess.run(
+        [cli, "status", "--dir", str(script.ppg_dir)],
+        cwd=script.dir,
+        capture_output=True,
+        encoding="utf-8",
+        errors="surrogateescape",  # the name's own bytes, as `ls` prints them
+        check=False,
+    )
+    assert status.returncode == 0, status.stderr
+    assert os.fsdecode(b"caf\xe9.txt") in status.stdout and "succeeded" in status.stdout
