@@ -57,6 +57,8 @@ class History:
                 warnings.warn(msg, PipelineWarning, stacklevel=4)
         try:
             return self._connect()
+        except sqlite3.OperationalError as e:  # the disk, not the file: left as it is
+            raise self._unusable("opened", e) from e
         except (sqlite3.DatabaseError, _Foreign) as e:
             aside = self._move_aside()
             msg = (
@@ -118,6 +120,8 @@ class History:
             if not all(isinstance(rec, dict) for rec in parsed):
                 raise ValueError("a record is not a record")
             return {_id(row[0]): rec for row, rec in zip(rows, parsed, strict=True)}
+        except sqlite3.OperationalError as e:
+            raise self._unusable("read", e) from e
         except (ValueError, TypeError, sqlite3.DatabaseError) as e:  # (a truncated file)
             self._conn.close()
             aside = self._move_aside()
@@ -147,15 +151,21 @@ class History:
                 conn.executemany("INSERT OR IGNORE INTO code VALUES (?, ?)", pieces)
                 conn.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?)", rows)
                 conn.execute("COMMIT")
-            except sqlite3.Error as e:
+            except BaseException as e:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")  # (the connection stays usable)
-                msg = (
-                    f"the pipeline history {self.path} could not record {len(rows)} "
-                    f"finished job(s): {e}. Free some disk space (or make the directory "
-                    f"writable) and run again: the jobs not recorded run again"
-                )
-                raise PipelineError(msg) from e
+                if isinstance(e, sqlite3.Error):
+                    done = f"written ({len(rows)} finished job(s) not recorded)"
+                    raise self._unusable(done, e) from e
+                raise
+
+    def _unusable(self, done: str, e: sqlite3.Error) -> PipelineError:
+        msg = (
+            f"the pipeline history {self.path} could not be {done}: {e}. Free some disk "
+            f"space (or make {os.path.dirname(self.path)} writable) and run again; nothing "
+            f"recorded is lost, a job that was not recorded runs again"
+        )
+        return PipelineError(msg)
 
     def code(self, digest: str) -> dict[str, Any]:
         """What is behind a code digest a record names: {"pieces": {piece: fingerprint},

@@ -637,10 +637,16 @@ class Runner:
         self.result.tracebacks[job_id] = tb
         if log:
             self.result.logs[job_id] = log
-        os.makedirs(self.errors_dir, exist_ok=True)
         text = tb or "".join(traceback.format_exception_only(type(error), error))
-        with open(os.path.join(self.errors_dir, safe_name(job_id) + ".txt"), "w") as f:
-            f.write(f"job: {job_id}\nat: {time.ctime()}\n\n{text}")
+        path = os.path.join(self.errors_dir, safe_name(job_id) + ".txt")
+        try:
+            os.makedirs(self.errors_dir, exist_ok=True)
+            with open(path, "w") as f:
+                f.write(f"job: {job_id}\nat: {time.ctime()}\n\n{text}")
+        except OSError as e:  # (a full disk): the failure is reported all the same
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # (not half a traceback)
+            self.result.warnings.append(f"job {job_id!r}: its traceback could not be saved: {e}")
         record = {"o": "failed", "i": {}, "t": time.time(), "e": f"{type(error).__name__}: {error}"}
         if not self._damaged_upstream(job_id, error):  # (then it is tried again at once)
             self.failures[job_id] = self.inputs.get(job_id, {})

@@ -310,10 +310,15 @@ def _execute(task: Task) -> str:
         try:
             return cache.store(value, task.outputs[0])
         except cache.StoreError as e:
+            fix = (
+                f"free some disk space in {os.path.dirname(task.outputs[0])} and run again"
+                if isinstance(e.__cause__, OSError)
+                else "return something picklable (plain data, arrays, frames)"
+            )
             msg = (
                 f"job {task.job_id!r}: its code ran, but its value "
                 f"(a {type(value).__module__}.{type(value).__qualname__}) could not be "
-                f"stored: {e}. Return something picklable (plain data, arrays, frames)"
+                f"stored: {e}. To fix it, {fix}"
             )
             raise JobContractError(msg) from None
     if task.task == TASK_PLOT:
@@ -375,9 +380,13 @@ def _remove_outputs(task: Task) -> list[str]:
 
 def _write_log(task: Task, text: str) -> str:
     if text:
-        os.makedirs(os.path.dirname(task.log_path), exist_ok=True)
-        with open(task.log_path, "w", encoding="utf-8", errors="replace") as f:
-            f.write(text)
+        try:
+            os.makedirs(os.path.dirname(task.log_path), exist_ok=True)
+            with open(task.log_path, "w", encoding="utf-8", errors="replace") as f:
+                f.write(text)
+        except OSError as e:  # (a full disk): the job's outcome stands; its tail is kept
+            note = f"\n[ppg_notebook: this log could not be saved to {task.log_path}: {e}]\n"
+            return text[-_LOG_TAIL:] + note
     else:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(task.log_path)

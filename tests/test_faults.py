@@ -13,6 +13,8 @@ import os
 import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -756,6 +758,89 @@ def test_concurrent_runs_on_one_dir(script):
     # the refused run damaged nothing: after the first finished, nothing must run
     after = script.run().ok()
     assert after.runs == [], after.describe()
+
+
+def test_a_run_that_has_just_taken_the_lock_is_named(script):
+    """Two runs at the same instant: the loser may look between the winner's flock and
+    the winner writing its name; it waits for the name rather than say "holder unknown"."""
+    script.write(BLOCKING)
+    script.ppg_dir.mkdir()
+    winner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, json, os, socket, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(0.5)  # between its flock and its name\n"
+            "info = {'pid': os.getpid(), 'host': socket.gethostname(), 'since': time.time()}\n"
+            "os.pwrite(fd, json.dumps(info).encode(), 0)\n"
+            "time.sleep(30)\n",
+            str(script.ppg_dir / "lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert winner.stdout.readline() == "locked\n"
+        loser = script.run(timeout=30)
+        assert "PipelineLocked" in loser.stderr, loser.describe()
+        assert f"pid {winner.pid} on host {socket.gethostname()}" in loser.stderr
+    finally:
+        winner.kill()
+        winner.wait()
+
+
+def test_a_process_forked_by_a_job_does_not_keep_the_lock_after_the_run_dies(script):
+    """A loading job (main process) forks a child that lives on (multiprocessing): when
+    the main process is killed, the child must not hold the pipeline's lock."""
+    script.write(
+        """
+        import multiprocessing
+
+        ppg.new_pipeline(cores=2)
+
+
+        def linger():
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, 1)  # (so that the test's pipes close with the main process)
+            os.dup2(quiet, 2)
+            Path("child.pid").write_text(str(os.getpid()))
+            time.sleep(60)
+
+
+        def load():
+            multiprocessing.get_context("fork").Process(target=linger).start()
+            while not Path("child.pid").exists():
+                time.sleep(0.01)
+            Path("loaded").write_text("")
+            while True:
+                time.sleep(0.05)
+
+
+        ppg.DataLoadingJob("load", load)
+        if sys.argv[1:] == ["again"]:
+            ppg.FileGeneratingJob("other.txt", write("other"))
+            ppg.run(["other.txt"])
+            print("@@RAN")
+        else:
+            ppg.FileGeneratingJob("after.txt", write("after")).depends_on("load")
+            run_and_report()
+        """
+    )
+    proc = script.start()
+    wait_for_file(script.dir / "loaded", proc=proc)
+    child = int((script.dir / "child.pid").read_text())
+    try:
+        os.kill(proc.pid, signal.SIGKILL)  # the main process only: its child lives on
+        script.finish(proc)
+        assert pid_alive(child)
+        again = script.run("again", timeout=30)
+        assert "@@RAN" in again.stdout, again.describe()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
 
 
 CHAIN_CRASH = """
