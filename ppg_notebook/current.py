@@ -20,6 +20,11 @@ def get() -> Any:
     return _current
 
 
+def peek() -> Any:
+    """The current pipeline, or None if there is none yet."""
+    return _current
+
+
 def set_current(pipeline: Any) -> None:
     global _current
     _current = pipeline

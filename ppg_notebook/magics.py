@@ -14,7 +14,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.utils.process import arg_split
 
-from . import export
+from . import current, export
 from .background import runs_of
 from .errors import PipelineError
 from .events import Outcome
@@ -44,9 +44,16 @@ class PipelineMagics(Magics):
 
     @property
     def notebook(self) -> NotebookPipeline:
-        """The kernel's pipeline, created (in `.ppg/` of the current directory) on first use."""
-        if self._notebook is None:
-            self._notebook = NotebookPipeline()
+        """The kernel's one pipeline, shared with the plain API (`ppg.FileGeneratingJob`
+        and friends): the current one, or one created in `.ppg/` of the current directory
+        on first use. After `ppg.new_pipeline()` in the kernel, the magics use that one."""
+        pipeline = current.peek()
+        if self._notebook is None or (
+            pipeline is not None and pipeline is not self._notebook.pipeline
+        ):
+            if pipeline is not None:
+                pipeline.allow_redefinition = True  # (cells are executed again and again)
+            self._notebook = NotebookPipeline(pipeline)
         return self._notebook
 
     def _reserved(self) -> set[str]:
@@ -298,5 +305,8 @@ def _raise_failure(notebook: NotebookPipeline, report: RunReport) -> None:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """`%load_ext ppg_notebook`: register the magics."""
-    ipython.register_magics(PipelineMagics)
+    """`%load_ext ppg_notebook`: register the magics; jobs declared with the plain API
+    from now on join the kernel's pipeline (the one the magics use)."""
+    magics = PipelineMagics(ipython)
+    ipython.register_magics(magics)
+    current.set_factory(lambda: magics.notebook.pipeline)

@@ -167,3 +167,42 @@ def test_tutorial_notebook_runs(tmp_path: Path) -> None:
     assert "would shadow the Python builtin" in text
     assert "ppg: ran: squares" in text  # invalidated, rerun, nothing downstream
     assert (tmp_path / "listing.txt").exists()
+
+
+@pytest.mark.parametrize("load_first", [True, False], ids=["extension-first", "plain-api-first"])
+def test_the_plain_api_and_the_magics_share_the_kernels_pipeline(
+    tmp_path: Path, load_first: bool
+) -> None:
+    """A fan-out declared with the plain API in a loop (before any magic, before or after
+    %load_ext) joins the kernel's one pipeline: a cell depends on it by name, %ppg_status
+    lists it, and a second execution of the loop redefines nothing wrongly."""
+    load = new_code_cell("%load_ext ppg_notebook")
+    fan_out = new_code_cell(
+        "import ppg_notebook as ppg\n"
+        "from pathlib import Path\n" + MARK + "\n"
+        "def part(i):\n"
+        "    def write(path):\n"
+        "        mark(f'part{i}')\n"
+        "        path.write_text(str(i))\n"
+        "    return write\n"
+        "parts = [ppg.FileGeneratingJob(f'parts/{i}.txt', part(i)) for i in range(3)]"
+    )
+    cells = [load, fan_out] if load_first else [fan_out, load]
+    cells += [
+        new_code_cell(
+            "%%ppg_job total --deps parts/0.txt parts/1.txt parts/2.txt\n"
+            "mark('total')\n"
+            "total = sum(int(Path(f'parts/{i}.txt').read_text()) for i in range(3))"
+        ),
+        new_code_cell("print('total is', total)"),
+        new_code_cell("%ppg_status"),
+        fan_out,  # executed again: the same jobs, redefined identically
+        new_code_cell("%ppg_run"),
+    ]
+    notebook = execute(new_notebook(cells=cells), tmp_path)
+    runs = Runs(tmp_path)
+    assert runs.new() == ["part0", "part1", "part2", "total"]
+    assert "total is 3" in outputs(notebook.cells[3])
+    status = outputs(notebook.cells[4])
+    assert "parts/2.txt" in status and "total" in status
+    assert "error" not in [o.output_type for cell in notebook.cells for o in cell.outputs]
