@@ -32,6 +32,9 @@ class Event:
     data: Any = None
 
 
+_TALLY = ("ran", "loaded", "up to date", "failed", "upstream failed")
+
+
 @dataclass
 class RunResult:
     """What one `run()` did, job by job."""
@@ -43,6 +46,8 @@ class RunResult:
     logs: dict[str, str] = field(default_factory=dict)  # captured output of jobs that ran
     warnings: list[str] = field(default_factory=list)  # undeclared reads and writes (§3a)
     duration: float = 0.0
+    loaders: set[str] = field(default_factory=set)  # loading jobs: they load, not run
+    invariants: set[str] = field(default_factory=set)  # inputs, not jobs: not counted
 
     def _with(self, outcome: Outcome) -> list[str]:
         return [job_id for job_id, o in self.outcomes.items() if o is outcome]
@@ -67,6 +72,21 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def tally(self) -> str:
+        """The counts of a run, in the words used everywhere (cells, CLI, widget):
+        "3 ran · 5 loaded · 2 up to date · 1 failed · 2 upstream failed"."""
+        counts = dict.fromkeys(_TALLY, 0)
+        for job_id, outcome in self.outcomes.items():
+            if job_id in self.invariants:
+                continue
+            if outcome is Outcome.RAN:
+                counts["loaded" if job_id in self.loaders else "ran"] += 1
+            elif outcome is not Outcome.NOT_NEEDED:
+                counts[outcome.value] += 1
+        if not counts["ran"] and not counts["loaded"] and not self.errors:
+            return f"nothing to do: {counts['up to date']} up to date"
+        return " · ".join(f"{n} {word}" for word, n in counts.items() if n)
 
     def __repr__(self) -> str:
         return (

@@ -256,7 +256,7 @@ class PipelineMagics(Magics):
             for job_id in report.targets
             if (cell := notebook.cell_of(job_id)) is not None and not cell.is_file
         }
-        print(summary(result, report.targets, notebook.display_name, values, notebook.is_job))
+        print(summary(result, report.targets, notebook.display_name, values))
         return report
 
     def _run_background(self, names: list[str]) -> None:
@@ -271,7 +271,10 @@ class PipelineMagics(Magics):
                     return
                 notebook.bind(report, namespace)
                 line = summary(report.result, report.targets, notebook.display_name)
-                print(f"ppg: background run finished: {line}")
+                print(f"ppg: the background run finished: {line.removeprefix('ppg: ')}")
+                for job_id, error in report.result.errors.items():
+                    name = notebook.display_name(job_id)
+                    print(f"  {name} failed: {type(error).__name__}: {error}")
 
             what = " ".join(["%ppg_run --background", *names])
             runs_of(notebook.pipeline).start(lambda: notebook.run(names), what, done)
@@ -294,9 +297,7 @@ def _raise_failure(notebook: NotebookPipeline, report: RunReport) -> None:
         label = repr(notebook.display_name(job_id))
         lines.extend(failure_lines(job_id, label, result, cause))
     error = result.errors[failed[0]]
-    lines.extend(
-        ["", summary(result, report.targets, notebook.display_name, set(), notebook.is_job)]
-    )
+    lines.extend(["", summary(result, report.targets, notebook.display_name)])
     try:
         error._render_traceback_ = lambda: lines  # type: ignore[attr-defined]
     except AttributeError:

@@ -58,12 +58,11 @@ def summary(
     targets: list[str],
     label: Any,
     values: set[str] | frozenset[str] = frozenset(),
-    counted: Any = None,
 ) -> str:
-    """One line: what happened to the jobs asked for, what else ran, how long it took.
+    """One line: what happened to the jobs asked for, what else ran, the run's counts
+    (`RunResult.tally`, the words used everywhere) and how long it took.
 
-    `label(job_id)` names a job for people; `values` are the targets whose value is loaded;
-    `counted(job_id)` tells real jobs from invariants when counting those up to date.
+    `label(job_id)` names a job for people; `values` are the targets whose value is loaded.
     """
     outcomes = result.outcomes
     parts = []
@@ -80,19 +79,20 @@ def summary(
             parts.append(f"{name} failed")
         elif outcome is Outcome.UPSTREAM_FAILED:
             parts.append(f"{name} did not run: a job it depends on failed")
-    others = [label(j) for j in result.ran if j not in targets]
+    others = [label(j) for j in result.ran if j not in targets and j not in result.loaders]
     if others:
-        parts.append(("upstream ran: " if targets else "ran: ") + ", ".join(others))
-    if not targets:
-        fresh = len([j for j in result.up_to_date if counted is None or counted(j)])
-        failed = len(result.errors)
-        if not others and not failed:
-            parts.append(f"nothing to do: {fresh} job(s) up to date")
-        elif fresh:
-            parts.append(f"{fresh} up to date")
-        if failed:
-            parts.append(f"{failed} failed")
+        parts.append(("upstream ran: " if targets else "ran: ") + some(others))
+    failed = [label(j) for j in result.errors if j not in targets]
+    if failed:
+        parts.append("failed: " + some(failed))
+    parts.append(result.tally())
     return "ppg: " + "; ".join(parts) + f" [{seconds(result.duration)}]"
+
+
+def some(names: list[str], shown: int = 5) -> str:
+    """A few names, and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def failure_lines(job_id: str, label: str, result: RunResult, cause: str = "") -> list[str]:

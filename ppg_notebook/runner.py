@@ -261,6 +261,8 @@ class Runner:
             if job_id not in self.result.outcomes and self.jobs[job_id].lazy:
                 self.result.outcomes[job_id] = Outcome.NOT_NEEDED
         self._remove_temp_files(list(self.temp_users))
+        self.result.loaders = {job_id for job_id, job in self.jobs.items() if job.lazy}
+        self.result.invariants = {j for j, job in self.jobs.items() if job.where == NOWHERE}
         self.result.duration = time.perf_counter() - t0
         self.emit(Event("run_finished", data=self.result))
         return self.result

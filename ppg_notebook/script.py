@@ -156,7 +156,7 @@ class CellJobs:
             label = repr(notebook.display_name(job_id))
             lines = failure_lines(job_id, label, result)
             print("\n".join(lines), file=sys.stderr)
-        print(summary(result, [], notebook.display_name, counted=notebook.is_job))
+        print(summary(result, [], notebook.display_name))
         return 1 if result.errors else 0
 
 

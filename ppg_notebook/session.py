@@ -526,5 +526,7 @@ def _merged(first: RunResult, again: RunResult) -> RunResult:
     first.reasons.update(again.reasons)
     first.logs.update(again.logs)
     first.warnings.extend(again.warnings)
+    first.loaders |= again.loaders
+    first.invariants |= again.invariants
     first.duration += again.duration
     return first

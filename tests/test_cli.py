@@ -71,7 +71,7 @@ def test_run_then_status_then_nothing_to_do(tmp_path: Path) -> None:
     again = cli("run", str(notebook), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert runs(tmp_path) == []
-    assert "nothing to do: 2 job(s) up to date" in again.stdout
+    assert "nothing to do: 2 up to date" in again.stdout
 
     status = cli("status", str(notebook), cwd=tmp_path)
     assert status.returncode == 0, status.stderr

@@ -275,7 +275,7 @@ def test_notebook_script_and_notebook_again_share_their_results(tmp_path: Path) 
         assert "will run" not in dry.stdout and "up to date  données" in dry.stdout
         done = python(tmp_path / name)
         assert done.returncode == 0, done.stderr
-        assert "nothing to do: 3 job(s) up to date" in done.stdout
+        assert "nothing to do: 3 up to date" in done.stdout
         assert new_runs(tmp_path) == []
 
     # --dir and --cores choose another pipeline: there, everything has yet to run
@@ -311,7 +311,7 @@ def test_the_demo_notebook_exports_to_a_script_that_recomputes_nothing(tmp_path:
     (tmp_path / "pipeline.py").write_text(export.export(cells, title="demo.ipynb").text)
     done = python(tmp_path / "pipeline.py")
     assert done.returncode == 0, done.stderr
-    assert "nothing to do: 6 job(s) up to date" in done.stdout
+    assert "nothing to do: 6 up to date" in done.stdout
 
 
 def test_a_round_trip_keeps_what_jobs_use_of_modules_and_files(tmp_path: Path) -> None:

@@ -480,3 +480,25 @@ def test_a_damaged_stored_value_of_a_cell_is_said_and_recomputed(sh: Shell) -> N
         sh.ok("%%ppg_job raw\nmark('raw')\nraw = [1, 2, 3]")
     assert sh.ns["raw"] == [1, 2, 3]
     assert sh.ran() == ["raw", "raw"]
+
+
+def test_a_background_run_ends_naming_its_failed_jobs_and_their_errors(sh: Shell) -> None:
+    from ppg_notebook.background import runs_of
+
+    sh.ok("%%ppg_job good --no-run\nmark('good')\ngood = 1")
+    sh.ok("%%ppg_job bad --no-run\nmark('bad')\nbad = good + 1\nraise ValueError('no data')")
+    sh.ok("%ppg_run --background")
+    runs_of(sh.pipeline).join(60)
+    out = sh.capsys.readouterr().out
+    assert "ppg: the background run finished: ran: good; failed: bad; 1 ran · 1 failed" in out
+    assert "ppg: ppg:" not in out and "finished: ppg" not in out
+    assert "bad failed: ValueError: no data" in out
+
+
+def test_every_summary_counts_in_one_vocabulary(sh: Shell) -> None:
+    sh.ok("%%ppg_job a --no-run\nmark('a')\na = 1")
+    sh.ok("%%ppg_job b --no-run\nmark('b')\nb = a + 1")
+    assert "ran: a, b; 2 ran [" in sh.ok("%ppg_run")
+    assert "nothing to do: 2 up to date [" in sh.ok("%ppg_run")
+    out = sh.ok("%%ppg_job c\nmark('c')\nc = b * 10")
+    assert "c ran (it has never run); 1 ran · 2 up to date [" in out

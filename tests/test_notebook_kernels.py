@@ -196,7 +196,7 @@ def test_the_plain_api_and_the_magics_share_the_kernels_pipeline(
         ),
         new_code_cell("print('total is', total)"),
         new_code_cell("%ppg_status"),
-        fan_out,  # executed again: the same jobs, redefined identically
+        new_code_cell(fan_out.source),  # executed again: the same jobs, redefined identically
         new_code_cell("%ppg_run"),
     ]
     notebook = execute(new_notebook(cells=cells), tmp_path)
