@@ -12,6 +12,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.display import display
 from IPython.utils.process import arg_split
 
 from . import current, export
@@ -20,6 +21,7 @@ from .errors import PipelineError
 from .events import Outcome
 from .notebook import NotebookPipeline, RunReport
 from .notebook_display import StatusTable, failure_lines, summary
+from .progress import LiveProgress
 from .session import new_pipeline
 
 
@@ -240,12 +242,21 @@ class PipelineMagics(Magics):
             )
             raise UsageError(msg)
         try:
-            report = notebook.run(names)
+            targets = notebook.resolve(names) if names else []
+            with LiveProgress(
+                notebook.pipeline, notebook.display_name, targets, _progress_line(), _append
+            ) as progress:
+                report = notebook.run(names)
         except PipelineError as e:
             raise UsageError(str(e)) from None
         result = report.result
         for job_id, log in result.logs.items():
-            if job_id not in report.targets:
+            shown = progress.streamed.get(job_id)
+            if shown is not None:
+                log = _after(log, shown)
+                if not log:
+                    continue  # all of it was shown while it ran
+            elif job_id not in report.targets:
                 print(f"--- output of {notebook.display_name(job_id)} ---")
             print(log, end="" if log.endswith("\n") else "\n")
         notebook.bind(report, self.shell.user_ns)
@@ -281,6 +292,34 @@ class PipelineMagics(Magics):
         except PipelineError as e:
             raise UsageError(str(e)) from None
         print("ppg: running in the background; the notebook stays usable (%ppg_dag shows progress)")
+
+
+def _progress_line() -> Any:
+    """Show a line in the cell's output, replaced by each later one ("" clears it)."""
+    handle = None
+
+    def show(text: str) -> None:
+        nonlocal handle
+        if handle is None:
+            if text:
+                handle = display({"text/plain": text}, raw=True, display_id=True)
+        else:
+            handle.update({"text/plain": text}, raw=True)
+
+    return show
+
+
+def _append(text: str) -> None:
+    print(text, end="", flush=True)
+
+
+def _after(log: str, shown: str) -> str:
+    """What of a job's log (its tail) was not shown while it ran: the log after its
+    longest start that ends what was shown."""
+    cut = min(len(log), len(shown))
+    while cut and not shown.endswith(log[:cut]):
+        cut = log.rfind(shown[-1], 0, cut - 1) + 1  # (only where the last character is)
+    return log[cut:]
 
 
 def _raise_failure(notebook: NotebookPipeline, report: RunReport) -> None:

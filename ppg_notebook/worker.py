@@ -253,10 +253,10 @@ def _up_to_date(task: Task) -> Result:
 def run_task(context: Context, task: Task, abandoned: str | None = None) -> Result:
     start = time.time()
     t0 = time.perf_counter()
-    buffer = io.StringIO()
+    buffer = LiveLog(task.log_path + LIVE)
     found: reads.Found | None = None
     try:
-        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        with buffer, contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
             if not context.record_reads:
                 fingerprint = _execute(task)
             else:
@@ -376,6 +376,44 @@ def _remove_outputs(task: Task) -> list[str]:
                 shown = task.paths[task.outputs.index(path)] if task.paths else path
                 problems.append(f"{shown!r} ({e.strerror or e})")
     return problems
+
+
+LIVE = ".live"  # beside a job's log: what it printed so far, while it runs
+
+
+class LiveLog(io.StringIO):
+    """A job's stdout and stderr: kept, and written through to `path` as it is printed,
+    so that the kernel can show it while the job runs (the file is removed at the end,
+    when the whole log is written)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self._file: Any = None
+        self._broken = False
+
+    def write(self, text: str) -> int:
+        n = super().write(text)
+        if not self._broken:
+            try:
+                if self._file is None:
+                    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+                    self._file = open(self.path, "w", encoding="utf-8", errors="replace")  # noqa: SIM115
+                self._file.write(text)
+                self._file.flush()
+            except OSError:
+                self._broken = True  # (a full disk): the log is still kept
+        return n
+
+    def __enter__(self) -> LiveLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
 
 
 def _write_log(task: Task, text: str) -> str:

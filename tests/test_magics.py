@@ -502,3 +502,31 @@ def test_every_summary_counts_in_one_vocabulary(sh: Shell) -> None:
     assert "nothing to do: 2 up to date [" in sh.ok("%ppg_run")
     out = sh.ok("%%ppg_job c\nmark('c')\nc = b * 10")
     assert "c ran (it has never run); 1 ran · 2 up to date [" in out
+
+
+def test_a_running_jobs_prints_are_shown_while_it_runs_with_its_progress(
+    sh: Shell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job waits until the kernel has shown its first print: it can only finish
+    if its output reached the cell while it was still running."""
+    from ppg_notebook import magics
+
+    shown = sh.workdir / "shown.flag"
+
+    def append(text: str) -> None:
+        if "step one" in text:
+            shown.touch()
+        original(text)
+
+    original = magics._append
+    monkeypatch.setattr(magics, "_append", append)
+    sh.ok(f"flag = {str(shown)!r}")
+    out = sh.ok(
+        "%%ppg_job slow\nimport os, time\nprint('step one', flush=True)\n"
+        "deadline = time.time() + 20\n"
+        "while not os.path.exists(flag) and time.time() < deadline:\n    time.sleep(0.05)\n"
+        "print('step two')\nslow = os.path.exists(flag)"
+    )
+    assert sh.ns["slow"] is True, out
+    assert out.count("step one") == 1 and out.count("step two") == 1
+    assert "ppg: running slow · " in out and "0/1 done" in out

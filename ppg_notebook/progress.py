@@ -1,0 +1,145 @@
+"""Progress in the output of the cell that started a run (SPEC §7b).
+
+A run that takes longer than a second shows one line that is updated in place (`running
+align_sample_B · 2.1 s · 14/120 done · about 30 s left`, the time left estimated from the
+durations in the history) and, as they print it, what the running jobs print: workers
+write it through to a `.live` file beside the job's log (worker.LiveLog), read here.
+Fed by the run's events; draws from a thread of its own, since the kernel's main thread
+is busy running.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .events import Event, Outcome
+from .notebook_display import seconds, some
+from .runner import safe_name
+from .worker import LIVE
+
+SHOW_AFTER = 1.0  # seconds: quicker runs show only their summary
+_TICK = 0.25
+
+
+class LiveProgress:
+    def __init__(
+        self,
+        pipeline: Any,
+        label: Callable[[str], str],
+        targets: list[str],
+        show: Callable[[str], None],
+        out: Callable[[str], None],
+    ) -> None:
+        self.pipeline = pipeline
+        self.label = label
+        self.targets = set(targets)
+        self.show = show  # replaces the progress line
+        self.out = out  # appends text to the cell's output
+        self.logs_dir = os.path.join(pipeline.dir, "logs")
+        self.streamed: dict[str, str] = {}  # job id -> what was shown of its output
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._started = time.monotonic()
+        self._total = 0
+        self._finished = 0
+        self._running: dict[str, float] = {}  # job id -> since when (monotonic)
+        self._pending: set[str] = set()  # queued or running, not done
+        self._offsets: dict[str, int] = {}
+        self._expected: dict[str, float] | None = None
+        self._shown = False
+        self._thread = threading.Thread(target=self._loop, name="ppg-progress", daemon=True)
+
+    def __enter__(self) -> LiveProgress:
+        self.pipeline.listeners.append(self.on_event)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.pipeline.listeners.remove(self.on_event)
+        if self._shown:
+            self.show("")
+
+    def on_event(self, event: Event) -> None:
+        with self._lock:
+            if event.kind == "run_started":
+                self._total = int(event.data or 0)
+            elif event.kind == "queued":
+                self._pending.add(event.job_id)
+            elif event.kind == "running":
+                self._running.setdefault(event.job_id, time.monotonic())
+                self._pending.add(event.job_id)
+            elif event.kind == "done":
+                self._running.pop(event.job_id, None)
+                self._pending.discard(event.job_id)
+                if event.data is not Outcome.NOT_NEEDED:
+                    self._finished += 1
+
+    # --- drawing (its own thread) ------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._done.wait(_TICK):
+            if time.monotonic() - self._started < SHOW_AFTER:
+                continue
+            self._stream()
+            self.show(self.line())
+            self._shown = True
+
+    def line(self) -> str:
+        now = time.monotonic()
+        with self._lock:
+            running = sorted(self._running.items(), key=lambda item: item[1])
+            finished, total = self._finished, max(self._total, self._finished)
+            pending = set(self._pending)
+        parts = []
+        if running:
+            names = some([self.label(job_id) for job_id, _ in running], 2)
+            parts.append(f"running {names} · {seconds(now - running[0][1])}")
+        parts.append(f"{finished}/{total} done")
+        left = self._time_left(pending, total - finished, running, now)
+        if left is not None:
+            parts.append(f"about {seconds(left)} left")
+        return "ppg: " + " · ".join(parts)
+
+    def _time_left(
+        self, pending: set[str], remaining: int, running: list[tuple[str, float]], now: float
+    ) -> float | None:
+        """From how long each job took last time (the history); None if nothing is known."""
+        if self._expected is None:
+            records = self.pipeline.history.load()
+            self._expected = {j: float(r["d"]) for j, r in records.items() if "d" in r}
+        known = self._expected
+        if not known or remaining <= 0:
+            return None
+        mean = sum(known.values()) / len(known)
+        since = dict(running)
+        work = 0.0
+        for job_id in pending:
+            expected = known.get(job_id, mean)
+            work += max(expected - (now - since[job_id]), 0.0) if job_id in since else expected
+        work += max(remaining - len(pending), 0) * mean
+        return work / max(self.pipeline.cores, 1)
+
+    def _stream(self) -> None:
+        """Show what the running jobs printed since the last look."""
+        with self._lock:
+            running = list(self._running)
+        for job_id in running:
+            path = os.path.join(self.logs_dir, safe_name(job_id) + ".log" + LIVE)
+            offset = self._offsets.get(job_id, 0)
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    f.seek(offset)
+                    text = f.read()
+                    self._offsets[job_id] = f.tell()
+            except OSError:
+                continue
+            if text:
+                if job_id not in self.streamed and job_id not in self.targets:
+                    self.out(f"--- output of {self.label(job_id)} ---\n")
+                self.streamed[job_id] = self.streamed.get(job_id, "") + text
+                self.out(text)
