@@ -388,7 +388,20 @@ class Pipeline:
         else:
             text = f"{job_id!r} will run: {reason.text}"
         record = records.get(job_id)
-        return "\n".join([text, *tracked_lines(record, self.history.modules(record))])
+        lines = [text, *self._failed_upstream_lines(job_id, records)]
+        return "\n".join([*lines, *tracked_lines(record, self.history.modules(record))])
+
+    def _failed_upstream_lines(self, job_id: str, records: dict[str, Any]) -> list[str]:
+        """The upstream jobs whose last run failed: why `job_id` could not run."""
+        _, order = self._graph([job_id])
+        failed = [
+            u for u in reversed(order) if u != job_id and records.get(u, {}).get("o") == "failed"
+        ]
+        return [
+            f"  an upstream job failed: {u!r} ({records[u].get('e', 'error unknown')}); "
+            f"fix it, then run again"
+            for u in failed
+        ]
 
     def invalidate(self, *jobs: Job | str) -> None:
         """Make these jobs run again on the next run (their dependants rerun if outputs change)."""

@@ -530,3 +530,11 @@ def test_a_running_jobs_prints_are_shown_while_it_runs_with_its_progress(
     assert sh.ns["slow"] is True, out
     assert out.count("step one") == 1 and out.count("step two") == 1
     assert "ppg: running slow · " in out and "0/1 done" in out
+
+
+def test_why_names_the_failed_upstream_job_of_a_job_that_never_ran(sh: Shell) -> None:
+    sh.ok("%%ppg_job bad --no-run\nraise ValueError('no data')\nbad = 1")
+    sh.run("%%ppg_job report\nreport = bad + 1")  # fails: bad failed
+    out = sh.ok("%ppg_why report")
+    assert "'report' will run: it has never run" in out
+    assert "an upstream job failed: 'bad' (ValueError: no data); fix it, then run again" in out
