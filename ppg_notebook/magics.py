@@ -23,6 +23,7 @@ from .notebook import NotebookPipeline, RunReport
 from .notebook_display import StatusTable, failure_lines, summary
 from .progress import LiveProgress
 from .session import new_pipeline
+from .warmup import Warmer
 
 
 def parse_options(magic: Any, line: str) -> Any:
@@ -350,3 +351,9 @@ def load_ipython_extension(ipython: Any) -> None:
     magics = PipelineMagics(ipython)
     ipython.register_magics(magics)
     current.set_factory(lambda: magics.notebook.pipeline)
+    warmer = Warmer(
+        lambda: magics.notebook.pipeline.workers,
+        lambda: runs_of(magics.notebook.pipeline).busy,
+    )
+    warmer.start()
+    ipython.events.register("post_run_cell", warmer.after_cell)

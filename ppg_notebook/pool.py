@@ -10,6 +10,7 @@ import atexit
 import contextlib
 import os
 import re
+import threading
 import types
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -20,6 +21,7 @@ from .errors import JobContractError
 
 _IDLE_TIMEOUT = 300  # seconds an idle worker lives, as in joblib
 _pools: dict[int, Any] = {}
+_pools_lock = threading.Lock()  # (workers may be warmed from a thread of their own)
 
 
 def _loky() -> Any:
@@ -32,16 +34,17 @@ def _loky() -> Any:
 
 
 def _pool(cores: int) -> Any:
-    pool = _pools.get(cores)
-    if pool is None or pool._flags.broken or pool._flags.shutdown:
-        pool = _loky().ProcessPoolExecutor(
-            max_workers=cores,
-            timeout=_IDLE_TIMEOUT,
-            initializer=worker.start_worker,
-            initargs=(os.getpid(),),
-        )
-        _pools[cores] = pool
-    return pool
+    with _pools_lock:
+        pool = _pools.get(cores)
+        if pool is None or pool._flags.broken or pool._flags.shutdown:
+            pool = _loky().ProcessPoolExecutor(
+                max_workers=cores,
+                timeout=_IDLE_TIMEOUT,
+                initializer=worker.start_worker,
+                initargs=(os.getpid(),),
+            )
+            _pools[cores] = pool
+        return pool
 
 
 class LokyWorkers:
@@ -81,6 +84,12 @@ class LokyWorkers:
         if self.cores not in _pools:
             for _ in range(self.cores):
                 self.submit(int)
+
+    def preload(self, modules: list[str]) -> None:
+        """Start the workers if need be, and have each import `modules` (the libraries
+        the kernel imported) while they wait for their first job; without waiting."""
+        for _ in range(self.cores):
+            self.submit(worker.preload, modules)
 
     def lost(self, error: BaseException) -> str | None:
         """If `error` says a worker died (loky's TerminatedWorkerError is a

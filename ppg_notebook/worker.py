@@ -8,6 +8,7 @@ failing job never takes the rest of its batch down.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import os
 import pickle
@@ -223,6 +224,17 @@ def start_worker(parent: int | None = None) -> None:
     behind."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _watch_parent(parent)
+
+
+def preload(modules: list[str]) -> None:
+    """Import what jobs will likely need (see pool.LokyWorkers.preload), and what a batch
+    needs anyway; a module that fails to import here fails in the job that needs it."""
+    import cloudpickle  # noqa: F401  (a batch's functions)
+    import joblib  # noqa: F401  (stored values)
+
+    for name in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
 
 
 _watching: list[int] = []  # the parent pid being watched, once a watch has started

@@ -206,3 +206,16 @@ def test_the_plain_api_and_the_magics_share_the_kernels_pipeline(
     status = outputs(notebook.cells[4])
     assert "parts/2.txt" in status and "total" in status
     assert "error" not in [o.output_type for cell in notebook.cells for o in cell.outputs]
+
+
+def test_the_workers_import_the_kernels_libraries_before_the_first_job(tmp_path: Path) -> None:
+    """After a cell imports a library, the kernel's workers import it too while the user
+    writes the next cell: the first job does not pay for it."""
+    cells = [
+        new_code_cell("%load_ext ppg_notebook\n%ppg_new --cores 1"),
+        new_code_cell("import sklearn.neighbors"),
+        new_code_cell("%%ppg_job before\nimport sys\nbefore = 'sklearn.neighbors' in sys.modules"),
+        new_code_cell("print('preloaded:', before)"),
+    ]
+    notebook = execute(new_notebook(cells=cells), tmp_path)
+    assert "preloaded: True" in outputs(notebook.cells[3])
