@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from . import housekeeping
 from .errors import PipelineError
 from .events import Event, Outcome
 from .export import RESULTS, ExportError, Script, export, notebook_cells
@@ -265,13 +266,61 @@ def parser() -> argparse.ArgumentParser:
         default="omit",
         help="cells that are neither jobs nor setup: left out (default) or kept as comments",
     )
+    du = commands.add_parser(
+        "du",
+        help="space used per job, biggest first",
+        description="Space each job takes (stored value, log, error file, outputs, history "
+        "record), biggest first, marking the jobs the most recent run did not declare.",
+    )
+    du.add_argument("--dir", default=".ppg", help="state directory (default: .ppg)")
+    gc = commands.add_parser(
+        "gc",
+        help="remove what jobs no longer declared left behind",
+        description="Remove the stored values, logs, error files and history records of the "
+        "jobs that the most recent run did not declare (never anything of a declared job). "
+        "Run the whole pipeline (or notebook) first, so that it declares all its jobs.",
+    )
+    gc.add_argument("--dir", default=".ppg", help="state directory (default: .ppg)")
+    gc.add_argument("--dry-run", action="store_true", help="say what would be removed")
+    gc.add_argument(
+        "--older-than", type=float, metavar="DAYS", help="only jobs that last ran before that"
+    )
+    gc.add_argument("--outputs", action="store_true", help="their output files too")
     return top
+
+
+def du_command(args: argparse.Namespace, console: Console) -> int:
+    try:
+        found = housekeeping.usage(args.dir)
+    except PipelineError as e:
+        raise CommandError(str(e)) from None
+    for line in housekeeping.usage_lines(found):
+        console.print(line, markup=False)
+    return 0
+
+
+def gc_command(args: argparse.Namespace, console: Console) -> int:
+    try:
+        done = housekeeping.collect(
+            args.dir, dry_run=args.dry_run, older_than=args.older_than, outputs=args.outputs
+        )
+    except PipelineError as e:
+        raise CommandError(str(e)) from None
+    for line in housekeeping.collected_lines(done):
+        console.print(line, markup=False)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     console = Console(highlight=False)
-    commands = {"run": run_command, "status": status_command, "export": export_command}
+    commands = {
+        "run": run_command,
+        "status": status_command,
+        "export": export_command,
+        "du": du_command,
+        "gc": gc_command,
+    }
     try:
         return commands[args.command](args, console)
     except CommandError as e:

@@ -30,6 +30,7 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
+from . import hashing
 from .errors import PipelineError, PipelineWarning
 
 FORMAT = "ppg_notebook-history"
@@ -88,6 +89,7 @@ class History:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS modules (path TEXT PRIMARY KEY, stat TEXT, data TEXT)"
             )
+            conn.execute("CREATE TABLE IF NOT EXISTS declared (id TEXT PRIMARY KEY)")
             if not tables:
                 conn.executescript(
                     "BEGIN;"
@@ -166,6 +168,48 @@ class History:
             f"recorded is lost, a job that was not recorded runs again"
         )
         return PipelineError(msg)
+
+    # --- what the most recent run declared (for `ppg-notebook du` and `gc`) -------------
+    def set_declared(self, job_ids: list[str]) -> None:
+        """Remember the jobs the pipeline declared in this run (written only if changed)."""
+        digest = hashing.hash_text("\n".join(job_ids))
+        with self._lock:
+            conn = self._conn
+            row = conn.execute("SELECT value FROM meta WHERE key = 'declared'").fetchone()
+            if row is not None and row[0] == digest:
+                return
+            try:
+                conn.execute("BEGIN")
+                conn.execute("DELETE FROM declared")
+                conn.executemany(
+                    "INSERT OR IGNORE INTO declared VALUES (?)", [(_key(j),) for j in job_ids]
+                )
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('declared', ?)", (digest,))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def declared(self) -> set[str] | None:
+        """The jobs the most recent run declared (None if no run said)."""
+        with self._lock:
+            if self._conn.execute("SELECT 1 FROM meta WHERE key = 'declared'").fetchone() is None:
+                return None
+            rows = self._conn.execute("SELECT id FROM declared").fetchall()
+        return {_id(row[0]) for row in rows}
+
+    def delete(self, job_ids: list[str]) -> None:
+        """Forget these jobs' records (one transaction)."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN")
+            try:
+                conn.executemany("DELETE FROM jobs WHERE id = ?", [(_key(j),) for j in job_ids])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def code(self, digest: str) -> dict[str, Any]:
         """What is behind a code digest a record names: {"pieces": {piece: fingerprint},

@@ -15,7 +15,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from IPython.utils.process import arg_split
 
-from . import current, export
+from . import current, export, housekeeping
 from .background import runs_of
 from .errors import PipelineError
 from .events import Outcome
@@ -148,6 +148,38 @@ class PipelineMagics(Magics):
             return StatusTable(self.notebook.status())
         except PipelineError as e:
             raise UsageError(str(e)) from None
+
+    @line_magic
+    def ppg_du(self, line: str) -> None:
+        """Space each job of the kernel's pipeline takes, biggest first."""
+        if line.strip():
+            msg = "%ppg_du takes no arguments"
+            raise UsageError(msg)
+        try:
+            found = housekeeping.usage(self.notebook.pipeline.dir)
+        except PipelineError as e:
+            raise UsageError(str(e)) from None
+        print("\n".join(housekeeping.usage_lines(found, limit=50)))
+
+    @magic_arguments()
+    @argument("--dry-run", action="store_true", help="say what would be removed")
+    @argument("--older-than", type=float, metavar="DAYS", help="only jobs last run before")
+    @argument("--outputs", action="store_true", help="their output files too")
+    @line_magic
+    def ppg_gc(self, line: str) -> None:
+        """Remove what the jobs this kernel's last run did not declare left behind (run the
+        whole notebook first, so that every job is declared)."""
+        args = parse_options(self.ppg_gc, line)
+        try:
+            done = housekeeping.collect(
+                self.notebook.pipeline.dir,
+                dry_run=args.dry_run,
+                older_than=args.older_than,
+                outputs=args.outputs,
+            )
+        except PipelineError as e:
+            raise UsageError(str(e)) from None
+        print("\n".join(housekeeping.collected_lines(done)))
 
     @magic_arguments()
     @argument("name", help="a job's name (or id, or output path)")

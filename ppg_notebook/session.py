@@ -262,6 +262,7 @@ class Pipeline:
                 # A stored value could not be read, and was removed: its job runs now,
                 # and so does what failed for want of it.
                 result = _merged(result, self._runner(targets, upstream, order).execute())
+            self.history.set_declared(list(self.jobs))  # (what `gc` may not remove)
         for warning in result.warnings:
             warnings.warn(warning, PipelineWarning, stacklevel=2)
         if result.errors:

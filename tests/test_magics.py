@@ -538,3 +538,15 @@ def test_why_names_the_failed_upstream_job_of_a_job_that_never_ran(sh: Shell) ->
     out = sh.ok("%ppg_why report")
     assert "'report' will run: it has never run" in out
     assert "an upstream job failed: 'bad' (ValueError: no data); fix it, then run again" in out
+
+
+def test_ppg_du_and_ppg_gc_in_the_kernel(sh: Shell) -> None:
+    sh.ok("%%ppg_job old\nold = list(range(1000))")
+    sh.ok("%ppg_new --dir .ppg --cores 2")  # a kernel restart: `old` is not declared now
+    sh.ok("%%ppg_job kept\nkept = 1")
+    du = sh.ok("%ppg_du")
+    assert any(line.split()[-3:] == ["old", "not", "declared"] for line in du.splitlines()), du
+    assert "would remove old" in sh.ok("%ppg_gc --dry-run")
+    assert "removed old" in sh.ok("%ppg_gc")
+    assert "old" not in sh.ok("%ppg_du")
+    assert sh.ns["kept"] == 1

@@ -1,0 +1,162 @@
+"""`ppg-notebook du` and `gc` as real commands on real pipelines (subprocesses)."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import PipelineScript, kill_group, wait_for_file
+
+CLI = str(Path(sys.executable).with_name("ppg-notebook"))
+
+# `python pipeline.py N` declares samples 0..N-1: a file job and a value job each.
+SAMPLES = """
+ppg.new_pipeline(cores=2)
+n = int(sys.argv[1])
+
+
+def make(i):
+    def write(path):
+        mark(f"file{i}")
+        print("writing", i)
+        path.write_text(str(i) * 100)
+
+    return write
+
+
+def value(i):
+    mark(f"value{i}")
+    return list(range(i * 10))
+
+
+for i in range(n):
+    ppg.FileGeneratingJob(f"out/{i}.txt", make(i))
+    ppg.ValueJob(f"value{i}", lambda i=i: value(i))
+if sys.argv[2:] == ["hold"]:
+    ppg.FileGeneratingJob("held.txt", write("held")).depends_on(
+        ppg.FileGeneratingJob("waiting.txt", waiting)
+    )
+run_and_report()
+"""
+
+WAITING = """
+
+def waiting(path):
+    Path("waiting.started").write_text("")
+    while not Path("release.flag").exists():
+        time.sleep(0.05)
+    path.write_text("waited")
+"""
+
+
+def cli(script: PipelineScript, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args], cwd=script.dir, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def samples(script: PipelineScript) -> PipelineScript:
+    return script.write(WAITING + SAMPLES)
+
+
+def test_du_marks_what_the_last_run_did_not_declare_and_gc_removes_only_that(script):
+    samples(script)
+    assert len(script.run("4").ok().runs) == 8
+    assert script.run("2").ok().runs == []  # samples 2 and 3 are no longer declared
+
+    du = cli(script, "du")
+    assert du.returncode == 0, du.stderr
+    lines = du.stdout.splitlines()
+    stale = {line.split()[-3] for line in lines if line.endswith("not declared")}
+    assert stale == {"out/2.txt", "out/3.txt", "value2", "value3"}
+    assert any(line.split()[-1] == "value1" for line in lines)  # declared: not marked
+    sizes = [_bytes(line) for line in lines[:-1]]
+    assert sizes == sorted(sizes, reverse=True)  # biggest first
+    assert "in total" in lines[-1]
+
+    dry = cli(script, "gc", "--dry-run")
+    assert "would remove value3: 1 file(s), its record" in dry.stdout, dry.stdout
+    assert "would free" in dry.stdout
+    assert set(script.history()) >= {"value2", "value3", "out/2.txt", "out/3.txt"}
+
+    done = cli(script, "gc")
+    assert done.returncode == 0, done.stderr
+    assert "removed out/3.txt" in done.stdout and "freed" in done.stdout
+    records = script.history()
+    assert not {"value2", "value3", "out/2.txt", "out/3.txt"} & set(records)
+    assert {"value0", "value1", "out/0.txt", "out/1.txt"} <= set(records)
+    values = list((script.ppg_dir / "cache" / "values").iterdir())
+    assert sorted(p.name.split("-")[0] for p in values) == ["value0", "value1"]
+    assert (script.dir / "out" / "3.txt").exists()  # outputs only with --outputs
+
+    assert script.run("2").ok().runs == []  # nothing a declared job needs was removed
+    # declared again, they run again: nothing says their outputs are theirs any more
+    assert sorted(script.run("4").ok().runs) == ["file2", "file3", "value2", "value3"]
+
+
+def test_gc_outputs_and_older_than(script):
+    samples(script)
+    script.run("3").ok()
+    script.run("1").ok()
+    recent = cli(script, "gc", "--older-than", "1", "--outputs")
+    assert "freed 0 B (0 job(s) not declared)" in recent.stdout, recent.stdout
+    assert (script.dir / "out" / "2.txt").exists()
+    done = cli(script, "gc", "--outputs")
+    assert "removed out/2.txt: 1 file(s), 1 output(s), its record" in done.stdout, done.stdout
+    assert not (script.dir / "out" / "2.txt").exists()
+    assert (script.dir / "out" / "0.txt").exists()
+    assert sorted(script.run("3").ok().runs) == ["file1", "file2", "value1", "value2"]
+
+
+def test_gc_is_refused_while_a_run_holds_the_pipeline(script):
+    samples(script)
+    script.run("2").ok()
+    proc = script.start("1", "hold")
+    try:
+        wait_for_file(script.dir / "waiting.started", proc=proc)
+        refused = cli(script, "gc")
+        assert refused.returncode == 2
+        assert "is in use by another run (pid" in refused.stderr, refused.stderr
+    finally:
+        (script.dir / "release.flag").write_text("")
+        script.finish(proc)
+    assert "value1" in script.history()  # the refused gc removed nothing
+
+
+def test_a_gc_killed_at_any_instant_leaves_the_pipeline_consistent(script):
+    """kill -9 of gc at random instants: the next run of every sample completes, each
+    output is right, and a job that reruns is one whose value or record was removed."""
+    samples(script)
+    script.run("300").ok()
+    rng = random.Random(11)
+    for _ in range(4):
+        script.run("1").ok()  # 299 samples no longer declared
+        before = script.history()
+        gc = subprocess.Popen(
+            [CLI, "gc"],
+            cwd=script.dir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(rng.uniform(0.05, 0.6))
+        kill_group(gc)  # type: ignore[arg-type]
+        gc.wait()
+        after = script.history()
+        stored = {p.name.split("-")[0] for p in (script.ppg_dir / "cache" / "values").iterdir()}
+        run = script.run("300").ok()
+        for i in range(300):
+            assert (script.dir / "out" / f"{i}.txt").read_text() == str(i) * 100
+        for name in run.runs:  # only what lost its record, or its stored value
+            job = f"out/{name[4:]}.txt" if name.startswith("file") else name
+            lost_value = name.startswith("value") and name not in stored
+            assert job in before and (job not in after or lost_value), name
+        assert len(run.runs) <= 2 * 299
+
+
+def _bytes(line: str) -> float:
+    number, unit = line.split()[:2]
+    return float(number) * {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}[unit]
