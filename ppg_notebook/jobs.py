@@ -624,7 +624,7 @@ class FileInvariant(_Invariant):
 
 
 class ValuePart(FileInvariant):
-    """One value of a `MultiValueJob` (id `JOB.NAME`), standing for it as an input of
+    """One value of a `MultiValueJob` (id `value:JOB.NAME`), standing for it as an input of
     its own: it depends on the job, and its fingerprint is its stored file's (mtime and
     size first, its hash to confirm), so a dependant reruns only when that value changed."""
 
@@ -633,7 +633,7 @@ class ValuePart(FileInvariant):
 
     def __init__(self, job: MultiValueJob, name: str) -> None:
         path = job.outputs[job.names.index(name)]
-        _Invariant.__init__(self, f"{job.job_id}.{name}", None, (path,), (path,))
+        _Invariant.__init__(self, f"value:{job.job_id}.{name}", None, (path,), (path,))
         self.fingerprint = None
         self.owner = job.job_id
         self.name = name

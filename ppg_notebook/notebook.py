@@ -239,7 +239,7 @@ class NotebookPipeline:
                 raise CellError(msg)
         previous = self.cells.get(name)
         if previous is not None and previous.values:
-            stale = [p for v, p in self._parts(previous).items() if v not in values]
+            stale = {v: p for v, p in self._parts(previous).items() if v not in values}
             self._check_unused(name, stale)
         if name in self.cells or self._owner(name) is None:
             return
@@ -257,15 +257,17 @@ class NotebookPipeline:
         """Value name -> the id of its ValuePart, for a cell with --values."""
         return {v: cell.job.part(v).job_id for v in cell.values}  # type: ignore[attr-defined]
 
-    def _check_unused(self, name: str, ids: list[str]) -> None:
-        """Refuses to drop value parts that another job still depends on."""
-        users = self._users(ids)
-        if users:
-            msg = (
-                f"job {name!r} would no longer keep a value that job {self._label(users[0])} "
-                f"reads ({', '.join(ids)}). Keep it in --values, or change that cell first"
-            )
-            raise CellError(msg)
+    def _check_unused(self, name: str, parts: dict[str, str]) -> None:
+        """Refuses to drop values (their parts, by name) that another job still reads."""
+        for value, part in parts.items():
+            users = self._users([part])
+            if users:
+                msg = (
+                    f"job {name!r} would no longer keep {value!r}, which job "
+                    f"{self._label(users[0])} reads. Keep it in --values, or change that "
+                    f"cell first"
+                )
+                raise CellError(msg)
 
     def _users(self, ids: list[str]) -> list[str]:
         """The jobs, other than `ids`, that depend on any of `ids`."""
@@ -378,6 +380,10 @@ class NotebookPipeline:
             if dep == name:
                 msg = f"job {name!r} cannot depend on itself"
                 raise CellError(msg)
+            owner = self._owner(dep)
+            if owner is not None:
+                found.append(self.cells[owner].job.part(dep))  # type: ignore[attr-defined]
+                continue
             if dep in self.cells:
                 found.append(self.cells[dep].job)
                 continue

@@ -559,9 +559,9 @@ def test_a_value_a_later_job_reads_cannot_be_dropped_from_values(sh: Shell) -> N
     sh.ok("%%ppg_job pair --values low high\nlow, high = 1, 9")
     sh.ok("%%ppg_job top\ntop = high + 1")
     error = sh.run("%%ppg_job pair --values low\nlow = 1").error_in_exec
-    assert "would no longer keep a value that job 'top' reads (pair.high)" in str(error)
+    assert "would no longer keep 'high', which job 'top' reads" in str(error)
     sh.ok("%%ppg_job pair --values low high extra\nlow, high, extra = 1, 9, 0")
     assert sh.ns["extra"] == 0
     sh.ok("%%ppg_job top\ntop = low + 1")
     sh.ok("%%ppg_job pair --values low\nlow = 1")  # nothing reads high any more
-    assert "pair.high" not in sh.pipeline.jobs
+    assert "value:pair.high" not in sh.pipeline.jobs
