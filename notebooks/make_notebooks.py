@@ -234,7 +234,7 @@ reruns. Without an assignment to `NAME`, the last expression is the value (and i
 Functions defined in the notebook are fingerprinted by their code, together with the
 notebook functions and values *they* use. Editing `double` reruns `transformed`, although
 the body only calls `transform`. Comments, docstrings and moving cells around do not.
-Functions of your own modules are followed the same way (section 5); library code is not.
+Functions of your own modules are followed the same way (section 6); library code is not.
 """),
     code("""
 def double(x):
@@ -249,7 +249,29 @@ def transform(x):
 transformed = [transform(n) for n in shifted]
 """),
     md("""
-## 4. Files: `--out`
+## 4. Several results of one cell: `--values`
+
+A cell that computes several results (a train/test split, a train and a validation score)
+lists them with `--values`: the body runs once, as one job, and each listed variable is
+then a notebook variable of its own. A later body depends on exactly the values it reads,
+so `n_test` reruns only when `y_test` changes, not when only `X_train` does. The names
+stand for the job in `%ppg_why`, `%ppg_run` and `%ppg_invalidate`.
+"""),
+    code("""
+%%ppg_job split --values X_train X_test y_train y_test
+from sklearn.model_selection import train_test_split
+
+X = [[n, n % 3] for n in transformed]
+y = [n % 2 for n in transformed]
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
+"""),
+    code("""
+%%ppg_job n_test
+n_test = len(y_test)
+"""),
+    code("%ppg_why X_train"),
+    md("""
+## 5. Files: `--out`
 
 With `--out PATH` the job writes a file; inside the body `out` is its `Path`. Several
 paths give a list. In other cells the job's name stands for its path(s).
@@ -265,7 +287,7 @@ low.write_text(str([n for n in transformed if n < 100]))
 high.write_text(str([n for n in transformed if n >= 100]))
 """),
     md("""
-## 5. Your own modules and data files: nothing to declare
+## 6. Your own modules and data files: nothing to declare
 
 A job's inputs are everything it used. `shout` calls a function of `tutorial_helpers.py`, a
 module next to the notebook, and reads `greeting.txt`: editing that function (not another
@@ -295,7 +317,7 @@ shout = tutorial_helpers.exclaim(Path("greeting.txt").read_text())
 """),
     code("%ppg_why shout"),
     md("""
-## 6. Declare now, run later: `--no-run` and `%ppg_run`
+## 7. Declare now, run later: `--no-run` and `%ppg_run`
 
 `--no-run` only declares the job. `%ppg_run NAME` runs it (and what it needs);
 `%ppg_run` alone runs everything that is out of date.
@@ -307,12 +329,12 @@ total = sum(transformed)
     code("%ppg_run total"),
     code("total"),
     md("""
-## 7. What is going on: `%ppg_status` and `%ppg_why`
+## 8. What is going on: `%ppg_status` and `%ppg_why`
 """),
     code("%ppg_status"),
     code("%ppg_why listing"),
     md("""
-## 8. Forcing a rerun: `%ppg_invalidate`
+## 9. Forcing a rerun: `%ppg_invalidate`
 
 An invalidated job runs again on the next run. Its dependants rerun only if its output
 changed — here it does not, so `shifted` and the rest stay up to date.
@@ -320,7 +342,7 @@ changed — here it does not, so `shifted` and the rest stay up to date.
     code("%ppg_invalidate squares"),
     code("%ppg_run"),
     md("""
-## 9. When a job fails
+## 10. When a job fails
 
 An exception in a body is shown like any cell's error, with your own lines. The job is
 retried on the next run; every other job keeps its stored value.
@@ -346,7 +368,7 @@ list = [1, 2, 3]
         ERROR,
     ),
     md("""
-## 10. Restarts
+## 11. Restarts
 
 Restart the kernel and run all cells: every job loads its stored value, nothing is
 computed again — except `ratios`, which failed and is retried.

@@ -33,10 +33,12 @@ from .jobs import (
     Job,
     JobGeneratingJob,
     MultiFileGeneratingJob,
+    MultiValueJob,
     ParameterInvariant,
     PlotJob,
     TempFileGeneratingJob,
     ValueJob,
+    ValuePart,
 )
 from .session import Pipeline, get_pipeline, invalidate, new_pipeline, run, why
 
@@ -63,6 +65,7 @@ __all__ = [
     "JobRedefinitionError",
     "JobsFailed",
     "MultiFileGeneratingJob",
+    "MultiValueJob",
     "Outcome",
     "ParameterInvariant",
     "Pipeline",
@@ -73,6 +76,7 @@ __all__ = [
     "RunResult",
     "TempFileGeneratingJob",
     "ValueJob",
+    "ValuePart",
     "WorkerDied",
     "dag",
     "get_pipeline",

@@ -440,6 +440,28 @@ def value_function(code: types.FunctionType, bindings: tuple[Binding, ...], resu
     return run_value_cell
 
 
+def values_function(
+    code: types.FunctionType, bindings: tuple[Binding, ...], name: str, names: tuple[str, ...]
+) -> Any:
+    """The function of job `name` keeping several values: runs the body, returns the
+    body's variables `names` (a MultiValueJob stores each on its own)."""
+
+    def run_values_cell() -> dict[str, Any]:
+        namespace = execute(code, bindings, None)
+        missing = [n for n in names if n not in namespace]
+        if missing:
+            shown = ", ".join(repr(n) for n in missing)
+            msg = (
+                f"the body of job {name!r} did not assign {shown}, which --values lists; "
+                f"assign {'it' if len(missing) == 1 else 'them'} in the cell, or remove "
+                f"{'it' if len(missing) == 1 else 'them'} from --values"
+            )
+            raise NameError(msg)
+        return {n: namespace[n] for n in names}
+
+    return run_values_cell
+
+
 def file_function(code: types.FunctionType, bindings: tuple[Binding, ...]) -> Any:
     """The function of a file job: runs the body with `out` bound to the output path(s)."""
 

@@ -36,7 +36,7 @@ from .history import History
 from .notebook_display import StatusTable, failed_why, seconds, uses, when
 from .script import CellJobs
 
-_INVARIANT_PREFIXES = ("PI:", "FI:", "file:")
+_INVARIANT_PREFIXES = ("PI:", "FI:", "file:", "value:")  # (value: a MultiValueJob's part)
 
 
 class CommandError(Exception):

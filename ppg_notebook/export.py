@@ -58,6 +58,12 @@ class JobCell:
     out: tuple[str, ...] = ()
     deps: tuple[str, ...] = ()
     cores: int = 1
+    values: tuple[str, ...] = ()  # --values
+
+    @property
+    def provides(self) -> tuple[str, ...]:
+        """The names it binds in the notebook: its values, else its own name."""
+        return self.values or (self.name,)
 
 
 @dataclass(frozen=True)
@@ -202,7 +208,11 @@ def _job_of(source: str) -> JobCell | str | None:
     problem = name_problem(args.name)
     if problem:
         return f"the job name {args.name!r} {problem}"
-    return JobCell(args.name, body, tuple(args.out), tuple(args.deps), args.cores)
+    bad = next((v for v in args.values if name_problem(v)), None)
+    if bad is not None:
+        return f"the value name {bad!r} {name_problem(bad)}"
+    values = tuple(args.values)
+    return JobCell(args.name, body, tuple(args.out), tuple(args.deps), args.cores, values)
 
 
 def _reads(source: str) -> set[str]:
@@ -316,7 +326,7 @@ def export(cells: list[tuple[str, str]], *, title: str = "", results: str = "omi
     notes: list[str] = []
     defaults = Defaults()
     parsed = {i: _job_of(s) for i, (t, s) in enumerate(cells, 1) if t == "code" and s.strip()}
-    jobs = {job.name for job in parsed.values() if isinstance(job, JobCell)}
+    jobs = {n for job in parsed.values() if isinstance(job, JobCell) for n in job.provides}
     chunks: list[Chunk] = []
     for number, (cell_type, source) in enumerate(cells, 1):
         if cell_type == "markdown":
@@ -448,7 +458,7 @@ def _read_new(line: str, defaults: Defaults, where: str, notes: list[str]) -> No
 
 
 def _job_reads(job: JobCell, jobs: set[str]) -> set[str]:
-    return ((_reads(job.body) - {OUT}) | set(job.deps)) & jobs - {job.name}
+    return ((_reads(job.body) - {OUT}) | set(job.deps)) & jobs - set(job.provides)
 
 
 def _dependency_order(chunks: list[Chunk], jobs: set[str]) -> list[Chunk]:
@@ -466,7 +476,7 @@ def _dependency_order(chunks: list[Chunk], jobs: set[str]) -> list[Chunk]:
         chunk = pending.pop(next(ready, 0))
         ordered.append(chunk)
         if chunk.job is not None:
-            placed.add(chunk.job.name)
+            placed.update(chunk.job.provides)
     return ordered
 
 
@@ -521,7 +531,7 @@ def _render(
             body.append(("setup", create))
             declared = True
     assert block is not None
-    jobs = {chunk.job.name for chunk in chunks if chunk.job is not None}
+    jobs = {n for chunk in chunks if chunk.job is not None for n in chunk.job.provides}
     for chunk in chunks:
         if chunk.kind == "job":
             assert chunk.job is not None
@@ -668,12 +678,15 @@ def _job_function(collector: str, job: JobCell, jobs: set[str]) -> str:
         options.append(f"deps=[{', '.join(py_string(d) for d in job.deps)}]")
     if job.cores != 1:
         options.append(f"cores={int(job.cores)}")
+    if job.values:
+        options.append(f"values=[{', '.join(py_string(v) for v in job.values)}]")
     decorator = _call(f"@{collector}.job", tuple(options), 0) if options else f"@{collector}.job"
     reads = free_names(ast.parse(job.body), job.body)
-    params = [n for n in reads if n in jobs and n != job.name]
+    params = [n for n in reads if n in jobs and n not in job.provides]
     if job.out and OUT in reads:
         params.append(OUT)
-    return function_text(decorator, job.name, job.body, params, value_job=not job.out)
+    value_job = not job.out
+    return function_text(decorator, job.name, job.body, params, value_job, job.values)
 
 
 def _join(parts: list[tuple[str, str]]) -> str:

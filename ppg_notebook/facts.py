@@ -23,15 +23,22 @@ def check_outputs(job: Job, record: dict[str, Any], refreshed: list[str]) -> str
     outs = record.get("out", ())
     if len(outs) != len(job.outputs):
         return "its outputs changed"
-    shown = job.paths or job.outputs
     for i, out in enumerate(outs):
         problem = _output_problem(job.outputs[i], out, job.empty_ok)
         if problem == "":
             refreshed.append(job.job_id)
         elif problem is not None:
-            what = "(its stored value)" if job.kind == "value" else repr(shown[i])
+            what = _shown_output(job, i)
             return f"its output {what} {problem}"
     return None
+
+
+def _shown_output(job: Any, i: int) -> str:
+    if job.kind == "value":
+        return "(its stored value)"
+    if job.kind == "values":
+        return f"(its stored value {job.names[i]!r})"
+    return repr((job.paths or job.outputs)[i])
 
 
 def recorded_outputs_problem(record: dict[str, Any], stored: str) -> str | None:

@@ -15,7 +15,8 @@ fingerprint; what one computed, the other does not compute again. The two direct
 
 - A value job returns its value with a last `return`: `return NAME` when the body
   assigns the job's name (a last line that only shows `NAME` becomes that return),
-  else `return <last expression>`.
+  else `return <last expression>`. A job keeping several values (`--values A B`)
+  returns them: `return A, B`.
 - The parameters are the jobs whose results the body reads, in order of first use, and
   `out` for a file job that reads its output path.
 - Lines are indented, except those that begin inside a string literal: they stay as
@@ -52,9 +53,19 @@ class FunctionBody:
 
 
 # --- cell -> function ------------------------------------------------------------------
-def function_text(decorator: str, name: str, body: str, params: list[str], value_job: bool) -> str:
-    """The decorated function standing for the cell `name` with this `body`."""
-    if value_job:
+def function_text(
+    decorator: str,
+    name: str,
+    body: str,
+    params: list[str],
+    value_job: bool,
+    values: tuple[str, ...] = (),
+) -> str:
+    """The decorated function standing for the cell `name` with this `body` (`values`:
+    the variables it keeps, --values)."""
+    if values:
+        body = body.rstrip("\n") + f"\nreturn {', '.join(values)}\n"
+    elif value_job:
         body = _with_return(name, body)
     noqa = _noqa_lines(body, params)
     strings = string_lines(body)
@@ -195,8 +206,10 @@ def _commentable_lines(source: str) -> set[int]:
 
 
 # --- function -> cell ------------------------------------------------------------------
-def cell_body(fn: Any, value_job: bool) -> FunctionBody:
-    """The cell a job function in a script stands for; CellError says what is wrong."""
+def cell_body(fn: Any, value_job: bool, values: tuple[str, ...] = ()) -> FunctionBody:
+    """The cell a job function in a script stands for; CellError says what is wrong.
+
+    `values`: the variables it keeps (--values); its last line returns them."""
     name = getattr(fn, "__name__", repr(fn))
     try:
         lines, start = inspect.getsourcelines(fn)
@@ -230,9 +243,14 @@ def cell_body(fn: Any, value_job: bool) -> FunctionBody:
         body_lines.append(line)
     body = "\n".join(body_lines) + "\n"
     line_in_file = start + first.lineno - 1
-    body = _without_return(
-        body, name, value_job, lambda line: located(name, filename, line_in_file + line - 1)
-    )
+
+    def at(line: int) -> str:
+        return located(name, filename, line_in_file + line - 1)
+
+    if values:
+        body = _without_values_return(body, values, at)
+    else:
+        body = _without_return(body, name, value_job, at)
     return FunctionBody(name, body, params, Where(filename, line_in_file, outer + len(indent)))
 
 
@@ -295,6 +313,27 @@ def _without_return(body: str, name: str, value_job: bool, at: Callable[[int], s
     start = _offset(body, final.lineno, final.col_offset)
     rest = body[start + len("return") :]
     return body[:start] + rest.lstrip(" \t")
+
+
+def _without_values_return(body: str, values: tuple[str, ...], at: Callable[[int], str]) -> str:
+    """The body without the last `return A, B` of a job keeping the values A and B."""
+    tree = ast.parse(body)
+    last = tree.body[-1]
+    returns = [n for n in _scope_walk(tree) if isinstance(n, ast.Return)]
+    wanted = ", ".join(values)
+    if (
+        not isinstance(last, ast.Return)
+        or last.value is None
+        or ast.unparse(last.value) != (wanted if len(values) == 1 else f"({wanted})")
+    ):
+        where = at(last.lineno)
+        msg = f"{where}: a job keeping the values {wanted} must end with `return {wanted}`"
+        raise CellError(msg)
+    if len(returns) > 1:
+        where = at(returns[0].lineno)
+        msg = f"{where}: `return` may only be the last statement of a job function"
+        raise CellError(msg)
+    return _replace(body, last, "").rstrip() + "\n"
 
 
 # --- shared ----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ NOWHERE = "nowhere"  # invariants: nothing runs, they only have a fingerprint
 # What the worker does with a job's function (see worker.py).
 TASK_FILE = "file"
 TASK_VALUE = "value"
+TASK_VALUES = "values"
 TASK_DUMP = "dump"
 TASK_PLOT = "plot"
 
@@ -365,18 +366,7 @@ class ValueJob(Job):
     def value(self) -> Any:
         """The stored return value (loaded from disk on first access after a run)."""
         if not self._loaded:
-            try:
-                self._value = cache.load(self.outputs[0])
-            except FileNotFoundError:
-                msg = f"ValueJob {self.job_id!r} has no stored value yet: run the pipeline first"
-                raise JobContractError(msg) from None
-            except DamagedValue as e:
-                cache.discard(e.path)
-                msg = (
-                    f"ValueJob {self.job_id!r}: {e}; it was damaged on disk and is removed: "
-                    f"the next run of the pipeline runs {self.job_id!r} again"
-                )
-                raise DamagedValue(msg, e.path) from e.__cause__
+            self._value = _load_value(f"ValueJob {self.job_id!r}", self.job_id, self.outputs[0])
             self._loaded = True
         return self._value
 
@@ -386,6 +376,75 @@ class ValueJob(Job):
 
     def _value_path(self) -> str | None:
         return self.outputs[0]
+
+
+def _load_value(what: str, job_id: str, path: str) -> Any:
+    """The value stored at `path` by job `job_id` (`what` names it in errors); a damaged
+    one is removed, so that the job runs again."""
+    try:
+        return cache.load(path)
+    except FileNotFoundError:
+        msg = f"{what} has no stored value yet: run the pipeline first"
+        raise JobContractError(msg) from None
+    except DamagedValue as e:
+        cache.discard(e.path)
+        msg = (
+            f"{what}: {e}; it was damaged on disk and is removed: "
+            f"the next run of the pipeline runs {job_id!r} again"
+        )
+        raise DamagedValue(msg, e.path) from e.__cause__
+
+
+class MultiValueJob(Job):
+    """`fn()` runs in a worker and returns a dict with a value for each of `names`; each
+    value is stored on disk on its own and is `job.values[name]` in the main process.
+
+    A dependant that needs only some of the values depends on their parts
+    (`job.part(name)`, a `ValuePart`): it reruns only when one of *those* values changed.
+    Depending on the job itself means depending on all of them.
+    """
+
+    __slots__ = ("_parts", "_values", "names")
+    kind = "values"
+    task = TASK_VALUES
+
+    def __init__(
+        self, name: str, names: Iterable[str], fn: Callable[[], Any], *, cores_needed: int = 1
+    ) -> None:
+        pipeline = current.get()
+        name = _name(name, type(self))
+        names = tuple(names)
+        if not names or len(set(names)) != len(names) or not all(isinstance(n, str) for n in names):
+            msg = f"MultiValueJob {name!r} needs distinct names for its values, got {names!r}"
+            raise ValueError(msg)
+        outputs = tuple(pipeline.value_path(f"{name}.{n}") for n in names)
+        super().__init__(name, fn, outputs, (), cores_needed=cores_needed)
+        self.names = names
+        self._values: dict[str, Any] = {}
+        pipeline.add_job(self)
+        self._parts = {n: ValuePart(self, n) for n in names}
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Every stored value by name (each loaded from disk on first access after a run)."""
+        return {n: self.value_of(n) for n in self.names}
+
+    def value_of(self, name: str) -> Any:
+        """The stored value `name`."""
+        if name not in self._values:
+            what = f"value {name!r} of MultiValueJob {self.job_id!r}"
+            self._values[name] = _load_value(what, self.job_id, self._parts[name].outputs[0])
+        return self._values[name]
+
+    def part(self, name: str) -> ValuePart:
+        """The value `name` as a dependency of its own."""
+        if name not in self._parts:
+            msg = f"MultiValueJob {self.job_id!r} has no value {name!r}; its values: {self.names}"
+            raise KeyError(msg)
+        return self._parts[name]
+
+    def forget_value(self) -> None:
+        self._values.clear()
 
 
 class PlotJob(FileGeneratingJob):
@@ -562,6 +621,24 @@ class FileInvariant(_Invariant):
         super().__init__("file:" + rel, None, (absolute,), (rel,))
         self.fingerprint = None  # computed by the pipeline from the file (with its stat cache)
         pipeline.add_job(self)
+
+
+class ValuePart(FileInvariant):
+    """One value of a `MultiValueJob` (id `value:JOB.NAME`), standing for it as an input of
+    its own: it depends on the job, and its fingerprint is its stored file's (mtime and
+    size first, its hash to confirm), so a dependant reruns only when that value changed."""
+
+    __slots__ = ("name", "owner")
+    kind = "part"
+
+    def __init__(self, job: MultiValueJob, name: str) -> None:
+        path = job.outputs[job.names.index(name)]
+        _Invariant.__init__(self, f"value:{job.job_id}.{name}", None, (path,), (path,))
+        self.fingerprint = None
+        self.owner = job.job_id
+        self.name = name
+        self.depends_on(job)
+        job.pipeline.add_job(self)
 
 
 def as_path_list(job: Job) -> Any:

@@ -68,6 +68,13 @@ class PipelineMagics(Magics):
     @argument("name", help="the job's name: a notebook variable holding its value (or paths)")
     @argument("--out", nargs="+", default=[], metavar="PATH", help="files the body writes")
     @argument(
+        "--values",
+        nargs="+",
+        default=[],
+        metavar="VAR",
+        help="the body's variables the job keeps, each bound and usable by its own name",
+    )
+    @argument(
         "--deps", nargs="+", default=[], metavar="NAME_OR_PATH", help="more jobs or input files"
     )
     @argument("--cores", type=int, default=1, help="cores the job needs (default 1)")
@@ -77,7 +84,9 @@ class PipelineMagics(Magics):
         """Declare the cell body as a job of the kernel's pipeline, then run it.
 
         Without --out the job's value is the body's variable NAME, else its last
-        expression; after the run NAME holds it. With --out, `out` is the output Path (a
+        expression; after the run NAME holds it. With --values A B, the job keeps the
+        body's variables A and B instead, each bound after the run and each a dependency
+        of its own for later bodies that read it. With --out, `out` is the output Path (a
         list for several) inside the body. Names of other jobs the body reads are
         dependencies, bound to their values (or output paths).
         """
@@ -89,6 +98,7 @@ class PipelineMagics(Magics):
                 cell,
                 namespace=self.shell.user_ns,
                 outs=args.out,
+                values=args.values,
                 deps=args.deps,
                 cores=args.cores,
                 reserved=self._reserved(),

@@ -17,6 +17,13 @@ Decisions where SPEC §6 is silent:
   does.
 - A cell that now declares a different kind of job or other outputs replaces its old job;
   the old one is kept (with a note) only while another job still depends on it.
+- `--values A B` (`values=`): the cell is one `MultiValueJob` named like the cell, and
+  each listed variable of the body is a value of its own: bound in the notebook by its
+  name, and a dependency of a later body that reads it through its `ValuePart`, so that
+  body reruns only when a value it reads changed. The cell's own name is not bound (it
+  would be the values again); a body reading it is told to read the values by name. Other
+  commands (`%ppg_run`, `%ppg_why`, `%ppg_invalidate`) take a value's name for its job.
+  `--values` and `--out` exclude each other: a job either keeps values or writes files.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from .jobs import (
     Job,
     ModuleReadsInvariant,
     MultiFileGeneratingJob,
+    MultiValueJob,
     ParameterInvariant,
     StyleInvariant,
     ValueJob,
@@ -81,16 +89,20 @@ class CellJob:
     invariants: list[str] = field(default_factory=list)  # ids of its captured globals
     shows_result: bool = False
     notes: list[str] = field(default_factory=list)  # said once, when it was declared
+    values: tuple[str, ...] = ()  # the names of its values (--values)
 
     @property
     def is_file(self) -> bool:
-        return self.job.kind != "value"
+        return self.job.kind not in ("value", "values")
 
-    def product(self) -> Any:
-        """What the name stands for: the stored value, or the output Path(s)."""
+    def product(self) -> dict[str, Any]:
+        """The notebook names the cell binds: its name to the stored value or the output
+        Path(s), or (--values) each value's name to it."""
+        if self.values:
+            return self.job.values  # type: ignore[attr-defined, no-any-return]
         if self.is_file:
-            return as_path_list(self.job)
-        return self.job.value  # type: ignore[attr-defined]
+            return {self.name: as_path_list(self.job)}
+        return {self.name: self.job.value}  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -122,15 +134,19 @@ class NotebookPipeline:
         reserved: set[str] | frozenset[str] = frozenset(),
         parsed: cells.Body | None = None,
         captured: cells.Captured | None = None,
+        values: list[str] | tuple[str, ...] = (),
     ) -> CellJob:
         """Declare (or replace) the job of cell `name`; raises CellError before any change.
 
+        `values`: the body's variables the job keeps, each a value of its own (--values).
         `parsed` and `captured`: the body analysed, and the globals it reads looked up, if
         done already (a script does both where its job function stands, then declares all
         jobs at once).
         """
         outs = list(outs or [])
+        values = tuple(values)
         self._check_name(name, reserved)
+        self._check_values(name, values, outs, reserved)
         if cores < 1:
             msg = f"job {name!r}: --cores must be at least 1, not {cores}"
             raise CellError(msg)
@@ -139,8 +155,8 @@ class NotebookPipeline:
         job_id = self._id_for(name, out_ids)
         self._check_id(name, job_id)
         if parsed is None:
-            parsed = cells.analyse(name, body, value_job=not outs)
-        bindings, upstream = self._upstream(name, parsed.free, outs)
+            parsed = cells.analyse(name, body, value_job=not outs and not values)
+        bindings, upstream = self._upstream(name, parsed.free, values)
         extra = self._extra_deps(name, deps or [])
         bound_here = {*upstream, cells.OUT} if outs else set(upstream)
         if captured is None:
@@ -171,10 +187,13 @@ class NotebookPipeline:
             invariants.append(ModuleReadsInvariant(f"{name}:imports", parsed.code, {}).job_id)
         if plotstate.uses_pyplot(cells.modules_read(captured, parsed)):
             invariants.append(StyleInvariant(f"{name}:matplotlib style").job_id)
-        if outs:
+        if values:
+            fn = cells.values_function(code, bindings, name, values)
+            job: Job = MultiValueJob(name, values, fn, cores_needed=cores)
+        elif outs:
             fn = cells.file_function(code, bindings)
             if len(outs) == 1:
-                job: Job = FileGeneratingJob(outs[0], fn, cores_needed=cores)
+                job = FileGeneratingJob(outs[0], fn, cores_needed=cores)
             else:
                 job = MultiFileGeneratingJob(outs, fn, cores_needed=cores)
         else:
@@ -183,11 +202,81 @@ class NotebookPipeline:
             job = ValueJob(name, fn, cores_needed=cores)
         job.depends_on(*upstream.values(), *extra, *invariants, *captured.jobs.values())
         if replaced:  # (a retired job took its invariants along; a kept one still needs them)
-            for stale in set(previous.invariants) - set(invariants):
+            stale_parts = [p for v, p in self._parts(previous).items() if v not in values]
+            for stale in [*stale_parts, *(set(previous.invariants) - set(invariants))]:
                 self.pipeline.remove_job(stale)
-        cell = CellJob(name, job, invariants, parsed.shows_result, notes)
+        cell = CellJob(name, job, invariants, parsed.shows_result and not values, notes, values)
         self.cells[name] = cell
         return cell
+
+    def _check_values(
+        self,
+        name: str,
+        values: tuple[str, ...],
+        outs: list[str],
+        reserved: set[str] | frozenset[str],
+    ) -> None:
+        """`--values`: names that can become notebook variables, kept by no other cell."""
+        if values and outs:
+            msg = (
+                f"job {name!r}: --values and --out exclude each other: a job keeps values "
+                f"(bound in the notebook) or writes files (--out). Split the cell in two"
+            )
+            raise CellError(msg)
+        for value in values:
+            problem = name_problem(value)
+            if problem is None and value in reserved:
+                problem = "is already used by IPython (a magic or one of its own variables)"
+            if problem is None and (value == name or values.count(value) > 1):
+                problem = "is listed twice (or is the job's own name)"
+            if problem is None and value in self.cells:
+                problem = "is already the name of a job"
+            owner = self._owner(value)
+            if problem is None and owner is not None and owner != name:
+                problem = f"is already kept by the cell of job {owner!r}"
+            if problem:
+                msg = f"job {name!r}: --values {value!r} {problem}. Use another variable name"
+                raise CellError(msg)
+        previous = self.cells.get(name)
+        if previous is not None and previous.values:
+            stale = {v: p for v, p in self._parts(previous).items() if v not in values}
+            self._check_unused(name, stale)
+        if name in self.cells or self._owner(name) is None:
+            return
+        msg = f"the job name {name!r} is already a value of job {self._owner(name)!r}"
+        raise CellError(msg)
+
+    def _owner(self, value: str) -> str | None:
+        """The cell keeping the value `value` (--values), if any."""
+        for cell in self.cells.values():
+            if value in cell.values:
+                return cell.name
+        return None
+
+    def _parts(self, cell: CellJob) -> dict[str, str]:
+        """Value name -> the id of its ValuePart, for a cell with --values."""
+        return {v: cell.job.part(v).job_id for v in cell.values}  # type: ignore[attr-defined]
+
+    def _check_unused(self, name: str, parts: dict[str, str]) -> None:
+        """Refuses to drop values (their parts, by name) that another job still reads."""
+        for value, part in parts.items():
+            users = self._users([part])
+            if users:
+                msg = (
+                    f"job {name!r} would no longer keep {value!r}, which job "
+                    f"{self._label(users[0])} reads. Keep it in --values, or change that "
+                    f"cell first"
+                )
+                raise CellError(msg)
+
+    def _users(self, ids: list[str]) -> list[str]:
+        """The jobs, other than `ids`, that depend on any of `ids`."""
+        wanted = set(ids)
+        return [
+            other
+            for other, job in self.pipeline.jobs.items()
+            if other not in wanted and wanted.intersection(job.upstream)
+        ]
 
     def _check_name(self, name: str, reserved: set[str] | frozenset[str]) -> None:
         problem = name_problem(name)
@@ -241,29 +330,48 @@ class NotebookPipeline:
             raise CellError(msg)
 
     def _upstream(
-        self, name: str, free: tuple[str, ...], outs: list[str]
+        self, name: str, free: tuple[str, ...], values: tuple[str, ...]
     ) -> tuple[tuple[cells.Binding, ...], dict[str, Job]]:
-        """The cell jobs the body names: how each is bound in the body, and the jobs."""
-        if name in free:
+        """The cell jobs (and values of cells) the body names: how each is bound in the
+        body, and the jobs (a value's ValuePart) it depends on."""
+        own = [n for n in (name, *values) if n in free]
+        if own:
             msg = (
-                f"the body of job {name!r} reads {name!r} before assigning it: a job cannot "
+                f"the body of job {name!r} reads {own[0]!r} before assigning it: a job cannot "
                 f"depend on its own previous value. Compute it from other jobs or globals"
             )
             raise CellError(msg)
         bindings = []
         upstream: dict[str, Job] = {}
         for n in free:
-            cell = self.cells.get(n)
-            if cell is None:
-                continue
-            job = cell.job
-            if job.job_id not in self.pipeline.jobs or self.pipeline.jobs[job.job_id] is not job:
-                continue  # replaced by a job declared without the magic
-            kind = "files" if job.kind == "multifile" else "file" if cell.is_file else "value"
-            paths = job.paths if cell.is_file else job.outputs
-            bindings.append(cells.binding(n, kind, paths, self.pipeline.workdir))
-            upstream[n] = job
+            found = self._upstream_job(name, n)
+            if found is not None:
+                bindings.append(found[0])
+                upstream[n] = found[1]
         return tuple(bindings), upstream
+
+    def _upstream_job(self, name: str, n: str) -> tuple[cells.Binding, Job] | None:
+        """How the name `n` a body reads is bound, and its job, if it is a job's."""
+        owner = self._owner(n)
+        cell = self.cells.get(owner if owner is not None else n)
+        if cell is None:
+            return None
+        job = cell.job
+        if job.job_id not in self.pipeline.jobs or self.pipeline.jobs[job.job_id] is not job:
+            return None  # replaced by a job declared without the magic
+        workdir = self.pipeline.workdir
+        if owner is not None:
+            part = job.part(n)  # type: ignore[attr-defined]
+            return cells.binding(n, "value", part.outputs, workdir), part
+        if cell.values:
+            msg = (
+                f"the body of job {name!r} reads {n!r}, a job that keeps several values "
+                f"({', '.join(cell.values)}): read the values it needs by their names"
+            )
+            raise CellError(msg)
+        kind = "files" if job.kind == "multifile" else "file" if cell.is_file else "value"
+        paths = job.paths if cell.is_file else job.outputs
+        return cells.binding(n, kind, paths, workdir), job
 
     def _extra_deps(self, name: str, deps: list[str]) -> list[Any]:
         """`--deps`: cell job names, job ids, or input files (which must exist or be made)."""
@@ -272,6 +380,10 @@ class NotebookPipeline:
             if dep == name:
                 msg = f"job {name!r} cannot depend on itself"
                 raise CellError(msg)
+            owner = self._owner(dep)
+            if owner is not None:
+                found.append(self.cells[owner].job.part(dep))  # type: ignore[attr-defined]
+                continue
             if dep in self.cells:
                 found.append(self.cells[dep].job)
                 continue
@@ -317,7 +429,15 @@ class NotebookPipeline:
     def _retire(self, previous: CellJob, new_outputs: set[str]) -> list[str]:
         """Forget the job a cell declared before, unless another job depends on it."""
         old = previous.job
+        parts = list(self._parts(previous).values())
         try:
+            users = self._users([*parts, old.job_id])
+            if users:  # (checked first: its values' parts go with it, or none does)
+                shown = ", ".join(repr(u) for u in users)
+                msg = f"job {old.job_id!r} is still needed: {shown} depend(s) on it"
+                raise DependencyError(msg)
+            for part in parts:
+                self.pipeline.remove_job(part)
             self.pipeline.remove_job(old.job_id)
         except DependencyError as e:
             if new_outputs & set(old.outputs):
@@ -344,10 +464,14 @@ class NotebookPipeline:
         return cell.name if cell.name == job_id else f"{cell.name} ({', '.join(cell.job.paths)})"
 
     def resolve(self, names: list[str]) -> list[str]:
-        """Job ids of cell names, job ids or output paths; CellError lists the known jobs."""
+        """Job ids of cell names, their values' names (--values: the job keeping the
+        value), job ids or output paths; CellError lists the known jobs."""
         ids = []
         for name in names:
-            if name in self.cells:
+            owner = self._owner(name)
+            if owner is not None:
+                ids.append(self.cells[owner].job.job_id)
+            elif name in self.cells:
                 ids.append(self.cells[name].job.job_id)
             elif name in self.pipeline.jobs:
                 ids.append(name)
@@ -401,7 +525,7 @@ class NotebookPipeline:
     def bind(self, report: RunReport, namespace: dict[str, Any]) -> None:
         """Bind the names of the jobs asked for, and of every cell job that ran."""
         for cell in self._wanted(report):
-            namespace[cell.name] = cell.product()
+            namespace.update(cell.product())
 
     def _wanted(self, report: RunReport) -> Iterator[CellJob]:
         for cell in self.cells.values():

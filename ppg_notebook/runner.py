@@ -31,7 +31,7 @@ from . import cache, facts, graph, hashing, plotstate, pool, reads, tracebacks
 from .decide import UNKNOWN, Reason, reason_to_run
 from .errors import CodeError, DamagedValue, FailedBefore, JobContractError, WorkerDied
 from .events import Event, Outcome, RunResult
-from .jobs import MAIN, NOWHERE, TASK_PLOT, WORKER, FileInvariant, Job
+from .jobs import MAIN, NOWHERE, TASK_PLOT, TASK_VALUES, WORKER, FileInvariant, Job
 from .userfiles import UserFiles, normalize_path
 from .worker import Context, Functions, Result, Task
 
@@ -118,7 +118,8 @@ def job_reason(
     """SPEC §3's rules for `job` given its history `record` and what it would consume
     (`refreshed` collects the ids of records whose outputs' or reads' stat changed but
     content did not; `details()`: the job's CodeDetails, asked for only to say which
-    piece of code changed; `states`: the files looked at in this run)."""
+    piece of code changed; `states`: the files looked at in this run). A value part
+    counts as the output of its job (rule 5), not as an invariant."""
     workdir = job.pipeline.workdir
     files = states or facts.FileStates()
     history = job.pipeline.history
@@ -128,7 +129,7 @@ def job_reason(
         code_key(job.job_id),
         lambda: facts.check_outputs(job, record, refreshed),  # type: ignore[arg-type]
         lambda i: describe(jobs.get(i), i),
-        lambda i: i not in jobs or jobs[i].where == NOWHERE,
+        lambda i: i not in jobs or (jobs[i].where == NOWHERE and jobs[i].kind != "part"),
         lambda key: _pieces(details() if details is not None else _NO_DETAILS, key),
         lambda: facts.read_problem(job.job_id, record, workdir, files, refreshed),  # type: ignore[arg-type]
         history.pieces,
@@ -146,6 +147,8 @@ def describe(job: Job | None, job_id: str) -> str:
         return f"parameter {job_id[3:]!r}"
     if kind == "function":
         return f"function {job_id[3:]!r}"
+    if kind == "part":
+        return f"job {job.owner!r} (its value {job.name!r})"  # type: ignore[union-attr]
     if kind == "input":
         return f"input file {job_id[5:]!r}"
     return f"job {job_id!r}"
@@ -590,7 +593,7 @@ class Runner:
             record["fp"] = self.fp[job_id]
         else:
             self.fp[job_id] = record["fp"]
-        if job.kind == "value":
+        if job.kind in ("value", "values"):
             job.forget_value()  # type: ignore[attr-defined]
         self.failures.pop(job_id, None)
         previous = self.records.get(job_id)
@@ -742,7 +745,11 @@ class Runner:
     # --- worker jobs -----------------------------------------------------------------
     def _task(self, job_id: str) -> Task:
         job = self.jobs[job_id]
-        extra = job.calc_job.outputs[0] if job.task == TASK_PLOT else None  # type: ignore[attr-defined]
+        extra: Any = None
+        if job.task == TASK_PLOT:
+            extra = job.calc_job.outputs[0]  # type: ignore[attr-defined]
+        elif job.task == TASK_VALUES:
+            extra = job.names  # type: ignore[attr-defined]
         return Task(
             job_id,
             job.task,

@@ -43,6 +43,7 @@ class _Cell:
     outs: tuple[str, ...]
     deps: tuple[str, ...]
     cores: int
+    values: tuple[str, ...]
     parsed: cells.Body
     captured: cells.Captured
 
@@ -62,38 +63,50 @@ class CellJobs:
         self.walker = CodeWalker(UserFiles.of(os.getcwd(), self.track))
 
     def job(
-        self, fn: F | None = None, /, *, out: Paths = (), deps: Paths = (), cores: int = 1
+        self,
+        fn: F | None = None,
+        /,
+        *,
+        out: Paths = (),
+        deps: Paths = (),
+        cores: int = 1,
+        values: Sequence[str] = (),
     ) -> Any:
         """Decorator declaring a `%%ppg_job` cell as a function (see jobdefs.py).
 
         `@cells.job` is a value job named like the function; `@cells.job(out=PATH)` (or a
-        list of paths) a file job, `deps` what `--deps` lists, `cores` what `--cores` says.
+        list of paths) a file job, `deps` what `--deps` lists, `cores` what `--cores` says,
+        `values` what `--values` lists (the function then ends with `return` of them).
         The function is returned as it is.
         """
-        outs, extra = _strings(out), _strings(deps)
+        outs, extra, kept = _strings(out), _strings(deps), tuple(values)
 
         def declare(fn: F) -> F:
-            self._add(fn, outs, extra, cores)
+            self._add(fn, outs, extra, cores, kept)
             return fn
 
         return declare if fn is None else declare(fn)
 
-    def _add(self, fn: Any, outs: list[str], deps: list[str], cores: int) -> None:
-        found = jobdefs.cell_body(fn, value_job=not outs)
+    def _add(
+        self, fn: Any, outs: list[str], deps: list[str], cores: int, values: tuple[str, ...]
+    ) -> None:
+        value_job = not outs and not values
+        found = jobdefs.cell_body(fn, value_job=value_job, values=values)
         name = found.name
-        parsed = cells.analyse(name, found.body, value_job=not outs, where=found.where)
+        parsed = cells.analyse(name, found.body, value_job=value_job, where=found.where)
         where = jobdefs.located(name, found.where.filename, fn.__code__.co_firstlineno)
         if any(cell.name == name for cell in self.cells):
             msg = f"{where}: a job of that name is defined above already; rename one of them"
             raise CellError(msg)
-        jobs = {cell.name for cell in self.cells}
+        jobs = {n for cell in self.cells for n in cell.values or (cell.name,)}
         reads = [n for n in parsed.free if n in jobs]
         _check_params(where, found.params, reads, jobs, outs, OUT in parsed.free)
         bound = {*reads, OUT} if outs else set(reads)
         names = [n for n in parsed.free if n not in bound]
         captured = capture_globals(name, names, fn.__globals__, parsed, self.walker)
         unread = [p for p in found.params if p in jobs and p not in reads and p not in deps]
-        self.cells.append(_Cell(found, tuple(outs), (*deps, *unread), cores, parsed, captured))
+        cell = _Cell(found, tuple(outs), (*deps, *unread), cores, values, parsed, captured)
+        self.cells.append(cell)
 
     def declare(
         self,
@@ -120,6 +133,7 @@ class CellJobs:
                 outs=list(cell.outs),
                 deps=list(cell.deps),
                 cores=cell.cores,
+                values=cell.values,
                 parsed=cell.parsed,
                 captured=cell.captured,
             )

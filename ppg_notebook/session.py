@@ -338,8 +338,9 @@ class Pipeline:
         for job_id in order:
             job = self.jobs[job_id]
             try:
-                if job.where == NOWHERE:
-                    fp[job_id] = self._invariant_fingerprint(job, records)
+                if job.where == NOWHERE:  # (a value part waits for its job)
+                    waits = any(fp[u] == UNKNOWN for u in upstream[job_id])
+                    fp[job_id] = UNKNOWN if waits else self._invariant_fingerprint(job, records)
                     plan[job_id] = None
                     continue
                 inputs = job_inputs(job, upstream[job_id], fp)

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from . import cache, hashing, plotstate, reads
 from .errors import JobContractError
-from .jobs import TASK_DUMP, TASK_PLOT, TASK_VALUE
+from .jobs import TASK_DUMP, TASK_PLOT, TASK_VALUE, TASK_VALUES
 from .tracebacks import user_frames
 from .userfiles import UserFiles
 
@@ -36,7 +36,7 @@ class Task(NamedTuple):
     with_path: bool
     multi: bool
     empty_ok: bool
-    extra: str | None  # the stored calc result a plot job draws
+    extra: Any  # the stored calc result a plot job draws; the names of a job's values
     log_path: str
     # A task chained to the one before it in its batch (which it depends on) runs only if
     # that one succeeded, and - when `unless` is set - only if that one's output fingerprint
@@ -333,6 +333,9 @@ def _execute(task: Task) -> str:
                 f"stored: {e}. To fix it, {fix}"
             )
             raise JobContractError(msg) from None
+    if task.task == TASK_VALUES:
+        _store_values(task, task.fn())
+        return ""
     if task.task == TASK_PLOT:
         figure = task.fn(cache.load(task.extra))
         if not hasattr(figure, "savefig"):
@@ -350,6 +353,29 @@ def _execute(task: Task) -> str:
     else:
         task.fn()
     return ""
+
+
+def _store_values(task: Task, values: Any) -> None:
+    """Store each of a MultiValueJob's values in its own file (task.extra: their names)."""
+    names = task.extra
+    if not isinstance(values, dict) or set(values) != set(names):
+        got = sorted(values) if isinstance(values, dict) else type(values).__name__
+        msg = (
+            f"job {task.job_id!r} must return a dict with exactly the values "
+            f"{', '.join(names)}; it returned {got}"
+        )
+        raise JobContractError(msg)
+    for name, path in zip(names, task.outputs, strict=True):
+        try:
+            cache.store(values[name], path)
+        except cache.StoreError as e:
+            value = values[name]
+            msg = (
+                f"job {task.job_id!r}: its code ran, but its value {name!r} "
+                f"(a {type(value).__module__}.{type(value).__qualname__}) could not be "
+                f"stored: {e}. Make {name!r} something picklable (plain data, arrays, frames)"
+            )
+            raise JobContractError(msg) from None
 
 
 def _describe_output(task: Task, path: str) -> list[Any]:

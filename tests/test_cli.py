@@ -135,3 +135,28 @@ def test_export_writes_the_script(tmp_path: Path) -> None:
     text = (tmp_path / "pipeline.py").read_text()
     assert "# print(numbers)" in text
     compile(text, "pipeline.py", "exec")
+
+
+def test_run_of_a_notebook_with_values_reruns_only_what_reads_a_changed_value(
+    tmp_path: Path,
+) -> None:
+    # pair -> low -> below;  pair -> high -> above
+    cells = [
+        "%load_ext ppg_notebook",
+        MARK,
+        "top = 9",
+        "%%ppg_job pair --values low high\nmark('pair')\nlow, high = 1, top",
+        "%%ppg_job below\nmark('below')\nbelow = low - 1",
+        "%%ppg_job above\nmark('above')\nabove = high + 1",
+    ]
+    notebook = tmp_path / "values.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells]), notebook)
+    first = cli("run", str(notebook), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert runs(tmp_path) == ["above", "below", "pair"]
+    notebook.write_text(notebook.read_text().replace("top = 9", "top = 10"))
+    second = cli("run", str(notebook), cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert runs(tmp_path) == ["above", "pair"]  # low is the same: below stays up to date
+    status = cli("status", cwd=tmp_path)
+    assert "pair" in status.stdout and "value:" not in status.stdout, status.stdout

@@ -361,3 +361,71 @@ def test_a_round_trip_keeps_what_jobs_use_of_modules_and_files(tmp_path: Path) -
         assert new_runs(project) == ["cleaned"]
     execute(notebook, project)  # the notebook picks up the script's results
     assert new_runs(project) == []
+
+
+SPLIT = (
+    "%%ppg_job split --values X_train X_test y_train y_test\n"
+    "mark('split')\n"
+    "X, y = load_iris(return_X_y=True)\n"
+    "X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, "
+    "random_state=0)"
+)
+
+
+def values_notebook(split: str = SPLIT) -> nbformat.NotebookNode:
+    # split -> X_train, y_train -> model -> score (X_test, y_test)
+    return new_notebook(
+        cells=[
+            new_code_cell("%load_ext ppg_notebook"),
+            new_code_cell("%ppg_new --cores 2"),
+            new_code_cell(MARK),
+            new_code_cell(
+                "from sklearn.datasets import load_iris\n"
+                "from sklearn.linear_model import LogisticRegression\n"
+                "from sklearn.model_selection import train_test_split\n\n"
+                "test_size = 0.25"
+            ),
+            new_code_cell(split),
+            new_code_cell(
+                "%%ppg_job model\nmark('model')\n"
+                "model = LogisticRegression(max_iter=500).fit(X_train, y_train)"
+            ),
+            new_code_cell("%%ppg_job score\nmark('score')\nscore = model.score(X_test, y_test)"),
+            new_code_cell("%%ppg_job n_test\nmark('n_test')\nn_test = len(y_test)"),
+            new_code_cell("print(score, n_test, len(X_train))"),
+        ]
+    )
+
+
+def test_values_round_trip_through_the_script_and_the_command_line(tmp_path: Path) -> None:
+    notebook = values_notebook()
+    execute(notebook, tmp_path)
+    assert new_runs(tmp_path) == ["model", "n_test", "score", "split"]
+    assert "38 112" in notebook.cells[-1].outputs[0]["text"]  # score, then the sizes
+    nb_path = tmp_path / "values.ipynb"
+    nbformat.write(notebook, nb_path)
+
+    script = export_with_cli(nb_path, tmp_path / "pipeline.py")
+    text = script.read_text(encoding="utf-8")
+    assert '@cells.job(values=["X_train", "X_test", "y_train", "y_test"])' in text
+    assert "    return X_train, X_test, y_train, y_test\n" in text
+    assert "def model(X_train, y_train):" in text and "def n_test(y_test):" in text
+    lint = subprocess.run(
+        [RUFF, "check", "--no-cache", "--isolated", str(script)], capture_output=True, text=True
+    )
+    assert lint.returncode == 0, lint.stdout + text
+    done = python(script)
+    assert done.returncode == 0, done.stderr
+    assert "nothing to do: 4 up to date" in done.stdout
+    assert new_runs(tmp_path) == []
+
+    # a bigger test set changes every value; `ppg-notebook run` of the edited notebook
+    nb_path.write_text(nb_path.read_text().replace("test_size = 0.25", "test_size = 0.5"))
+    run = subprocess.run(
+        [CLI, "run", str(nb_path)], capture_output=True, text=True, cwd=tmp_path, timeout=180
+    )
+    assert run.returncode == 0, run.stderr
+    assert new_runs(tmp_path) == ["model", "n_test", "score", "split"]
+    done = python(script, "--dry-run")  # the script still reads the old test_size
+    assert "will run    split: parameter 'split:test_size' changed" in done.stdout, done.stdout
+    assert "may run     n_test: job 'split' (its value 'y_test') will run first" in done.stdout

@@ -550,3 +550,88 @@ def test_ppg_du_and_ppg_gc_in_the_kernel(sh: Shell) -> None:
     assert "removed old" in sh.ok("%ppg_gc")
     assert "old" not in sh.ok("%ppg_du")
     assert sh.ns["kept"] == 1
+
+
+# --- --values: one job, several results ------------------------------------------------
+SPLIT = """%%ppg_job split --values X_train X_test y_train y_test
+from sklearn.model_selection import train_test_split
+mark('split')
+X = [[i, i * scale] for i in range(10)]
+y = [i % 2 for i in range(10)]
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
+"""
+
+
+def test_values_binds_every_name_and_each_is_a_dependency_of_its_own(sh: Shell) -> None:
+    # split -> X_train -> n_train;  split -> y_test -> n_test  (one job, four values)
+    sh.ok("scale = 1")
+    out = sh.ok(SPLIT)
+    assert "split ran (it has never run)" in out
+    assert [len(sh.ns[n]) for n in ("X_train", "X_test", "y_train", "y_test")] == [7, 3, 7, 3]
+    assert "split" not in sh.ns  # the values are the results, not the job's name
+    sh.ok("%%ppg_job n_train\nmark('n_train')\nn_train = sum(x[1] for x in X_train)")
+    sh.ok("%%ppg_job n_test\nmark('n_test')\nn_test = sum(y_test)")
+    assert sh.ran() == ["n_test", "n_train", "split"]
+    assert sh.ns["n_train"] == sum(x[1] for x in sh.ns["X_train"])
+    # another scale changes X_train and X_test only: n_test, reading y_test, does not rerun
+    sh.ok("scale = 3")
+    sh.ok(SPLIT.replace("--values", "--no-run --values"))
+    why = sh.ok("%ppg_why n_test")
+    assert "'n_test' may run: job 'split' (its value 'y_test') will run first" in why
+    sh.ok("%ppg_run")
+    assert sh.ran() == ["n_train", "split"]
+    assert sh.ns["n_train"] == sum(x[1] for x in sh.ns["X_train"])
+    assert sh.ns["X_train"][0][1] == 3 * sh.ns["X_train"][0][0]
+
+
+def test_values_names_stand_for_their_job_in_the_line_magics(sh: Shell) -> None:
+    sh.ok("%%ppg_job pair --values low high\nmark('pair')\nlow, high = 1, 9")
+    assert "'pair' is up to date" in sh.ok("%ppg_why high")
+    assert "invalidated pair" in sh.ok("%ppg_invalidate low")
+    sh.ok("%ppg_run high")
+    assert sh.ran() == ["pair", "pair"]
+    rows = sh.ip.run_line_magic("ppg_status", "").rows
+    assert [(r["job"], r["state"]) for r in rows] == [("pair", "up to date")]
+
+
+def test_a_value_the_body_did_not_assign_is_named_with_how_to_fix_it(sh: Shell) -> None:
+    result = sh.run("%%ppg_job pair --values low high\nlow = 1")
+    text = "\n".join(result.error_in_exec._render_traceback_())
+    assert "the body of job 'pair' did not assign 'high', which --values lists" in text
+    assert "assign it in the cell, or remove it from --values" in text
+    assert "low" not in sh.ns
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("%%ppg_job two --values a --out f.txt\na = 1", "--values and --out exclude each other"),
+        ("%%ppg_job two --values a a\na = 1", "--values 'a' is listed twice"),
+        ("%%ppg_job two --values 3a\nx = 1", "--values '3a' is not a valid Python identifier"),
+        ("%%ppg_job two --values low\nlow = 2", "'low' is already kept by the cell of job 'pair'"),
+        ("%%ppg_job low\nlow = 2", "the job name 'low' is already a value of job 'pair'"),
+        ("%%ppg_job two\ntwo = pair", "reads 'pair', a job that keeps several values (low, high)"),
+        ("%%ppg_job pair --values low high\nlow = high = low + 1", "reads 'low' before assign"),
+    ],
+)
+def test_bad_values_are_refused_before_anything_changes(sh: Shell, cell: str, message: str) -> None:
+    sh.ok("%%ppg_job pair --values low high\nlow, high = 1, 9")
+    jobs = dict(sh.pipeline.jobs)
+    result = sh.run(cell)
+    error = result.error_in_exec or result.error_before_exec
+    assert isinstance(error, UsageError), error
+    assert message in str(error)
+    assert sh.pipeline.jobs == jobs
+    assert "nothing to do" in sh.ok("%ppg_run")
+
+
+def test_a_value_a_later_job_reads_cannot_be_dropped_from_values(sh: Shell) -> None:
+    sh.ok("%%ppg_job pair --values low high\nlow, high = 1, 9")
+    sh.ok("%%ppg_job top\ntop = high + 1")
+    error = sh.run("%%ppg_job pair --values low\nlow = 1").error_in_exec
+    assert "would no longer keep 'high', which job 'top' reads" in str(error)
+    sh.ok("%%ppg_job pair --values low high extra\nlow, high, extra = 1, 9, 0")
+    assert sh.ns["extra"] == 0
+    sh.ok("%%ppg_job top\ntop = low + 1")
+    sh.ok("%%ppg_job pair --values low\nlow = 1")  # nothing reads high any more
+    assert "value:pair.high" not in sh.pipeline.jobs

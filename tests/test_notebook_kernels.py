@@ -163,6 +163,7 @@ def test_tutorial_notebook_runs(tmp_path: Path) -> None:
     notebook = execute(_copy("tutorial.ipynb", tmp_path), tmp_path)
     text = "\n".join(outputs(cell) for cell in notebook.cells)
     assert "ppg: squares ran (it has never run)" in text
+    assert "ppg: split ran (it has never run)" in text and "'split' is up to date" in text
     assert "ZeroDivisionError" in text and "ratios = [100 / d for d in divisors]" in text
     assert "would shadow the Python builtin" in text
     assert "ppg: ran: squares" in text  # invalidated, rerun, nothing downstream

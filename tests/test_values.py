@@ -45,3 +45,51 @@ def test_values_joblib_cannot_hash_are_stored_and_unstorable_ones_say_so(script)
     assert not [name for name in leftovers if name.startswith(".tmp")], leftovers
     second = script.run()
     assert second.runs == [], second.describe()  # the masked array's fingerprint is stable
+
+
+MULTI = """
+ppg.new_pipeline(cores=1)
+SCALE = 1  # edited by the test
+
+
+def split():
+    mark("split")
+    return {"x": [1, 2, 3 * SCALE], "y": "labels"}
+
+
+def use(name):
+    def fn():
+        mark("use_" + name)
+        return name
+
+    return fn
+
+
+job = ppg.MultiValueJob("split", ["x", "y"], split)
+ppg.ValueJob("use_x", use("x")).depends_on(job.part("x"))
+ppg.ValueJob("use_y", use("y")).depends_on(job.part("y"))
+print("@@WHY", ppg.why("use_y").splitlines()[0])
+run_and_report()
+print("@@VALUES", job.values)
+"""
+
+
+def test_a_multi_value_job_reruns_only_the_dependants_of_a_value_that_changed(script) -> None:  # type: ignore[no-untyped-def]
+    script.write(MULTI)
+    first = script.run().ok()
+    assert sorted(first.runs) == ["split", "use_x", "use_y"], first.describe()
+    assert "@@VALUES {'x': [1, 2, 3], 'y': 'labels'}" in first.stdout
+    assert script.run().ok().runs == []
+    script.edit("SCALE = 1", "SCALE = 2")
+    third = script.run().ok()
+    assert third.runs == ["split", "use_x"], third.describe()  # y came out the same
+    assert "@@WHY 'use_y' may run: job 'split' (its value 'y') will run first" in third.stdout
+    assert "@@VALUES {'x': [1, 2, 6], 'y': 'labels'}" in third.stdout
+
+
+def test_a_multi_value_job_that_returns_other_values_fails_naming_them(script) -> None:  # type: ignore[no-untyped-def]
+    script.write(MULTI.replace('"y": "labels"', '"z": "labels"'))
+    run = script.run()
+    assert run.result is not None, run.describe()
+    error = run.result["failed"]["split"]
+    assert "must return a dict with exactly the values x, y; it returned ['x', 'z']" in error
