@@ -33,7 +33,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from . import current, dag_model, value_preview
+from . import current, dag_model, dag_static, value_preview
 from .background import RunInProgress, runs_of
 from .errors import JobsFailed, PipelineError
 from .events import Event, Outcome, RunResult
@@ -82,6 +82,7 @@ class PipelineWidget(anywidget.AnyWidget):
         self._reasons: dict[str, Any] = {}  # the plan of the last refresh
         self._records: dict[str, Any] = {}  # the history as the last refresh read it
         self._graph_timer: threading.Timer | None = None
+        self._picture: Any = None  # the display handle of the static picture, once shown
         self.states: dict[str, str] = {}  # what the front end has been told, plus pending
         self._pending: dict[str, str] = {}
         self._upstream_failed: set[str] = set()
@@ -129,6 +130,27 @@ class PipelineWidget(anywidget.AnyWidget):
             self.states = states
             self._pending.clear()
             self._send_status(states, full=True, durations=durations)
+            if self._picture is not None:
+                self._picture.update({"text/html": self.picture()}, raw=True)
+
+    # --- saved notebooks -------------------------------------------------------------
+    def picture(self) -> str:
+        """A static HTML picture of the graph with its states (`dag_static.py`)."""
+        with self._lock:
+            if self.model is None or self.view is None:
+                return ""
+            return dag_static.picture(self.model, self.view, self.states, self.title)
+
+    def _ipython_display_(self) -> None:
+        """Two outputs: the static picture (for nbviewer, GitHub and a notebook reopened
+        without a kernel, where JupyterLab has no widget model to draw) and the live widget,
+        which hides the picture while it runs."""
+        from IPython.display import display
+
+        self._picture = display({"text/html": self.picture()}, raw=True, display_id=True)
+        bundle = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        display(data, metadata=metadata, raw=True)
 
     def _show(self, model: dag_model.GraphModel | None = None) -> None:
         """Send the picture of `model` (or the current one) as expanded and focused now."""

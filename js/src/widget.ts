@@ -84,6 +84,12 @@ function findCell(root: HTMLElement, cellId: string, count: string): Element | n
   return null;
 }
 
+/** The saved-notebook picture (`dag_static.py`) beside this live widget is not needed
+ *  while it lives; a class (not a one-off hide) because the picture is re-rendered. */
+function hideStaticPicture(el: HTMLElement) {
+  el.closest(".jp-OutputArea")?.classList.add("ppg-live");
+}
+
 function render({ model, el }: { model: Model; el: HTMLElement }) {
   const root = h("div", "ppg-dag");
   root.tabIndex = 0;
@@ -121,7 +127,12 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
     const g = target.closest?.("g.node");
     if (g) select(g.getAttribute("data-job") ?? g.getAttribute("data-group"));
   });
-  new ResizeObserver(() => (pz.fitted ? pz.fit() : pz.reveal(selected ? painter.nodeOf.get(selected) : undefined))).observe(canvas);
+  // Also the first sign that the view is in the page (render() runs before it is).
+  new ResizeObserver(() => {
+    hideStaticPicture(el);
+    if (pz.fitted) pz.fit();
+    else pz.reveal(selected ? painter.nodeOf.get(selected) : undefined);
+  }).observe(canvas);
 
   function showMessage(text: string, ok: boolean) {
     message.hidden = !text;
