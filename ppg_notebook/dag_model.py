@@ -1,10 +1,12 @@
 """The pipeline as the DAG widget shows it: nodes, DOT text, and each node's state code.
 
 Pure data in, data out: nothing here runs jobs or talks to a front end. `widget.py` sends
-`GraphModel.dot` once per graph shape and `state_codes` changes after that.
+a `GraphView` (groups collapsed or expanded, maybe focused on one job) once per picture
+and `state_code` changes after that.
 
 A state code is the node's health (its fill) with a trailing `*` when the job must run (its
-border: amber, dashed):
+border: amber, dashed) or `?` when it may run (an upstream job runs first; this one runs
+only if that output changes: amber, dotted):
 
     ok        up to date (green)          running   running now (blue, animated)
     failed    failed (red)                queued    waiting to run (light blue)
@@ -14,11 +16,13 @@ border: amber, dashed):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import graphviz
 
+from . import dag_groups
 from .decide import Reason
 from .events import Outcome
 
@@ -73,10 +77,96 @@ class GraphModel:
         """Equal keys mean the same picture: no new layout needed."""
         return (self.nodes, self.labels, self.edges)
 
+    def view(self, expanded: frozenset[str] = frozenset(), focus: str | None = None) -> GraphView:
+        """What is drawn: groups collapsed but for `expanded` (group keys), and with `focus`
+        only that job and everything up- and downstream of it."""
+        focus = focus if focus in self.nodes else None
+        jobs: Sequence[int] = range(len(self.nodes))
+        if focus is not None:
+            jobs = sorted(_closure(self.nodes.index(focus), self.edges))
+        local = {j: k for k, j in enumerate(jobs)}
+        sub_edges = [(local[a], local[b]) for a, b in self.edges if a in local and b in local]
+        sub_names = [self.labels[j] for j in jobs]
+        sub_kinds = [self.kinds[j] for j in jobs]
+        groups = dag_groups.find_groups(sub_kinds, sub_edges, sub_names)
+        expanded_jobs = frozenset(m for g in groups if g.key in expanded for m in g.members)
+        if expanded_jobs:
+            groups = dag_groups.find_groups(sub_kinds, sub_edges, sub_names, expanded_jobs)
+        group_of = {m: g for g in groups for m in g.members}
+        drawn: list[Drawn] = []
+        where: dict[int, int] = {}  # job index (local) -> drawn index
+        for k in range(len(jobs)):
+            g = group_of.get(k)
+            if g is None:
+                where[k] = len(drawn)
+                drawn.append(
+                    Drawn(self.nodes[jobs[k]], self.labels[jobs[k]], sub_kinds[k], (jobs[k],))
+                )
+            elif g.members[0] == k:
+                for m in g.members:
+                    where[m] = len(drawn)
+                label = f"{g.pattern} ×{len(g.members)}"
+                members = tuple(jobs[m] for m in g.members)
+                drawn.append(Drawn(g.key, label, sub_kinds[k], members))
+        edges = sorted({(where[a], where[b]) for a, b in sub_edges if where[a] != where[b]})
+        return GraphView(tuple(drawn), tuple(edges), focus)
+
+    def to_json(self) -> dict[str, Any]:
+        """Every job and edge: the page searches, focuses and links with these."""
+        return {
+            "jobs": [list(t) for t in zip(self.nodes, self.labels, self.kinds, strict=True)],
+            "edges": [list(e) for e in self.edges],
+        }
+
+
+def _closure(start: int, edges: tuple[tuple[int, int], ...]) -> set[int]:
+    """`start` and every job up- or downstream of it, transitively."""
+    ups: dict[int, list[int]] = {}
+    downs: dict[int, list[int]] = {}
+    for a, b in edges:
+        ups.setdefault(b, []).append(a)
+        downs.setdefault(a, []).append(b)
+    seen = {start}
+    for links in (ups, downs):
+        todo = [start]
+        while todo:
+            for j in links.get(todo.pop(), ()):
+                if j not in seen:
+                    seen.add(j)
+                    todo.append(j)
+    return seen
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One node of the picture: a job (`key` = its id) or a group of them."""
+
+    key: str
+    label: str
+    kind: str
+    members: tuple[int, ...]  # job indices into GraphModel.nodes
+
+    @property
+    def is_group(self) -> bool:
+        return self.key.startswith("group:")
+
+
+@dataclass(frozen=True)
+class GraphView:
+    """The drawn nodes and their edges, and the DOT text Graphviz lays out."""
+
+    drawn: tuple[Drawn, ...]
+    edges: tuple[tuple[int, int], ...]  # (upstream drawn index, downstream drawn index)
+    focus: str | None = None
+
     def dot(self) -> str:
-        """DOT text: node `n<i>` is `nodes[i]`; the front end finds it by that id."""
+        """DOT text: node `n<i>` is `drawn[i]`; the front end finds it by that id.
+
+        Every node has a second label line: a job's last duration, a group's state bar (the
+        page fills it in), so that neither changes the layout.
+        """
         attrs = {"rankdir": "LR", "bgcolor": "transparent", "nodesep": "0.15", "ranksep": "0.5"}
-        if len(self.nodes) > LARGE:
+        if len(self.drawn) > LARGE:
             attrs.update(_FAST)
         g = graphviz.Digraph(
             "pipeline",
@@ -91,17 +181,26 @@ class GraphModel:
             },
             edge_attr={"arrowsize": "0.6"},
         )
-        for i, (label, kind) in enumerate(zip(self.labels, self.kinds, strict=True)):
-            shape = SHAPES.get(kind, "box")
-            g.node(f"n{i}", label=label, id=f"n{i}", shape=shape)
+        for i, d in enumerate(self.drawn):
+            extra = {"peripheries": "2", "width": "1.6"} if d.is_group else {}
+            second = "\u2007" * 12 if d.is_group else "\u2007" * 6
+            g.node(
+                f"n{i}",
+                label=f"{d.label}\\n{second}",
+                id=f"n{i}",
+                shape=SHAPES.get(d.kind, "box"),
+                **extra,
+            )
         for a, b in self.edges:
             g.edge(f"n{a}", f"n{b}")
         return g.source
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, model: GraphModel) -> dict[str, Any]:
         return {
             "dot": self.dot(),
-            "nodes": [list(t) for t in zip(self.nodes, self.labels, self.kinds, strict=True)],
+            "nodes": [[d.key, d.label, d.kind, list(d.members)] for d in self.drawn],
+            "focus": self.focus,
+            **model.to_json(),
         }
 
 
@@ -133,9 +232,10 @@ def state_code(reason: Reason | None, record: dict[str, Any] | None) -> str:
         return "ok"
     if reason.rule == 0:
         return "lazy"
+    mark = "?" if reason.maybe else "*"
     outcome = (record or {}).get("o")
     if outcome == "failed":
-        return "failed*"
+        return "failed" + mark
     if outcome == "ok":
-        return "ok*"
-    return "none*"
+        return "ok" + mark
+    return "none" + mark

@@ -105,6 +105,7 @@ class PipelineMagics(Magics):
             )
         except PipelineError as e:
             raise UsageError(str(e)) from None
+        declared.cell_id, declared.execution_count = self._cell_of_execution()
         for note in declared.notes:
             print(note)
         if args.no_run:
@@ -116,6 +117,14 @@ class PipelineMagics(Magics):
         if declared.shows_result and outcome in (Outcome.RAN, Outcome.UP_TO_DATE):
             return self.shell.user_ns[args.name]
         return None
+
+    def _cell_of_execution(self) -> tuple[str, int | None]:
+        """The executing cell: the id JupyterLab 4 and Notebook 7 send in the request's
+        metadata, and the count its prompt shows."""
+        kernel = getattr(self.shell, "kernel", None)
+        parent = kernel.get_parent() if hasattr(kernel, "get_parent") else {}
+        cell_id = (parent or {}).get("metadata", {}).get("cellId", "")
+        return str(cell_id or ""), getattr(self.shell, "execution_count", None)
 
     # --- line magics -----------------------------------------------------------------
     @magic_arguments()

@@ -90,6 +90,10 @@ class CellJob:
     shows_result: bool = False
     notes: list[str] = field(default_factory=list)  # said once, when it was declared
     values: tuple[str, ...] = ()  # the names of its values (--values)
+    # The notebook cell that declared it, when known: the front end's cell id and the
+    # execution count its prompt shows (the widget's "Go to cell").
+    cell_id: str = ""
+    execution_count: int | None = None
 
     @property
     def is_file(self) -> bool:

@@ -84,6 +84,8 @@ class Pipeline:
         self.jobs: dict[str, Job] = {}
         self.producers: dict[str, str] = {}  # absolute output path -> job id
         self.listeners: list[Callable[[Event], None]] = []
+        # Called with the job's id after a job is declared, replaced or removed (the widget).
+        self.graph_listeners: list[Callable[[str], None]] = []
         self._stop = threading.Event()
         self._history: History | None = None
         # Jobs that failed in this session, with the inputs they failed with (runner.py).
@@ -109,7 +111,12 @@ class Pipeline:
                 self.producers[path] = job_id
         job.pipeline = self
         self.jobs[job_id] = job
+        self._graph_changed(job_id)
         return job
+
+    def _graph_changed(self, job_id: str) -> None:
+        for listener in self.graph_listeners:
+            listener(job_id)
 
     def _redefine(self, old: Job, new: Job) -> None:
         if self.allow_redefinition:
@@ -147,6 +154,7 @@ class Pipeline:
         for path in job.outputs:
             if self.producers.get(path) == job_id:
                 del self.producers[path]
+        self._graph_changed(job_id)
 
     def value_path(self, name: str) -> str:
         return os.path.join(self.dir, "cache", "values", safe_name(name) + ".joblib")

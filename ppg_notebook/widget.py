@@ -1,17 +1,23 @@
 """The live DAG widget (`%ppg_dag`, `ppg_notebook.dag()`): an anywidget over one pipeline.
 
 What crosses to the front end (`js/src/widget.ts` mirrors it):
-- trait `graph` — `{"dot": DOT text, "nodes": [[job id, label, kind], ...]}`, set once per
-  graph shape (a cell that declares a new job changes it; a status change never does);
+- trait `graph` — `{"dot": DOT text, "nodes": [[key, label, kind, [job index, ...]], ...],
+  "jobs": [[job id, label, kind], ...], "edges": [[up, down], ...], "focus": id or null}`:
+  the drawn nodes (a job, or a group of sibling jobs keyed `group:<pattern>`) and every
+  job; set once per picture (a declared or removed job, Expand, Focus change it; a status
+  change never does);
 - trait `progress` — `{"active", "what", "total", "done", "running", "queued", "failed"}`;
-- message `{"type": "status", "full": bool, "states": {job id: code}}` — node state codes
-  (see `dag_model.py`). Run events are coalesced and flushed at most every `flush_interval`
-  seconds, so 10,000 tiny jobs cost a few messages a second, not one per event;
+- message `{"type": "status", "full": bool, "states": {job id: code}, "durations": {job id:
+  text}}` — node state codes (see `dag_model.py`) and last durations. Run events are
+  coalesced and flushed at most every `flush_interval` seconds, so 10,000 tiny jobs cost a
+  few messages a second, not one per event;
 - message `{"type": "reply", "req": n, "ok": bool, "message"/"error", ...}` — the answer
   to front-end command `{"cmd": ..., "req": n, "job": id}`; every command gets one;
 - message `{"type": "notice", "ok": bool, "text": ...}` — a background run finished.
 
-Commands: `hello` (send me everything), `run`, `rerun`, `invalidate`, `run_all`, `details`.
+Commands: `hello` (send me everything), `run`, `rerun`, `invalidate` (a job, or a group's
+`key`: all its members), `run_all`, `details`, `expand` (a group), `focus` (a job),
+`show_all`, `refresh` (re-read the graph and the files on disk).
 Runs happen on a worker thread (`background.py`), one at a time per pipeline; a run asked
 for while one is in progress is refused with a reply that says so.
 """
@@ -27,7 +33,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from . import current, dag_model
+from . import current, dag_model, dag_static, value_preview
 from .background import RunInProgress, runs_of
 from .errors import JobsFailed, PipelineError
 from .events import Event, Outcome, RunResult
@@ -38,6 +44,7 @@ from .session import Pipeline
 
 STATIC = pathlib.Path(__file__).parent / "static"
 LOG_TAIL_LINES = 40
+GRAPH_SETTLE = 0.3  # seconds without a job declared before the graph is read again
 _IDLE = {"active": False, "what": "", "total": 0, "done": 0, "running": 0, "queued": 0}
 
 
@@ -69,6 +76,13 @@ class PipelineWidget(anywidget.AnyWidget):
         self.flush_interval = flush_interval
         self.runs = runs_of(pipeline)
         self.model: dag_model.GraphModel | None = None
+        self.view: dag_model.GraphView | None = None
+        self.expanded: set[str] = set()  # group keys drawn job by job
+        self.focus: str | None = None
+        self._reasons: dict[str, Any] = {}  # the plan of the last refresh
+        self._records: dict[str, Any] = {}  # the history as the last refresh read it
+        self._graph_timer: threading.Timer | None = None
+        self._picture: Any = None  # the display handle of the static picture, once shown
         self.states: dict[str, str] = {}  # what the front end has been told, plus pending
         self._pending: dict[str, str] = {}
         self._upstream_failed: set[str] = set()
@@ -82,6 +96,7 @@ class PipelineWidget(anywidget.AnyWidget):
         self.progress = dict(self._run)
         self.on_msg(self._on_msg)
         pipeline.listeners.append(self._on_event)
+        pipeline.graph_listeners.append(self._on_graph_changed)
         self.refresh()
 
     # --- the graph and the states between runs -----------------------------------------
@@ -89,30 +104,95 @@ class PipelineWidget(anywidget.AnyWidget):
         return self.notebook.display_name(job_id) if self.notebook else job_id
 
     def refresh(self) -> None:
-        """Re-read the graph (a new layout only if its shape changed) and every job's state."""
+        """Re-read the graph (a new layout only if the picture changed) and every job's
+        state, looking at the files on disk again (an output deleted by hand must run)."""
         upstream, order = self.pipeline._graph()
         kinds = {job_id: self.pipeline.jobs[job_id].kind for job_id in order}
         model = dag_model.build(upstream, order, kinds, self.label)
-        plan = self.pipeline.plan()
         records = self.pipeline.history.load()
+        plan = self.pipeline._plan(None, records)
         states = {}
+        durations = {}
         for job_id in model.nodes:
             code = dag_model.state_code(plan.get(job_id), records.get(job_id))
             if job_id in self._upstream_failed and code.startswith("none"):
                 code = "upstream" + code[4:]
             states[job_id] = code
+            duration = (records.get(job_id) or {}).get("d")
+            if duration is not None:
+                durations[job_id] = seconds(duration)
         with self._lock:
-            if self.model is None or model.shape_key != self.model.shape_key:
-                self.model = model
-                self.graph = model.to_json()
+            self._reasons = plan
+            self._records = records
+            self._show(model)
             if self._run["active"]:  # keep what this run's events said
                 states.update({j: self.states[j] for j in self._touched if j in states})
             self.states = states
             self._pending.clear()
-            self._send_status(states, full=True)
+            self._send_status(states, full=True, durations=durations)
+            if self._picture is not None:
+                self._picture.update({"text/html": self.picture()}, raw=True)
 
-    def _send_status(self, states: dict[str, str], full: bool) -> None:
-        self.send({"type": "status", "full": full, "states": states})
+    # --- saved notebooks -------------------------------------------------------------
+    def picture(self) -> str:
+        """A static HTML picture of the graph with its states (`dag_static.py`)."""
+        with self._lock:
+            if self.model is None or self.view is None:
+                return ""
+            return dag_static.picture(self.model, self.view, self.states, self.title)
+
+    def _ipython_display_(self) -> None:
+        """Two outputs: the static picture (for nbviewer, GitHub and a notebook reopened
+        without a kernel, where JupyterLab has no widget model to draw) and the live widget,
+        which hides the picture while it runs."""
+        from IPython.display import display
+
+        self._picture = display({"text/html": self.picture()}, raw=True, display_id=True)
+        bundle = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        display(data, metadata=metadata, raw=True)
+
+    def _show(self, model: dag_model.GraphModel | None = None) -> None:
+        """Send the picture of `model` (or the current one) as expanded and focused now."""
+        with self._lock:
+            model = model or self.model
+            if model is None:
+                return
+            if self.focus not in model.nodes:
+                self.focus = None
+            view = model.view(frozenset(self.expanded), self.focus)
+            changed = self.model is None or model.shape_key != self.model.shape_key
+            self.model = model
+            if changed or view != self.view:
+                self.view = view
+                self.graph = view.to_json(model)
+
+    def _on_graph_changed(self, job_id: str) -> None:
+        """A job was declared, replaced or removed: refresh once the declaring is over."""
+        with self._lock:
+            if self._graph_timer is not None:
+                self._graph_timer.cancel()
+            self._graph_timer = threading.Timer(GRAPH_SETTLE, self._graph_refresh)
+            self._graph_timer.daemon = True
+            self._graph_timer.start()
+
+    def _graph_refresh(self) -> None:
+        with self._lock:
+            self._graph_timer = None
+        try:
+            self.refresh()
+        except RuntimeError:  # the jobs changed while being read: they are still changing
+            self._on_graph_changed("")
+        except Exception as e:
+            self.send({"type": "notice", "ok": False, "text": _describe(e)})
+
+    def _send_status(
+        self, states: dict[str, str], full: bool, durations: dict[str, str] | None = None
+    ) -> None:
+        message: dict[str, Any] = {"type": "status", "full": full, "states": states}
+        if durations is not None:
+            message["durations"] = durations
+        self.send(message)
 
     # --- run events, coalesced -----------------------------------------------------------
     def _on_event(self, event: Event) -> None:
@@ -239,35 +319,69 @@ class PipelineWidget(anywidget.AnyWidget):
             raise PipelineError(msg)
         return job_id
 
+    def _targets(self, content: dict[str, Any]) -> tuple[list[str], str]:
+        """The jobs a command acts on (a job, or a group's members) and how to name them."""
+        key = content.get("job")
+        for d in self.view.drawn if self.view else ():
+            if d.is_group and d.key == key:
+                assert self.model is not None
+                return [self.model.nodes[m] for m in d.members], d.label
+        job_id = self._job(content)
+        return [job_id], self.label(job_id)
+
     def _cmd_hello(self, content: dict[str, Any]) -> dict[str, Any]:
         self.refresh()
         return {"message": ""}
 
+    def _cmd_refresh(self, content: dict[str, Any]) -> dict[str, Any]:
+        self.refresh()
+        return {"message": f"refreshed: {len(self.states)} jobs, states read from disk again"}
+
     def _cmd_details(self, content: dict[str, Any]) -> dict[str, Any]:
         return {"message": "", "details": self.details(self._job(content))}
 
+    def _cmd_expand(self, content: dict[str, Any]) -> dict[str, Any]:
+        key = content.get("job")
+        if not isinstance(key, str) or not key.startswith("group:"):
+            msg = f"{key!r} is not a group of jobs; refresh the graph"
+            raise PipelineError(msg)
+        self.expanded.add(key)
+        self._show()
+        return {"message": ""}
+
+    def _cmd_focus(self, content: dict[str, Any]) -> dict[str, Any]:
+        self.focus = self._job(content)
+        self._show()
+        return {"message": ""}
+
+    def _cmd_show_all(self, content: dict[str, Any]) -> dict[str, Any]:
+        self.focus = None
+        self.expanded.clear()
+        self._show()
+        return {"message": ""}
+
     def _cmd_run(self, content: dict[str, Any]) -> dict[str, Any]:
-        job_id = self._job(content)
-        return self.start_run([job_id], f"running {self.label(job_id)} and its upstream")
+        jobs, name = self._targets(content)
+        return self.start_run(jobs, f"running {name} and its upstream")
 
     def _cmd_run_all(self, content: dict[str, Any]) -> dict[str, Any]:
         return self.start_run(None, "running all jobs")
 
     def _cmd_rerun(self, content: dict[str, Any]) -> dict[str, Any]:
-        job_id = self._job(content)
-        return self.start_run([job_id], f"rerunning {self.label(job_id)}", invalidate=True)
+        jobs, name = self._targets(content)
+        return self.start_run(jobs, f"rerunning {name}", invalidate=True)
 
     def _cmd_invalidate(self, content: dict[str, Any]) -> dict[str, Any]:
-        job_id = self._job(content)
+        jobs, name = self._targets(content)
         if self.runs.busy:
             msg = (
-                f"{self.label(job_id)} was not invalidated: a run is in progress "
+                f"{name} was not invalidated: a run is in progress "
                 f"({self.runs.what}). Try again when it has finished"
             )
             raise RunInProgress(msg)
-        self.pipeline.invalidate(job_id)
+        self.pipeline.invalidate(*jobs)
         self.refresh()
-        return {"message": f"invalidated {self.label(job_id)}: the next run runs it again"}
+        return {"message": f"invalidated {name}: the next run runs it again"}
 
     # --- running ---------------------------------------------------------------------
     def start_run(
@@ -309,48 +423,66 @@ class PipelineWidget(anywidget.AnyWidget):
 
     # --- details ---------------------------------------------------------------------
     def details(self, job_id: str) -> dict[str, Any]:
-        """What the details panel shows about one job."""
+        """What the details panel shows about one job: from the graph, plan and history the
+        last refresh read (one history read, no graph resolved again), and its files."""
         job = self.pipeline.jobs[job_id]
-        record = self.pipeline.history.load().get(job_id) or {}
-        upstream, _ = self.pipeline._graph([job_id])
-        model = self.model or dag_model.build({}, [], {})
-        shown = set(model.nodes)
-        me = model.nodes.index(job_id) if job_id in shown else -1
+        with self._lock:
+            model = self.model or dag_model.build({}, [], {})
+            reason = self._reasons.get(job_id)
+            record = self._records.get(job_id) or {}
+        me = model.nodes.index(job_id) if job_id in model.nodes else -1
+        upstream = [model.nodes[a] for a, b in model.edges if b == me]
         downstream = [model.nodes[b] for a, b in model.edges if a == me]
-        why = self.notebook.why(job_id) if self.notebook else self.pipeline.why(job_id)
-        why = why.split("\n", 1)[0]  # (what it used has rows of its own)
         started = record.get("t")
         traceback = ""
         if record.get("o") == "failed":
             traceback = _read(os.path.join(self.pipeline.dir, "errors", safe_name(job_id) + ".txt"))
             traceback = traceback or record.get("e", "")
         log = _read(os.path.join(self.pipeline.dir, "logs", safe_name(job_id) + ".log"))
+        cell = self.notebook.cell_of(job_id) if self.notebook else None
         return {
             "job": job_id,
             "label": self.label(job_id),
             "kind": job.kind,
             "state": self.states.get(job_id, ""),
             "outputs": list(job.paths),
-            "upstream": [self.label(u) for u in upstream.get(job_id, []) if u in shown],
-            "downstream": [self.label(d) for d in downstream],
+            "upstream": upstream,
+            "downstream": downstream,
             "last_run": when(started),
             "duration": seconds(record.get("d")),
-            "why": why,
+            "why": _why(reason, job_id in model.nodes),
             "reads": sorted(record.get("r", ())),  # files it read at run time (SPEC §3a)
             "modules": self.pipeline.history.modules(record),  # user modules its code reaches
             "traceback": traceback,
             "log_tail": "\n".join(log.splitlines()[-LOG_TAIL_LINES:]),
+            "value": value_preview.of_job(job, record, self.namespace, cell),
+            "cell_id": cell.cell_id if cell else "",
+            "execution_count": cell.execution_count if cell else None,
         }
 
     # --- lifetime --------------------------------------------------------------------
     def close(self) -> None:
         with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            for timer in (self._timer, self._graph_timer):
+                if timer is not None:
+                    timer.cancel()
+            self._timer = self._graph_timer = None
         if self._on_event in self.pipeline.listeners:
             self.pipeline.listeners.remove(self._on_event)
+        if self._on_graph_changed in self.pipeline.graph_listeners:
+            self.pipeline.graph_listeners.remove(self._on_graph_changed)
         super().close()
+
+
+def _why(reason: Any, known: bool) -> str:
+    """The plan's reason in the words of `Pipeline.why` (its first line)."""
+    if not known:
+        return "not in the graph the widget last read; press Refresh"
+    if reason is None:
+        return "up to date"
+    if reason.rule == 0:
+        return reason.text
+    return ("may run: " if reason.maybe else "will run: ") + reason.text
 
 
 def _describe(error: BaseException) -> str:

@@ -128,7 +128,8 @@ def test_the_graph_is_dot_without_invariants_and_states_follow_the_plan(workdir:
     assert dot.startswith("digraph") and "n0 -> n1" in dot and "n1 -> n2" in dot
     assert '"p"' not in dot
     assert w.states == {"a.txt": "none*", "b.txt": "none*", "c.txt": "none*"}
-    assert c.custom("status")[-1] == {"type": "status", "full": True, "states": w.states}
+    status = c.custom("status")[-1]
+    assert status == {"type": "status", "full": True, "states": w.states, "durations": {}}
 
 
 @pytest.mark.parametrize(
@@ -326,3 +327,95 @@ def test_the_details_list_the_files_a_job_read(workdir: Path) -> None:
     loud = w.handle({"cmd": "details", "job": "loud.txt", "req": 2})["details"]
     assert loud["reads"] == [] and loud["modules"] == ["helpers"]
     assert "\n" not in copied["why"]
+
+
+def _fan_out(n: int) -> ppg.Pipeline:
+    #   in.txt ─┬─ out/0.txt
+    #           ├─ …            (n of them: one group)
+    #           └─ out/<n-1>.txt
+    pipeline = ppg.new_pipeline(cores=2)
+    source = ppg.FileGeneratingJob("in.txt", _write("in"))
+    for i in range(n):
+        ppg.FileGeneratingJob(f"out/{i}.txt", _write("x")).depends_on(source)
+    return pipeline
+
+
+def test_a_fan_out_is_one_group_that_expands_and_acts_on_all_its_members(workdir: Path) -> None:
+    w, _c = _widget(_fan_out(30))
+    assert [n[1] for n in w.graph["nodes"]] == ["in.txt", "out/*.txt ×30"]
+    assert len(w.graph["jobs"]) == 31 and len(w.graph["edges"]) == 30
+    key = w.graph["nodes"][1][0]
+    assert w.handle({"cmd": "run", "job": key})["ok"]
+    _settle(w)
+    assert all(w.states[f"out/{i}.txt"] == "ok" for i in range(30))
+    reply = w.handle({"cmd": "invalidate", "job": key})
+    assert reply["ok"] and "out/*.txt ×30" in reply["message"]
+    assert all(w.states[f"out/{i}.txt"] == "none*" for i in range(30))
+    assert w.states["in.txt"] == "ok"
+    assert w.handle({"cmd": "expand", "job": key})["ok"]
+    assert len(w.graph["nodes"]) == 31
+    assert not w.handle({"cmd": "expand", "job": "in.txt"})["ok"]
+    assert w.handle({"cmd": "show_all"})["ok"] and len(w.graph["nodes"]) == 2
+
+
+def test_focus_shows_only_the_jobs_up_and_downstream(workdir: Path) -> None:
+    w, _c = _widget(_abc())
+    ppg.FileGeneratingJob("other.txt", _write("o"))
+    w.refresh()
+    assert len(w.graph["nodes"]) == 4
+    assert w.handle({"cmd": "focus", "job": "b.txt"})["ok"]
+    assert [n[0] for n in w.graph["nodes"]] == ["a.txt", "b.txt", "c.txt"]
+    assert w.graph["focus"] == "b.txt"
+    w.handle({"cmd": "show_all"})
+    assert len(w.graph["nodes"]) == 4 and w.graph["focus"] is None
+
+
+def test_a_job_declared_or_removed_redraws_the_graph_without_a_run(workdir: Path) -> None:
+    pipeline = _abc()
+    w, _c = _widget(pipeline)
+    ppg.FileGeneratingJob("d.txt", _write("d")).depends_on("c.txt")
+    deadline = time.time() + 5
+    while [n[0] for n in w.graph["nodes"]][-1:] != ["d.txt"]:
+        assert time.time() < deadline, w.graph["nodes"]
+        time.sleep(0.05)
+    assert w.states["d.txt"] == "none*"
+    pipeline.remove_job("d.txt")
+    while "d.txt" in w.states:
+        assert time.time() < deadline
+        time.sleep(0.05)
+
+
+def test_refresh_sees_an_output_deleted_by_hand(workdir: Path) -> None:
+    w, _c = _widget(_abc())
+    w.handle({"cmd": "run_all"})
+    _settle(w)
+    assert w.states["c.txt"] == "ok"
+    (workdir / "c.txt").unlink()
+    reply = w.handle({"cmd": "refresh"})
+    assert reply["ok"] and w.states["c.txt"] == "ok*"
+
+
+def test_downstream_of_an_invalidated_job_may_run(workdir: Path) -> None:
+    w, _c = _widget(_abc())
+    w.handle({"cmd": "run_all"})
+    _settle(w)
+    w.handle({"cmd": "invalidate", "job": "a.txt"})
+    assert w.states["a.txt"] == "none*" and w.states["b.txt"] == "ok?"
+    assert w.details("b.txt")["why"].startswith("may run")
+
+
+def test_details_read_the_history_once_and_resolve_nothing(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = _abc()
+    w, _c = _widget(pipeline)
+    w.handle({"cmd": "run_all"})
+    _settle(w)
+    calls: list[str] = []
+    load, graph = pipeline.history.load, pipeline._graph
+    monkeypatch.setattr(pipeline.history, "load", lambda: calls.append("load") or load())
+    monkeypatch.setattr(pipeline, "_graph", lambda *a: calls.append("graph") or graph(*a))
+    details = w.details("b.txt")
+    assert calls == []
+    assert details["upstream"] == ["a.txt"] and details["downstream"] == ["c.txt"]
+    assert details["why"] == "up to date"

@@ -57,15 +57,46 @@ except ImportError:
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A JupyterLab server in a tmp dir, shared by this worker's browser tests."""
-    with jupyter_lab(tmp_path_factory.mktemp("lab")) as server:
-        yield server
+def chromium() -> Iterator[Any]:
+    """One headless chromium for this worker (Playwright's sync API allows one at a time)."""
+    with _chromium() as browser:
+        yield browser
 
 
 @contextlib.contextmanager
-def jupyter_lab(base: Path) -> Iterator[dict[str, Any]]:
-    """JupyterLab in `base` (its config, data and notebooks) and a headless chromium."""
+def _chromium() -> Iterator[Any]:
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[dict[str, Any]]:
+    """A JupyterLab server in a tmp dir, shared by this worker's browser tests."""
+    with jupyter_lab(tmp_path_factory.mktemp("lab"), browser=chromium) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def notebook7(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[dict[str, Any]]:
+    """A Notebook 7 server in a tmp dir, shared by this worker's browser tests."""
+    with jupyter_lab(tmp_path_factory.mktemp("nb7"), app="notebook", browser=chromium) as server:
+        yield server
+
+
+@pytest.fixture(params=["lab", "notebook7"])
+def frontend(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """JupyterLab 4 and Notebook 7, in turn."""
+    return request.getfixturevalue(request.param)
+
+
+@contextlib.contextmanager
+def jupyter_lab(
+    base: Path, app: str = "jupyterlab", browser: Any = None
+) -> Iterator[dict[str, Any]]:
+    """JupyterLab (or Notebook 7: `app="notebook"`) in `base` (its config, data and
+    notebooks) and a headless chromium (`browser`, or one of its own)."""
     root = base / "root"
     root.mkdir()
     env = dict(os.environ)
@@ -92,14 +123,16 @@ def jupyter_lab(base: Path) -> Iterator[dict[str, Any]]:
         [
             sys.executable,
             "-m",
-            "jupyterlab",
+            app,
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={port}",
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
             "--allow-root",
-            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.expose_app_in_browser=True"
+            if app == "jupyterlab"
+            else "--JupyterNotebookApp.expose_app_in_browser=True",
         ],
         env=env,
         stdout=log,
@@ -118,10 +151,10 @@ def jupyter_lab(base: Path) -> Iterator[dict[str, Any]]:
                 msg = "JupyterLab did not start:\n" + (base / "server.log").read_text()
                 raise RuntimeError(msg) from None
             time.sleep(0.2)
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield {"url": url, "token": token, "root": root, "browser": browser}
-        browser.close()
+    with contextlib.ExitStack() as stack:
+        if browser is None:
+            browser = stack.enter_context(_chromium())
+        yield {"url": url, "token": token, "root": root, "browser": browser, "app": app}
     server.terminate()
     try:
         server.wait(10)
@@ -150,7 +183,10 @@ def _open(lab: dict[str, Any], path: str) -> Iterator[Any]:
     try:
         # A workspace of its own: JupyterLab would otherwise reopen the other tests' notebooks.
         workspace = path.split("/")[0]
-        page.goto(f"{lab['url']}/lab/workspaces/{workspace}/tree/{path}?token={lab['token']}")
+        if lab.get("app") == "notebook":
+            page.goto(f"{lab['url']}/notebooks/{path}?token={lab['token']}")
+        else:
+            page.goto(f"{lab['url']}/lab/workspaces/{workspace}/tree/{path}?token={lab['token']}")
         page.wait_for_function(KERNEL_READY, timeout=60_000)
         yield page
     finally:
@@ -386,3 +422,96 @@ def test_the_widget_is_readable_in_the_dark_theme(lab: dict[str, Any]) -> None:
     print("dark theme contrast:", {k: round(v, 2) for k, v in ratios.items()}, colours)
     low = {k: round(v, 2) for k, v in ratios.items() if v < MIN_CONTRAST}
     assert not low, f"text below {MIN_CONTRAST}:1 contrast in the dark theme: {low} ({colours})"
+
+
+FAN_OUT = [
+    "%load_ext ppg_notebook",
+    "%%ppg_job seed --no-run\nseed = 1",  # (the kernel's pipeline exists from here)
+    "import ppg_notebook as ppg\n"
+    "def write(path):\n"
+    "    path.write_text('x')\n"
+    "source = ppg.FileGeneratingJob('in.txt', write)\n"
+    "for i in range(2000):\n"
+    "    ppg.FileGeneratingJob(f'out/{i}.txt', write).depends_on(source)",
+    "%ppg_dag",
+    "%%ppg_job late --no-run\nlate = 1",
+]
+
+# The smallest label on screen, in CSS pixels: Graphviz's font size times the SVG's scale.
+SMALLEST_LABEL = """() => Math.min(...Array.from(document.querySelectorAll('.ppg-dag g.node text'))
+    .filter((t) => t.textContent.trim())
+    .map((t) => t.getScreenCTM().a * Number(t.getAttribute('font-size')) * 4 / 3))"""
+
+
+def test_thousands_of_jobs_open_as_a_few_readable_groups_search_and_focus(
+    frontend: dict[str, Any],
+) -> None:
+    app = frontend["app"]
+    path = _notebook(frontend["root"], f"fanout-{app}", FAN_OUT)
+    with _open(frontend, path) as page:
+        _run_all(page)
+        group = '.ppg-dag g.node[data-count="2000"]'
+        page.wait_for_selector(group, timeout=60_000)
+        # A --no-run cell after the widget: its job appears without a run.
+        page.wait_for_selector('.ppg-dag g.node[data-job="late"]', timeout=30_000)
+        rendered = int(page.get_attribute(".ppg-dag", "data-rendered") or 0)
+        assert rendered <= 6, rendered
+        assert "out/*.txt ×2000" in (page.text_content(group) or "")
+        assert page.evaluate(SMALLEST_LABEL) >= 11
+        assert page.get_attribute(".ppg-dag", "data-jobs") == "2003"
+
+        # A group lists its members.
+        page.click(group)
+        page.wait_for_selector(".ppg-details .ppg-g-members li")
+        page.fill(".ppg-g-filter", "out/1999.")
+        page.wait_for_function("() => document.querySelectorAll('.ppg-g-members li').length === 1")
+
+        # Search: "/" over the widget focuses the box; Enter expands the group and opens it.
+        page.evaluate("() => document.activeElement?.blur()")  # (a "/" typed in a box is a "/")
+        page.hover(".ppg-canvas")
+        page.keyboard.press("/")
+        assert page.evaluate("() => document.activeElement?.className") == "ppg-search"
+        page.keyboard.type("out/1234.")
+        page.wait_for_selector(".ppg-results a[data-goto='out/1234.txt']")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".ppg-details[data-job='out/1234.txt'] .ppg-d-title")
+        node = '.ppg-dag g.node[data-job="out/1234.txt"]'
+        page.wait_for_selector(node, timeout=30_000)
+        assert page.evaluate(SMALLEST_LABEL) >= 11
+        inside = page.evaluate(
+            """(sel) => { const c = document.querySelector('.ppg-canvas').getBoundingClientRect();
+            const n = document.querySelector(sel).getBoundingClientRect();
+            return n.left >= c.left && n.right <= c.right && n.top >= c.top
+                && n.bottom <= c.bottom; }""",
+            node,
+        )
+        assert inside, "the job found is not in view"
+        page.wait_for_selector(".ppg-details[data-complete='true'] .ppg-d-why")
+
+        # Focus: the job and its up- and downstream only; Show all: everything again.
+        page.click(".ppg-details button[data-action='focus']")
+        page.wait_for_selector(".ppg-dag[data-focus='out/1234.txt']", timeout=30_000)
+        assert page.get_attribute(".ppg-dag", "data-rendered") == "2"
+        page.click(".ppg-toolbar button[data-action='show_all']")
+        page.wait_for_selector(group, timeout=30_000)
+
+        # The saved notebook carries a static picture of the graph, naming its jobs.
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        saved = frontend["root"] / path
+
+        def picture() -> str:
+            nb = nbformat.read(saved, as_version=4)
+            html = [
+                o.get("data", {}).get("text/html", "")
+                for c in nb.cells
+                if c.cell_type == "code"
+                for o in c.outputs
+            ]
+            return "".join(h if isinstance(h, str) else "".join(h) for h in html)
+
+        deadline = time.monotonic() + 20
+        while "ppg-static" not in picture():
+            assert time.monotonic() < deadline, "no static picture in the saved notebook"
+            time.sleep(0.3)
+        assert "out/*.txt ×2000" in picture() and "in.txt" in picture()
+        assert not page.is_visible(".ppg-static"), "the live widget hides the picture"
