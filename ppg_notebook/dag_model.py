@@ -26,7 +26,7 @@ from . import dag_groups
 from .decide import Reason
 from .events import Outcome
 
-HIDDEN_KINDS = ("parameter", "function", "input")  # invariants: inputs, not steps
+HIDDEN_KINDS = ("parameter", "function", "input", "part")  # invariants: inputs, not steps
 
 SHAPES = {
     "file": "box",
@@ -207,15 +207,20 @@ class GraphView:
 def build(
     upstream: dict[str, list[str]], order: list[str], kinds: dict[str, str], label: Any = None
 ) -> GraphModel:
-    """The graph model of `order`'s jobs, without the invariants they depend on."""
+    """The graph model of `order`'s jobs, without the invariants they depend on (a job
+    reading one value of a job with several values is drawn reading that job)."""
     nodes = [job_id for job_id in order if kinds[job_id] not in HIDDEN_KINDS]
     index = {job_id: i for i, job_id in enumerate(nodes)}
-    edges = [
-        (index[u], index[job_id])
+
+    def drawn(u: str) -> str:
+        return upstream[u][0] if kinds.get(u) == "part" and upstream.get(u) else u
+
+    edges = {
+        (index[drawn(u)], index[job_id])
         for job_id in nodes
         for u in upstream.get(job_id, ())
-        if u in index
-    ]
+        if drawn(u) in index
+    }
     labels = [shorten(label(job_id) if label else job_id) for job_id in nodes]
     return GraphModel(
         tuple(nodes), tuple(labels), tuple(kinds[j] for j in nodes), tuple(sorted(edges))

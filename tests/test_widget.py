@@ -419,3 +419,16 @@ def test_details_read_the_history_once_and_resolve_nothing(
     assert calls == []
     assert details["upstream"] == ["a.txt"] and details["downstream"] == ["c.txt"]
     assert details["why"] == "up to date"
+
+
+def test_a_job_reading_one_of_several_values_is_drawn_reading_their_job(workdir: Path) -> None:
+    pipeline = ppg.new_pipeline(dir=str(workdir / ".ppg"), cores=1)
+    split = ppg.MultiValueJob("split", ["train", "test"], lambda: {"train": 1, "test": 2})
+    ppg.FileGeneratingJob(str(workdir / "score.txt"), lambda p: p.write_text("s")).depends_on(
+        split.part("test"), split.part("train")
+    )
+    w = PipelineWidget(pipeline)
+    names = [n[1] for n in w.graph["nodes"]]
+    assert not [n for n in names if n.startswith("value:")]
+    assert len(w.graph["edges"]) == 1  # split -> score.txt, once
+    w.close()
