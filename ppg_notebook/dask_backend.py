@@ -145,13 +145,18 @@ class DaskWorkers:
 
     # --- running ---------------------------------------------------------------------
     def run_batch(
-        self, context: Context, tasks: list[Task], functions: Functions, abandoned: str | None
+        self,
+        context: Context,
+        tasks: list[Task],
+        functions: Functions,
+        abandoned: str | None,
+        spool: str | None = None,
     ) -> Future[Any]:
         """Send a batch of tasks to a worker (see worker.run_batch)."""
         if self.executor is None:
             self._client()
         future: Future[Any] = self.executor.submit(
-            run_batch_alone, context, tasks, functions, abandoned
+            run_batch_alone, context, tasks, functions, abandoned, spool
         )
         return future
 
@@ -190,12 +195,16 @@ _ALONE = threading.Lock()
 
 
 def run_batch_alone(
-    context: Context, tasks: list[Task], functions: Functions, abandoned: str | None
+    context: Context,
+    tasks: list[Task],
+    functions: Functions,
+    abandoned: str | None,
+    spool: str | None = None,
 ) -> Any:
     """`run_batch`, one at a time per worker process (the working directory, the capture
     of prints and the recording of reads are the process's)."""
     with _ALONE:
-        return run_batch(context, tasks, functions, abandoned, watch_parent=False)
+        return run_batch(context, tasks, functions, abandoned, spool, watch_parent=False)
 
 
 def _read_token(path: str, token: str) -> str | None:

@@ -75,9 +75,10 @@ class LokyWorkers:
         tasks: list[worker.Task],
         functions: worker.Functions,
         abandoned: str | None,
+        spool: str | None = None,
     ) -> Future[Any]:
         """Send a batch of tasks to a worker (see worker.run_batch)."""
-        return self.submit(worker.run_batch, context, tasks, functions, abandoned)
+        return self.submit(worker.run_batch, context, tasks, functions, abandoned, spool)
 
     def warm(self) -> None:
         """Start the workers now, so they are ready when the first job is sent."""

@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import pickle
 import queue
 import re
+import shutil
 import signal
 import sys
 import threading
@@ -159,6 +161,13 @@ class _Batch:
     ids: list[str]
     cores: int
     alone: bool  # nothing else was in flight while it ran (to find who kills workers)
+    spool: str | None = None  # where its worker leaves results early (worker.Spool)
+    taken: int = 0  # how many of its results were recorded from there
+
+    @property
+    def rest(self) -> list[str]:
+        """Its jobs not recorded yet."""
+        return self.ids[self.taken :]
 
 
 class Runner:
@@ -199,6 +208,12 @@ class Runner:
         # Workers whose jobs outlive an interrupt (a cluster's) are told through this file
         # that their run was abandoned: they then leave the outputs alone.
         self.abandoned = os.path.join(ppg_dir, "abandoned", f"{os.getpid()}-{id(self):x}")
+        # Results of finished jobs of batches still running (what a kill left there is
+        # stale: the lock is held, nothing else writes here).
+        self.spool = os.path.join(ppg_dir, "spool")
+        if os.path.isdir(self.spool):
+            shutil.rmtree(self.spool, ignore_errors=True)
+        self.batches_sent = 0
         self.connected = False  # workers are reached when the first job is queued for them
         self.cores = workers.cores
         self.emit = emit
@@ -280,9 +295,13 @@ class Runner:
                 if self.ready:
                     continue
                 break
-            self._handle(self._next_completion())
+            future = self._next_completion()
+            if future is not None:
+                self._handle(future)
 
-    def _next_completion(self) -> Future[list[Result]]:
+    def _next_completion(self) -> Future[list[Result]] | None:
+        """The next batch that returned; None when, meanwhile, results a worker left
+        early (see _take_spooled) released jobs that are ready now."""
         while True:
             if self.stop.is_set():
                 msg = "the run was stopped (Pipeline.stop())"
@@ -290,7 +309,29 @@ class Runner:
             try:  # a timeout keeps the wait interruptible by Ctrl-C, and by stop()
                 return self.completions.get(timeout=0.25)
             except queue.Empty:
+                if self._take_spooled():
+                    self._flush()
+                    if self.ready:
+                        return None
+
+    def _take_spooled(self) -> bool:
+        """Record the results that workers left for jobs of batches still running."""
+        taken = False
+        for batch in list(self.inflight.values()):
+            if batch.spool is None:
                 continue
+            while True:
+                path = os.path.join(batch.spool, f"{batch.taken:06d}.pkl")
+                try:
+                    with open(path, "rb") as f:
+                        results = pickle.load(f)
+                except FileNotFoundError:
+                    break
+                for r in results:
+                    self._record_result(r)
+                batch.taken += len(results)
+                taken = True
+        return taken
 
     # --- deciding --------------------------------------------------------------------
     def _resolve(self, job_id: str) -> None:
@@ -871,10 +912,14 @@ class Runner:
         functions = Functions([task.fn for task in tasks])
         tasks = [task._replace(fn=None) for task in tasks]
         marker = self.abandoned if self.workers.lingers else None
-        future = self.workers.run_batch(self.context, tasks, functions, marker)
+        spool = None
+        if len(ids) > 1:
+            self.batches_sent += 1
+            spool = os.path.join(self.spool, str(self.batches_sent))
+        future = self.workers.run_batch(self.context, tasks, functions, marker, spool)
         for other in self.inflight.values():
             other.alone = False
-        self.inflight[future] = _Batch(ids, cores, alone=not self.inflight)
+        self.inflight[future] = _Batch(ids, cores, alone=not self.inflight, spool=spool)
         self.reserved += cores
         if cores > 1:
             self.multi_inflight += 1
@@ -883,19 +928,23 @@ class Runner:
         future.add_done_callback(self.completions.put)
 
     def _handle(self, future: Future[list[Result]]) -> None:
+        self._take_spooled()
         batch = self.inflight.pop(future)
+        if batch.spool is not None:
+            shutil.rmtree(batch.spool, ignore_errors=True)
         self.reserved -= batch.cores
         if batch.cores > 1:
             self.multi_inflight -= 1
         try:
             results = future.result()
         except Exception as e:
-            heads = [job_id for job_id in batch.ids if job_id not in self.fused]
-            self._unfuse(batch.ids)
+            rest = batch.rest
+            heads = [job_id for job_id in rest if job_id not in self.fused]
+            self._unfuse(rest)
             how = self.workers.lost(e)
             if how is not None:
-                if batch.alone and len(batch.ids) == 1:
-                    self._fail(batch.ids[0], _worker_died(batch.ids[0], how), "")
+                if batch.alone and len(rest) == 1:
+                    self._fail(rest[0], _worker_died(rest[0], how), "")
                 else:
                     self.suspects.extend(heads)
             elif len(batch.ids) > 1:
@@ -905,7 +954,7 @@ class Runner:
                 job_id = batch.ids[0]
                 self._fail(job_id, pool.explain_send_failure(self.jobs[job_id], e), "")
             return
-        for r in results:
+        for r in results[batch.taken :]:
             self._record_result(r)
         # A batch stops at a chained job whose upstream failed: what it held after that
         # is decided again, and the independent jobs among it are sent again.
@@ -947,9 +996,10 @@ class Runner:
     # --- interruption ----------------------------------------------------------------
     def _abort(self) -> None:
         """Ctrl-C: keep what finished, stop what runs, remove partial outputs."""
-        for future in list(self.inflight):
+        self._take_spooled()
+        for future, batch in list(self.inflight.items()):
             if future.done() and not future.cancelled() and future.exception() is None:
-                for r in future.result():
+                for r in future.result()[batch.taken :]:
                     self._record_result(r)
                 del self.inflight[future]
         if self.inflight:

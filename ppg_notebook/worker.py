@@ -115,6 +115,7 @@ def run_batch(
     tasks: list[Task],
     functions: Functions,
     abandoned: str | None = None,
+    spool: str | None = None,
     watch_parent: bool = True,
 ) -> list[Result]:
     """Run the tasks one after the other in the context's workdir; a result for each that
@@ -122,8 +123,10 @@ def run_batch(
 
     `abandoned`: a file that exists once the run was interrupted (workers that outlive an
     interrupt: a dask cluster's); the batch then stops, and a failed job's outputs are not
-    removed, since the next run may be writing them. `watch_parent`: exit when the process
-    that started this worker dies (our own loky workers; not a cluster's)."""
+    removed, since the next run may be writing them. `spool`: a directory where the
+    results of finished jobs are left while a later job of the batch runs long (see
+    Spool). `watch_parent`: exit when the process that started this worker dies (our own
+    loky workers; not a cluster's)."""
     if watch_parent:
         _watch_parent()
     if os.getcwd() != context.workdir:
@@ -138,8 +141,21 @@ def run_batch(
             raise  # the main process sends them again one by one: one fails, not all
         return [_not_loaded(tasks[0], e)]
     results: list[Result] = []
+    with Spool(spool, results) as spooled:
+        return _run_tasks(context, tasks, fns, abandoned, results, spooled)
+
+
+def _run_tasks(
+    context: Context,
+    tasks: list[Task],
+    fns: list[Any],
+    abandoned: str | None,
+    results: list[Result],
+    spooled: Spool,
+) -> list[Result]:
     try:
         for task, fn in zip(tasks, fns, strict=True):
+            spooled.next_job()
             if abandoned and os.path.exists(abandoned):
                 break
             if task.chained:
@@ -256,6 +272,56 @@ def _watch_parent(parent: int | None = None) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="ppg-parent-watch", daemon=True).start()
+
+
+class Spool:
+    """The results of a batch's finished jobs, left in a directory while a later job of
+    the batch runs long: the main process records them then, not when the whole batch
+    returns, so that a kill loses at most the jobs that were running (SPEC §5), however
+    long a job turns out to be. Nothing is written for a batch of quick jobs."""
+
+    AFTER = 0.3  # seconds a job runs before the results before it are left
+
+    def __init__(self, directory: str | None, results: list[Result]) -> None:
+        self.directory = directory
+        self.results = results
+        self.left = 0  # how many results are in the directory
+        self.since = time.monotonic()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Spool:
+        if self.directory is not None:
+            self._thread = threading.Thread(target=self._watch, name="ppg-spool", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()  # (nothing is left once the batch has returned)
+
+    def next_job(self) -> None:
+        self.since = time.monotonic()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.1):
+            finished = len(self.results)
+            if finished > self.left and time.monotonic() - self.since > self.AFTER:
+                self._leave(finished)
+
+    def _leave(self, finished: int) -> None:
+        assert self.directory is not None
+        data = pickle.dumps(self.results[self.left : finished])
+        path = os.path.join(self.directory, f"{self.left:06d}.pkl")
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+            with open(path + ".tmp", "wb") as f:
+                f.write(data)
+            os.replace(path + ".tmp", path)
+        except OSError:
+            return  # (a full disk): they are recorded when the batch returns
+        self.left = finished
 
 
 def _up_to_date(task: Task) -> Result:

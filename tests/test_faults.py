@@ -264,6 +264,58 @@ def test_a_job_known_to_be_long_is_not_batched_with_short_ones(script):
     assert script.run("2").ok().runs == ["long"]
 
 
+def test_jobs_finished_before_a_long_one_in_its_batch_are_recorded_while_it_runs(script):
+    """A first run: no job's duration is known, so a long job may travel in a batch behind
+    short ones. Those are recorded while it runs (the worker leaves their results early),
+    so a kill -9 then loses only what had not finished."""
+    script.write(
+        """
+        ppg.new_pipeline(cores=2)
+
+
+        def short(path):
+            mark("short")
+            path.write_text("s")
+            with open("finished.log", "a") as f:
+                f.write(f"{path} {time.time()}\\n")
+
+
+        def long(path):
+            mark("long")
+            Path("long.started").write_text("")
+            while Path("hang.flag").exists():
+                time.sleep(0.05)
+            path.write_text("long")
+
+
+        for i in range(300):
+            ppg.FileGeneratingJob(f"out/{i}.txt", short)
+            if i == 150:
+                ppg.FileGeneratingJob("long.txt", long)
+        run_and_report()
+        """
+    )
+    (script.dir / "hang.flag").write_text("1")
+    proc = script.start()
+    wait_for_file(script.dir / "long.started", timeout=30, proc=proc)
+    time.sleep(2)
+    killed_at = time.time()
+    kill_group(proc)
+    script.finish(proc)
+    finished = {}
+    for line in (script.dir / "finished.log").read_text().splitlines():
+        path, when = line.rsplit(" ", 1)
+        finished[path] = float(when)
+    long_before = {p for p, t in finished.items() if t < killed_at - 1.0}
+    assert len(long_before) > 100  # (the kill came well after most had finished)
+    (script.dir / "hang.flag").unlink()
+    (script.dir / "finished.log").unlink()
+    run = script.run().ok()
+    assert "long" in run.runs
+    again = set((script.dir / "finished.log").read_text().split()[::2])
+    assert not again & long_before, sorted(again & long_before)
+
+
 def test_kill_9_of_the_main_process_only(script):
     """Only the main process is killed: its workers notice and exit rather than go on
     writing outputs. The next run is not blocked: lock and history are free."""
