@@ -10,9 +10,10 @@ Usage (from the dev venv, one command; each phase runs as its own fresh process)
 
 Options: ``--tools`` (ppg, ppg-notrack, ppg-dask, ppg2, ppg1, joblib; by default all of
 them, except ppg-dask when ``distributed`` cannot be imported), ``--workloads``
-(fanout-1000, fanout-10000, chain-500, cpu-8, helper-10000), ``--repeats N`` (default 3),
-``--quick``, ``--timeout S`` per phase (default 600), ``--markdown PATH``, ``--json PATH``,
-``--tmpdir DIR``.
+(fanout-1000, fanout-10000, chain-500, cpu-8, helper-10000, fanout-100000, chain-5000),
+``--slow-peers`` (pypipegraph2, pypipegraph and ppg-dask on fanout-100000 too: tens of
+minutes each), ``--repeats N`` (default 3), ``--quick``, ``--timeout S`` per phase (default
+600), ``--markdown PATH``, ``--json PATH``, ``--tmpdir DIR``.
 
 Workloads (every job also depends on a tracked parameter)::
 
@@ -76,6 +77,7 @@ class Config:
     timeout: float
     tmpdir: str | None
     cores: int
+    slow_peers: bool = False
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -91,6 +93,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for smoke tests")
+    parser.add_argument(
+        "--slow-peers",
+        action="store_true",
+        help="also run the peers on the 100,000-job workload (tens of minutes each)",
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per phase")
     parser.add_argument("--markdown", type=Path, help="write the report here")
     parser.add_argument("--json", type=Path, help="write every phase's raw result here")
@@ -124,7 +131,15 @@ def make_config(args: argparse.Namespace) -> Config:
     by_name = {w.name: w for w in FULL_WORKLOADS}
     names = split_choices(args.workloads, list(by_name), "workload")
     workloads = [quick_variant(by_name[n]) if args.quick else by_name[n] for n in names]
-    return Config(tools, workloads, args.repeats, args.timeout, args.tmpdir, os.cpu_count() or 1)
+    return Config(
+        tools,
+        workloads,
+        args.repeats,
+        args.timeout,
+        args.tmpdir,
+        os.cpu_count() or 1,
+        args.slow_peers,
+    )
 
 
 # -- machine -----------------------------------------------------------------------------
@@ -315,8 +330,11 @@ def run_all(config: Config) -> list[PhaseResult]:
     for repeat in range(config.repeats):
         for workload in config.workloads:
             for tool in config.tools:
-                if not workload.only or tool in workload.only:
-                    results.extend(run_case(tool, workload, repeat, config))
+                if workload.only and tool not in workload.only:
+                    continue
+                if tool in workload.slow and not config.slow_peers:
+                    continue
+                results.extend(run_case(tool, workload, repeat, config))
     return results
 
 

@@ -25,6 +25,7 @@ class Workload:
     seconds: float = 0.0  # CPU seconds per job, cpu workloads only
     measure_memory: bool = False  # its cold run feeds the peak-memory rows
     only: tuple[str, ...] = ()  # the tools that run it (all when empty)
+    slow: tuple[str, ...] = ()  # tools that run it only with --slow-peers (tens of minutes)
 
     def ideal_work_seconds(self, cores: int) -> float:
         """Wall time of the pure CPU work on ``cores`` cores with zero overhead."""
@@ -39,6 +40,11 @@ FULL_WORKLOADS = (
     # What tracking the user's code and reads costs (SPEC §3a): ppg_notebook with and
     # without it, on a fanout whose jobs call a helper module and read a data file.
     Workload("helper-10000", "helper", 10000, only=("ppg", "ppg-notrack")),
+    # Scale (pypipegraph2 publishes 100k jobs: first run 25 min 35 s, no-op about a minute).
+    Workload(
+        "fanout-100000", "fanout", 100000, measure_memory=True, slow=("ppg2", "ppg1", "ppg-dask")
+    ),
+    Workload("chain-5000", "chain", 5000),
 )
 
 # --quick: same shapes, tiny sizes, for smoke-testing the harness (minutes, not an hour).
@@ -48,6 +54,8 @@ QUICK_SIZES = {
     "chain-500": ("chain-10", 10, 0.0),
     "cpu-8": ("cpu-4", 4, 0.1),
     "helper-10000": ("helper-100", 100, 0.0),
+    "fanout-100000": ("fanout-500", 500, 0.0),
+    "chain-5000": ("chain-50", 50, 0.0),
 }
 
 

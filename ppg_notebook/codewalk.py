@@ -124,8 +124,11 @@ class CodeWalker:
             children: list[Any] = [("symbol", *symbol)]
             held = self._held(fn, children)
             return self._reach(held or _FROM_SOURCE, children, main_values)
-        own = hashing.function_fingerprint(fn)
         reader = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}"
+        if isinstance(fn, types.FunctionType) and self.is_user(fn):
+            item = self._function(fn, [])  # (its fingerprint and what it reads, at once)
+            return self._reach(item.fingerprint, item.children, main_values, reader)
+        own = hashing.function_fingerprint(fn)
         return self._reach(own, self._children_of_root(fn), main_values, reader)
 
     def value(self, value: Any, main_values: str = TRACK_ALL) -> Reach:
