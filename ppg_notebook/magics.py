@@ -124,7 +124,8 @@ class PipelineMagics(Magics):
         kernel = getattr(self.shell, "kernel", None)
         parent = kernel.get_parent() if hasattr(kernel, "get_parent") else {}
         cell_id = (parent or {}).get("metadata", {}).get("cellId", "")
-        return str(cell_id or ""), getattr(self.shell, "execution_count", None)
+        count = getattr(self.shell, "execution_count", None)  # (already the next cell's)
+        return str(cell_id or ""), count - 1 if isinstance(count, int) else None
 
     # --- line magics -----------------------------------------------------------------
     @magic_arguments()

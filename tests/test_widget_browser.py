@@ -426,7 +426,6 @@ def test_the_widget_is_readable_in_the_dark_theme(lab: dict[str, Any]) -> None:
 
 FAN_OUT = [
     "%load_ext ppg_notebook",
-    "%%ppg_job seed --no-run\nseed = 1",  # (the kernel's pipeline exists from here)
     "import ppg_notebook as ppg\n"
     "def write(path):\n"
     "    path.write_text('x')\n"
@@ -458,7 +457,7 @@ def test_thousands_of_jobs_open_as_a_few_readable_groups_search_and_focus(
         assert rendered <= 6, rendered
         assert "out/*.txt ×2000" in (page.text_content(group) or "")
         assert page.evaluate(SMALLEST_LABEL) >= 11
-        assert page.get_attribute(".ppg-dag", "data-jobs") == "2003"
+        assert page.get_attribute(".ppg-dag", "data-jobs") == "2002"
 
         # A group lists its members.
         page.click(group)
@@ -494,6 +493,14 @@ def test_thousands_of_jobs_open_as_a_few_readable_groups_search_and_focus(
         assert page.get_attribute(".ppg-dag", "data-rendered") == "2"
         page.click(".ppg-toolbar button[data-action='show_all']")
         page.wait_for_selector(group, timeout=30_000)
+
+        # Go to cell: the notebook scrolls to the cell that declared the job, and marks it.
+        page.fill(".ppg-search", "late")
+        page.wait_for_selector(".ppg-results a[data-goto='late']")
+        page.keyboard.press("Enter")
+        page.click(".ppg-details[data-job='late'] button[data-action='goto-cell']")
+        flashed = page.wait_for_selector(".ppg-cell-flash", timeout=5_000)
+        assert "%%ppg_job late" in (flashed.text_content() or "")
 
         # The saved notebook carries a static picture of the graph, naming its jobs.
         page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")

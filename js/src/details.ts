@@ -91,7 +91,7 @@ export function jobPanel(panel: HTMLElement, job: string, state: string, index: 
   const extra = [focus];
   if (d && d.execution_count != null) {
     const go = button("Go to cell", "Scroll the notebook to the cell that declared this job", "goto-cell");
-    go.dataset.cellId = d.cell_id;
+    go.dataset.declaredBy = d.cell_id;
     go.dataset.count = String(d.execution_count);
     extra.push(go);
   }

@@ -75,7 +75,7 @@ function legend(): HTMLElement {
 function findCell(root: HTMLElement, cellId: string, count: string): Element | null {
   const notebook = root.closest(".jp-Notebook") ?? document;
   if (cellId) {
-    const byId = notebook.querySelector(`[data-cell-id="${CSS.escape(cellId)}"]`);
+    const byId = notebook.querySelector(`.jp-Cell[data-cell-id="${CSS.escape(cellId)}"]`);
     if (byId) return byId;
   }
   for (const prompt of Array.from(notebook.querySelectorAll(".jp-InputPrompt"))) {
@@ -344,7 +344,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
   function panelAction(action: string, b: HTMLElement) {
     if (action === "close") return select(null);
     if (action === "goto-cell") {
-      const cell = findCell(root, b.dataset.cellId ?? "", b.dataset.count ?? "");
+      const cell = findCell(root, b.dataset.declaredBy ?? "", b.dataset.count ?? "");
       if (!cell) return showMessage("the cell that declared this job is not in this notebook (any more)", false);
       cell.scrollIntoView({ block: "center" });
       cell.classList.add("ppg-cell-flash");
