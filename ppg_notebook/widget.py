@@ -6,7 +6,9 @@ What crosses to the front end (`js/src/widget.ts` mirrors it):
   the drawn nodes (a job, or a group of sibling jobs keyed `group:<pattern>`) and every
   job; set once per picture (a declared or removed job, Expand, Focus change it; a status
   change never does);
-- trait `progress` — `{"active", "what", "total", "done", "running", "queued", "failed"}`;
+- trait `progress` — `{"active", "what", "total", "done", "running", "queued", "failed",
+  "tally"}` (running: at most the workers' cores, the rest sent to them is queued; tally:
+  the last run's counts, `RunResult.tally`);
 - message `{"type": "status", "full": bool, "states": {job id: code}, "durations": {job id:
   text}}` — node state codes (see `dag_model.py`) and last durations. Run events are
   coalesced and flushed at most every `flush_interval` seconds, so 10,000 tiny jobs cost a
@@ -45,7 +47,15 @@ from .session import Pipeline
 STATIC = pathlib.Path(__file__).parent / "static"
 LOG_TAIL_LINES = 40
 GRAPH_SETTLE = 0.3  # seconds without a job declared before the graph is read again
-_IDLE = {"active": False, "what": "", "total": 0, "done": 0, "running": 0, "queued": 0}
+_IDLE = {
+    "active": False,
+    "what": "",
+    "total": 0,
+    "done": 0,
+    "running": 0,
+    "queued": 0,
+    "tally": "",
+}
 
 
 class PipelineWidget(anywidget.AnyWidget):
@@ -254,8 +264,10 @@ class PipelineWidget(anywidget.AnyWidget):
             changes, self._pending = self._pending, {}
             run = self._run
             if run["active"]:
-                run["running"] = len(self._running)
-                run["queued"] = len(self._queued)
+                # Jobs batched behind others are sent (and said running) before they start.
+                running = min(len(self._running), self.pipeline.cores)
+                run["running"] = running
+                run["queued"] = len(self._queued) + len(self._running) - running
                 run["total"] = max(run["total"], run["done"] + run["running"] + run["queued"])
             progress = dict(run)
         if changes:
@@ -276,6 +288,7 @@ class PipelineWidget(anywidget.AnyWidget):
                 running=0,
                 queued=0,
                 failed=sum(1 for j in done if result.outcomes[j] is Outcome.FAILED),
+                tally=result.tally(),
             )
             self._running = set()
             self._queued = set()

@@ -432,3 +432,21 @@ def test_a_job_reading_one_of_several_values_is_drawn_reading_their_job(workdir:
     assert not [n for n in names if n.startswith("value:")]
     assert len(w.graph["edges"]) == 1  # split -> score.txt, once
     w.close()
+
+
+def test_the_toolbar_counts_running_jobs_by_cores_and_ends_with_the_runs_tally(
+    workdir: Path,
+) -> None:
+    pipeline = ppg.new_pipeline(cores=2)
+    for i in range(40):
+        ppg.FileGeneratingJob(f"f{i}.txt", _write(str(i)))
+    w, _ = _widget(pipeline)
+    w._on_event(Event("run_started", data=40))
+    for i in range(40):  # a batch of 40 sent to the workers: said running, 2 run at once
+        w._on_event(Event("running", f"f{i}.txt"))
+    w.flush()
+    assert (w.progress["running"], w.progress["queued"]) == (2, 38)
+    w._on_event(Event("run_finished", data=pipeline.run()))
+    _settle(w)
+    assert w.progress["tally"] == "40 ran"
+    w.close()

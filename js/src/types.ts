@@ -21,6 +21,7 @@ export interface Traits {
     running: number;
     queued: number;
     failed: number;
+    tally: string;
   };
   title: string;
 }

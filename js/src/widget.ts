@@ -368,8 +368,13 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
     tb.failed.style.width = `${(100 * p.failed) / total}%`;
     tb.running.style.width = `${(100 * p.running) / total}%`;
     root.classList.toggle("ppg-active", p.active);
-    let text = p.active ? `${p.done}/${p.total} done · ${p.running} running` : p.total ? `last run: ${p.done} jobs` : "idle";
-    if (p.failed) text += ` · ${p.failed} failed`;
+    let text = "idle";
+    if (p.active) {
+      text = `${p.done}/${p.total} done · ${p.running} running`;
+      if (p.failed) text += ` · ${p.failed} failed`;
+    } else if (p.tally) {
+      text = `last run: ${p.tally}`;  // (the words of every other summary)
+    }
     tb.text.textContent = text;
     tb.text.title = p.what;
   }
