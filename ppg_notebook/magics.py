@@ -7,6 +7,7 @@ job that fails is raised as the user's own exception, rendered with the user's o
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -21,6 +22,7 @@ from .errors import PipelineError
 from .events import Outcome
 from .notebook import NotebookPipeline, RunReport
 from .notebook_display import StatusTable, failure_lines, summary
+from .pool import LokyWorkers
 from .progress import LiveProgress
 from .session import new_pipeline
 from .warmup import Warmer
@@ -58,6 +60,17 @@ class PipelineMagics(Magics):
                 pipeline.allow_redefinition = True  # (cells are executed again and again)
             self._notebook = NotebookPipeline(pipeline)
         return self._notebook
+
+    def _workers(self) -> Any:
+        """The workers the kernel's pipeline uses (before it exists: those it will use,
+        the loky pool of the default size; the pipeline is created on first use, in the
+        directory the kernel is in then)."""
+        pipeline = self._notebook.pipeline if self._notebook else current.peek()
+        return pipeline.workers if pipeline is not None else LokyWorkers(os.cpu_count() or 1)
+
+    def _busy(self) -> bool:
+        pipeline = self._notebook.pipeline if self._notebook else current.peek()
+        return pipeline is not None and runs_of(pipeline).busy
 
     def _reserved(self) -> set[str]:
         magics = self.shell.magics_manager.magics
@@ -403,9 +416,6 @@ def load_ipython_extension(ipython: Any) -> None:
     magics = PipelineMagics(ipython)
     ipython.register_magics(magics)
     current.set_factory(lambda: magics.notebook.pipeline)
-    warmer = Warmer(
-        lambda: magics.notebook.pipeline.workers,
-        lambda: runs_of(magics.notebook.pipeline).busy,
-    )
+    warmer = Warmer(magics._workers, magics._busy)
     warmer.start()
     ipython.events.register("post_run_cell", warmer.after_cell)

@@ -220,3 +220,17 @@ def test_the_workers_import_the_kernels_libraries_before_the_first_job(tmp_path:
     ]
     notebook = execute(new_notebook(cells=cells), tmp_path)
     assert "preloaded: True" in outputs(notebook.cells[3])
+
+
+def test_the_pipeline_is_made_where_the_kernel_is_at_its_first_use(tmp_path: Path) -> None:
+    """Loading the extension starts workers but makes no pipeline yet: a notebook that
+    changes directory first keeps its .ppg/ there."""
+    (tmp_path / "project").mkdir()
+    cells = [
+        new_code_cell("%load_ext ppg_notebook"),
+        new_code_cell("import os\nos.chdir('project')"),
+        new_code_cell("%%ppg_job answer\nanswer = 42"),
+    ]
+    execute(new_notebook(cells=cells), tmp_path)
+    assert (tmp_path / "project" / ".ppg" / "history").exists()
+    assert not (tmp_path / ".ppg").exists()
