@@ -40,7 +40,7 @@ from .background import RunInProgress, runs_of
 from .errors import JobsFailed, PipelineError
 from .events import Event, Outcome, RunResult
 from .notebook import NotebookPipeline
-from .notebook_display import seconds, when
+from .notebook_display import seconds, some, when
 from .runner import safe_name
 from .session import Pipeline
 
@@ -423,13 +423,9 @@ class PipelineWidget(anywidget.AnyWidget):
             self.send({"type": "notice", "ok": False, "text": _describe(error)})
             return
         result, failure = outcome
-        parts = [f"{len(result.ran)} ran"]
+        text = f"run finished in {seconds(result.duration)}: {result.tally()}"
         if result.errors:
-            names = ", ".join(map(self.label, result.errors))
-            parts.append(f"{len(result.errors)} failed ({names})")
-        if result.upstream_failed:
-            parts.append(f"{len(result.upstream_failed)} not run (upstream failed)")
-        text = f"run finished in {seconds(result.duration)}: " + ", ".join(parts)
+            text += f" (failed: {some([self.label(j) for j in result.errors])})"
         if failure is not None:
             text += "; click a red job for its traceback"
         self.send({"type": "notice", "ok": failure is None, "text": text})

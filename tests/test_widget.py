@@ -190,7 +190,10 @@ def test_a_failed_job_is_red_with_its_traceback_and_log_in_the_details(workdir: 
     _settle(w)
     assert w.states == {"a.txt": "ok", "b.txt": "failed*", "c.txt": "upstream*"}
     assert w.progress["failed"] == 1
-    assert not c.custom("notice")[-1]["ok"]
+    notice = c.custom("notice")[-1]
+    assert not notice["ok"]
+    assert "1 ran · 1 failed · 1 upstream failed (failed: b.txt)" in notice["text"]
+    assert w.progress["tally"] == "1 ran · 1 failed · 1 upstream failed"
     details = w.handle({"cmd": "details", "job": "b.txt", "req": 2})["details"]
     assert "ValueError: boom" in details["traceback"]
     assert "about to fail" in details["log_tail"]

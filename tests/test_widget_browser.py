@@ -246,7 +246,8 @@ def _screenshot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     widget = page.locator(".ppg-dag").first
     widget.screenshot(path=str(ARTIFACTS / name))
-    if os.environ.get("PPG_UPDATE_SCREENSHOT") and name in ("widget.png", "widget-dark.png"):
+    docs = ("widget.png", "widget-dark.png", "widget-groups.png")
+    if os.environ.get("PPG_UPDATE_SCREENSHOT") and name in docs:
         shutil.copy(ARTIFACTS / name, REPO / "docs" / name)
 
 
@@ -458,6 +459,8 @@ def test_thousands_of_jobs_open_as_a_few_readable_groups_search_and_focus(
         assert "out/*.txt ×2000" in (page.text_content(group) or "")
         assert page.evaluate(SMALLEST_LABEL) >= 11
         assert page.get_attribute(".ppg-dag", "data-jobs") == "2002"
+        if app == "jupyterlab":
+            _screenshot(page, "widget-groups.png")
 
         # A group lists its members.
         page.click(group)
