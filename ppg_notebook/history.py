@@ -6,7 +6,7 @@ aside with a warning, never silently ignored and never a crash.
 
 A record is a small dict:
     o    outcome: "ok", "failed" or "invalidated"
-    i    input fingerprints consumed: {upstream id or "FI:<own id>": fingerprint}
+    i    input fingerprints consumed: {upstream id, or "" for its own code: fingerprint}
     out  outputs as written: [[absolute path, mtime_ns, size, content hash], ...]
     fp   the job's output fingerprint (what dependants consume)
     t, d start (epoch seconds) and duration (seconds)
@@ -121,7 +121,9 @@ class History:
             parsed = json.loads("[" + ",".join(rec for _, rec in rows) + "]")
             if not all(isinstance(rec, dict) for rec in parsed):
                 raise ValueError("a record is not a record")
-            return {_id(row[0]): rec for row, rec in zip(rows, parsed, strict=True)}
+            records = {_id(row[0]): rec for row, rec in zip(rows, parsed, strict=True)}
+            _own_code_under_its_key(records)
+            return records
         except sqlite3.OperationalError as e:
             raise self._unusable("read", e) from e
         except (ValueError, TypeError, sqlite3.DatabaseError) as e:  # (a truncated file)
@@ -266,6 +268,19 @@ class History:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _own_code_under_its_key(records: dict[str, Record]) -> None:
+    """Records written before a job's own code had its key "" hold it under "FI:" + the
+    job's id (also a FunctionInvariant's id): read as "", so that nothing reruns for the
+    change of key (a job that also depended on a FunctionInvariant of that name, whose
+    fingerprint the old key hid, runs once: it now depends on it)."""
+    for job_id, record in records.items():
+        inputs = record.get("i")
+        if inputs and "" not in inputs:
+            old = "FI:" + job_id
+            if old in inputs:
+                inputs[""] = inputs.pop(old)
 
 
 def _key(text: str) -> str | bytes:

@@ -53,9 +53,18 @@ def inputs_fingerprint(inputs: dict[str, str]) -> str:
     return hashing.combine([f"{k}={v}" for k, v in sorted(inputs.items())])
 
 
+def loading_fingerprint(inputs: dict[str, str], seen: str) -> str:
+    """A loading job's: its inputs, and the files it read at run time (`seen`, see
+    facts.reads_fingerprint; "" if none)."""
+    own = inputs_fingerprint(inputs)
+    return hashing.combine([own, seen]) if seen else own
+
+
 def code_key(job_id: str) -> str:
-    """The input key under which a job's own code fingerprint is recorded."""
-    return "FI:" + job_id
+    """The input key under which a job's own code fingerprint is recorded: "", which no
+    job or invariant id can be (a FunctionInvariant named like the job is another input;
+    records of the old key, "FI:" + the job's id, are read as this, see history.load)."""
+    return ""
 
 
 def job_inputs(
@@ -355,7 +364,7 @@ class Runner:
             return
         if job.lazy:
             seen = facts.reads_fingerprint(self.records.get(job_id), self.workdir, self.states)
-            self.fp[job_id] = inputs_fingerprint({**inputs, "": seen} if seen else inputs)
+            self.fp[job_id] = loading_fingerprint(inputs, seen)
             self.temp_users[job_id] = len(self.down[job_id])
             self._release(job_id)
             return
@@ -669,7 +678,7 @@ class Runner:
         """A loading job's fingerprint with the files it has just read, also in what its
         dependants (which run now, after it) record as consumed."""
         seen = facts.reads_fingerprint(record, self.workdir, facts.FileStates())
-        fp = inputs_fingerprint({**record["i"], "": seen})
+        fp = loading_fingerprint(record["i"], seen)
         self.fp[job_id] = fp
         for d in self.down[job_id]:
             consumed = self.inputs.get(d)

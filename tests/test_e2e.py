@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sqlite3
 import time
 
 # --- file jobs, both calling conventions; no-op rerun ---------------------------------
@@ -265,6 +266,55 @@ def test_explicit_function_invariant(script):
     assert third.runs == ["w"], third.describe()
     assert third.result["reasons"]["w.txt"] == "function 'helper' changed"
     assert (script.dir / "w.txt").read_text() == "63"
+
+
+def test_a_function_invariant_named_like_its_job_is_not_taken_for_the_jobs_code(script):
+    """The job's own code and a FunctionInvariant("x.txt") it depends on are two inputs
+    (they once shared one key: a change of `helper` then reran nothing)."""
+    script.write(
+        """
+        ppg.new_pipeline(cores=2)
+
+
+        def helper(x):
+            return x * 2
+
+
+        def w(path):
+            mark("w")
+            path.write_text("w")
+
+
+        ppg.FileGeneratingJob("x.txt", w).depends_on(ppg.FunctionInvariant("x.txt", helper))
+        run_and_report()
+        """
+    )
+    assert script.run().ok().runs == ["w"]
+    assert script.run().ok().runs == []
+    script.edit("return x * 2", "return x * 3")
+    changed = script.run().ok()
+    assert changed.runs == ["w"], changed.describe()
+    assert changed.result["reasons"]["x.txt"] == "function 'x.txt' changed"
+
+
+def test_a_history_from_before_the_own_code_key_changed_reruns_nothing(script):
+    script.write(
+        """
+        ppg.new_pipeline(cores=2)
+        ppg.FileGeneratingJob("a.txt", write("a"))
+        ppg.FileGeneratingJob("b.txt", write("b")).depends_on("a.txt")
+        run_and_report()
+        """
+    )
+    assert sorted(script.run().ok().runs) == ["a", "b"]
+    conn = sqlite3.connect(script.ppg_dir / "history")
+    with conn:  # the old format: a job's own code under "FI:" + its id
+        for job_id, rec in conn.execute("SELECT id, rec FROM jobs").fetchall():
+            record = json.loads(rec)
+            record["i"][f"FI:{job_id}"] = record["i"].pop("")
+            conn.execute("UPDATE jobs SET rec = ? WHERE id = ?", (json.dumps(record), job_id))
+    conn.close()
+    assert script.run().ok().runs == []
 
 
 INPUTS = """
