@@ -48,16 +48,15 @@ def safe_name(job_id: str) -> str:
     return f"{readable}-{hashing.hash_text(job_id)[:10]}"
 
 
-def inputs_fingerprint(inputs: dict[str, str]) -> str:
-    """What a loading job provides is determined by what it read: its inputs."""
-    return hashing.combine([f"{k}={v}" for k, v in sorted(inputs.items())])
-
-
-def loading_fingerprint(inputs: dict[str, str], seen: str) -> str:
-    """A loading job's: its inputs, and the files it read at run time (`seen`, see
-    facts.reads_fingerprint; "" if none)."""
-    own = inputs_fingerprint(inputs)
-    return hashing.combine([own, seen]) if seen else own
+def inputs_fingerprint(job_id: str, inputs: dict[str, str], seen: str = "") -> str:
+    """What a job of the main process provides (a loading job's data) is determined by
+    what it consumed: its inputs, and the files it read at run time (`seen`, see
+    facts.reads_fingerprint; "" if none). Its own code is hashed under its former key,
+    "FI:" + its id, so that fingerprints recorded before stay valid."""
+    parts = {("FI:" + job_id if k == "" else k): v for k, v in inputs.items()}
+    if seen:
+        parts[""] = seen
+    return hashing.combine([f"{k}={v}" for k, v in sorted(parts.items())])
 
 
 def code_key(job_id: str) -> str:
@@ -364,7 +363,7 @@ class Runner:
             return
         if job.lazy:
             seen = facts.reads_fingerprint(self.records.get(job_id), self.workdir, self.states)
-            self.fp[job_id] = loading_fingerprint(inputs, seen)
+            self.fp[job_id] = inputs_fingerprint(job_id, inputs, seen)
             self.temp_users[job_id] = len(self.down[job_id])
             self._release(job_id)
             return
@@ -639,7 +638,7 @@ class Runner:
             if job.lazy and found.reads:  # what it provides rests on what it read now
                 self._refingerprint(job_id, record)
             if job_id not in self.fp:  # (a loading job's was set when it was decided)
-                self.fp[job_id] = inputs_fingerprint(record["i"])
+                self.fp[job_id] = inputs_fingerprint(job_id, record["i"])
             record["fp"] = self.fp[job_id]
         else:
             self.fp[job_id] = record["fp"]
@@ -678,7 +677,7 @@ class Runner:
         """A loading job's fingerprint with the files it has just read, also in what its
         dependants (which run now, after it) record as consumed."""
         seen = facts.reads_fingerprint(record, self.workdir, facts.FileStates())
-        fp = loading_fingerprint(record["i"], seen)
+        fp = inputs_fingerprint(job_id, record["i"], seen)
         self.fp[job_id] = fp
         for d in self.down[job_id]:
             consumed = self.inputs.get(d)
@@ -787,7 +786,7 @@ class Runner:
         elif problem is not None:
             self.result.reasons[job_id] = problem
         else:
-            self.fp[job_id] = inputs_fingerprint(inputs)  # as recorded when it ran
+            self.fp[job_id] = inputs_fingerprint(job_id, inputs)  # as recorded when it ran
             self._settle(job_id, Outcome.UP_TO_DATE)
             return
         self._dispatch(job_id)

@@ -34,9 +34,9 @@ from .pool import LokyWorkers
 from .runner import (
     Runner,
     code_details,
+    inputs_fingerprint,
     job_inputs,
     job_reason,
-    loading_fingerprint,
     safe_name,
 )
 from .userfiles import UserFiles
@@ -366,7 +366,7 @@ class Pipeline:
                 plan[job_id] = Reason(0, "it runs only when a job that depends on it runs")
                 unknown = UNKNOWN in inputs.values()
                 seen = reads_fingerprint(records.get(job_id), self.workdir, states)
-                fp[job_id] = UNKNOWN if unknown else loading_fingerprint(inputs, seen)
+                fp[job_id] = UNKNOWN if unknown else inputs_fingerprint(job_id, inputs, seen)
                 continue
             if job.always:
                 reason: Reason | None = Reason(1, "it runs on every run")
