@@ -43,6 +43,7 @@ class Usage:
     ppg_dir: str
     jobs: list[JobUsage]  # biggest first
     known: bool  # the most recent run said which jobs it declared
+    declared: int = 0  # how many it declared
 
     @property
     def total(self) -> int:
@@ -83,7 +84,7 @@ def usage(ppg_dir: str) -> Usage:
                 job.outputs.append((path, os.path.getsize(path)))
     found = [j for j in jobs.values() if j.total] + ([strays] if strays.files else [])
     found.sort(key=lambda j: j.total, reverse=True)
-    return Usage(ppg_dir, found, declared is not None)
+    return Usage(ppg_dir, found, declared is not None, len(declared or ()))
 
 
 def _files(directory: str) -> list[tuple[str, int]]:
@@ -100,6 +101,7 @@ class Collected:
     jobs: list[JobUsage]  # what was (or would be) removed
     freed: int
     dry_run: bool
+    declared: int  # how many jobs the most recent run declared (what is kept)
 
 
 def collect(
@@ -129,7 +131,7 @@ def collect(
             chosen.append(job)
         if not dry_run:
             _remove(ppg_dir, chosen)
-        return Collected(chosen, sum(j.total for j in chosen), dry_run)
+        return Collected(chosen, sum(j.total for j in chosen), dry_run, found.declared)
 
 
 def _declared_outputs(found: Usage) -> set[str]:
@@ -170,9 +172,18 @@ def usage_lines(found: Usage, limit: int | None = None) -> list[str]:
         lines.append(f"{'':>10}  ... and {len(found.jobs) - limit} more")
     stale = sum(j.total for j in found.jobs if not j.declared)
     lines.append(f"{size(found.total):>10}  in total ({size(stale)} of jobs not declared)")
-    if not found.known:
+    if found.known:
+        lines.append(_basis(found.declared))
+    else:
         lines.append("(the most recent run did not say which jobs it declares: run it once)")
     return lines
+
+
+def _basis(declared: int) -> str:
+    return (
+        f"(not declared: by the most recent run, which declared {declared} job(s); run the "
+        f"whole pipeline or notebook first if it declared only part of it)"
+    )
 
 
 def collected_lines(done: Collected) -> list[str]:
@@ -188,4 +199,5 @@ def collected_lines(done: Collected) -> list[str]:
         lines.append(f"{verb} {name}: {', '.join(what)} ({size(job.total)})")
     freed = "would free" if done.dry_run else "freed"
     lines.append(f"{freed} {size(done.freed)} ({len(done.jobs)} job(s) not declared)")
+    lines.append(_basis(done.declared))
     return lines
