@@ -97,6 +97,20 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     return status
 
 
+def _declared_by(args: argparse.Namespace) -> tuple[str, set[str] | None]:
+    """The pipeline directory, and the jobs that count as declared: all the notebook's
+    (declared without running anything) when one is given, else None (the last run's)."""
+    if not args.notebook:
+        return args.dir or ".ppg", None
+    script = read_notebook(args.notebook)
+    cells = load_jobs(args.notebook, script)
+    try:
+        notebook = cells.declare(args.dir or script.defaults.dir, 1, script.defaults.backend)
+    except (PipelineError, ValueError) as e:
+        raise CommandError(str(e)) from None
+    return notebook.pipeline.dir, set(notebook.pipeline.jobs)
+
+
 def status_command(args: argparse.Namespace, console: Console) -> int:
     if args.notebook:
         script = read_notebook(args.notebook)
@@ -272,7 +286,13 @@ def parser() -> argparse.ArgumentParser:
         description="Space each job takes (stored value, log, error file, outputs, history "
         "record), biggest first, marking the jobs the most recent run did not declare.",
     )
-    du.add_argument("--dir", default=".ppg", help="state directory (default: .ppg)")
+    du.add_argument(
+        "notebook",
+        nargs="?",
+        metavar="NOTEBOOK.ipynb",
+        help="count the notebook's jobs, all of them, as declared (not the last run's)",
+    )
+    du.add_argument("--dir", help="state directory (default: .ppg, or the notebook's)")
     gc = commands.add_parser(
         "gc",
         help="remove what jobs no longer declared left behind",
@@ -280,7 +300,13 @@ def parser() -> argparse.ArgumentParser:
         "jobs that the most recent run did not declare (never anything of a declared job). "
         "Run the whole pipeline (or notebook) first, so that it declares all its jobs.",
     )
-    gc.add_argument("--dir", default=".ppg", help="state directory (default: .ppg)")
+    gc.add_argument(
+        "notebook",
+        nargs="?",
+        metavar="NOTEBOOK.ipynb",
+        help="keep what the notebook's jobs, all of them, need (not only the last run's)",
+    )
+    gc.add_argument("--dir", help="state directory (default: .ppg, or the notebook's)")
     gc.add_argument("--dry-run", action="store_true", help="say what would be removed")
     gc.add_argument(
         "--older-than", type=float, metavar="DAYS", help="only jobs that last ran before that"
@@ -290,8 +316,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def du_command(args: argparse.Namespace, console: Console) -> int:
+    ppg_dir, declared = _declared_by(args)
     try:
-        found = housekeeping.usage(args.dir)
+        found = housekeeping.usage(ppg_dir, declared)
     except PipelineError as e:
         raise CommandError(str(e)) from None
     for line in housekeeping.usage_lines(found):
@@ -300,9 +327,14 @@ def du_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def gc_command(args: argparse.Namespace, console: Console) -> int:
+    ppg_dir, declared = _declared_by(args)
     try:
         done = housekeeping.collect(
-            args.dir, dry_run=args.dry_run, older_than=args.older_than, outputs=args.outputs
+            ppg_dir,
+            dry_run=args.dry_run,
+            older_than=args.older_than,
+            outputs=args.outputs,
+            declared=declared,
         )
     except PipelineError as e:
         raise CommandError(str(e)) from None

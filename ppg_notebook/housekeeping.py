@@ -44,22 +44,27 @@ class Usage:
     jobs: list[JobUsage]  # biggest first
     known: bool  # the most recent run said which jobs it declared
     declared: int = 0  # how many it declared
+    notebook: bool = False  # `declared`: all of a notebook's jobs, not the last run's
 
     @property
     def total(self) -> int:
         return sum(j.total for j in self.jobs)
 
 
-def usage(ppg_dir: str) -> Usage:
-    """What each job takes in (and beside) the pipeline directory `ppg_dir`."""
+def usage(ppg_dir: str, declared: set[str] | None = None) -> Usage:
+    """What each job takes in (and beside) the pipeline directory `ppg_dir`; "declared":
+    the jobs of `declared` (a notebook's, all declared at once), by default those the most
+    recent run declared."""
     ppg_dir = os.path.abspath(ppg_dir)
     if not os.path.exists(os.path.join(ppg_dir, "history")):
         msg = f"no pipeline history in {ppg_dir} (run the pipeline first, or pass --dir)"
         raise PipelineError(msg)
+    given = declared is not None
     history = History(os.path.join(ppg_dir, "history"))
     try:
         records = history.load()
-        declared = history.declared()
+        if declared is None:
+            declared = history.declared()
     finally:
         history.close()
     ids = set(records) | (declared or set())
@@ -84,7 +89,7 @@ def usage(ppg_dir: str) -> Usage:
                 job.outputs.append((path, os.path.getsize(path)))
     found = [j for j in jobs.values() if j.total] + ([strays] if strays.files else [])
     found.sort(key=lambda j: j.total, reverse=True)
-    return Usage(ppg_dir, found, declared is not None, len(declared or ()))
+    return Usage(ppg_dir, found, declared is not None, len(declared or ()), given)
 
 
 def _files(directory: str) -> list[tuple[str, int]]:
@@ -102,17 +107,24 @@ class Collected:
     freed: int
     dry_run: bool
     declared: int  # how many jobs the most recent run declared (what is kept)
+    notebook: bool  # ... or the notebook
 
 
 def collect(
-    ppg_dir: str, *, dry_run: bool = False, older_than: float | None = None, outputs: bool = False
+    ppg_dir: str,
+    *,
+    dry_run: bool = False,
+    older_than: float | None = None,
+    outputs: bool = False,
+    declared: set[str] | None = None,
 ) -> Collected:
-    """Remove what the jobs that the most recent run did not declare left: stored values,
-    logs, error files and history records (and, with `outputs`, their output files). With
-    `older_than` (days), only jobs that last ran longer ago than that."""
+    """Remove what the jobs that the most recent run (or `declared`, see usage) did not
+    declare left: stored values, logs, error files and history records (and, with
+    `outputs`, their output files). With `older_than` (days), only jobs that last ran
+    longer ago than that."""
     ppg_dir = os.path.abspath(ppg_dir)
     with DirectoryLock(os.path.join(ppg_dir, "lock")):
-        found = usage(ppg_dir)
+        found = usage(ppg_dir, declared)
         if not found.known:
             msg = (
                 f"the pipeline in {ppg_dir} has not recorded which jobs it declares yet: "
@@ -131,7 +143,9 @@ def collect(
             chosen.append(job)
         if not dry_run:
             _remove(ppg_dir, chosen)
-        return Collected(chosen, sum(j.total for j in chosen), dry_run, found.declared)
+        return Collected(
+            chosen, sum(j.total for j in chosen), dry_run, found.declared, found.notebook
+        )
 
 
 def _declared_outputs(found: Usage) -> set[str]:
@@ -173,16 +187,19 @@ def usage_lines(found: Usage, limit: int | None = None) -> list[str]:
     stale = sum(j.total for j in found.jobs if not j.declared)
     lines.append(f"{size(found.total):>10}  in total ({size(stale)} of jobs not declared)")
     if found.known:
-        lines.append(_basis(found.declared))
+        lines.append(_basis(found.declared, found.notebook))
     else:
         lines.append("(the most recent run did not say which jobs it declares: run it once)")
     return lines
 
 
-def _basis(declared: int) -> str:
+def _basis(declared: int, notebook: bool) -> str:
+    if notebook:
+        return f"(not declared: not among the notebook's {declared} job(s))"
     return (
         f"(not declared: by the most recent run, which declared {declared} job(s); run the "
-        f"whole pipeline or notebook first if it declared only part of it)"
+        f"whole pipeline or notebook first if it declared only part of it, or name the "
+        f"notebook: ppg-notebook gc NOTEBOOK.ipynb)"
     )
 
 
@@ -199,5 +216,5 @@ def collected_lines(done: Collected) -> list[str]:
         lines.append(f"{verb} {name}: {', '.join(what)} ({size(job.total)})")
     freed = "would free" if done.dry_run else "freed"
     lines.append(f"{freed} {size(done.freed)} ({len(done.jobs)} job(s) not declared)")
-    lines.append(_basis(done.declared))
+    lines.append(_basis(done.declared, done.notebook))
     return lines

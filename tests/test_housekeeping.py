@@ -161,3 +161,34 @@ def test_a_gc_killed_at_any_instant_leaves_the_pipeline_consistent(script):
 def _bytes(line: str) -> float:
     number, unit = line.split()[:2]
     return float(number) * {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}[unit]
+
+
+def test_gc_with_the_notebook_keeps_every_job_of_it_whatever_the_last_run_declared(
+    tmp_path: Path,
+) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    def notebook(*cells: str) -> Path:
+        path = tmp_path / "analysis.ipynb"
+        sources = ["%load_ext ppg_notebook", *cells]
+        nbformat.write(new_notebook(cells=[new_code_cell(c) for c in sources]), path)
+        return path
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [CLI, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    a, b = "%%ppg_job a\na = 1", "%%ppg_job b\nb = a + 1"
+    run("run", str(notebook(a, b, "%%ppg_job old\nold = 3")))
+    run("run", str(notebook(a)))  # as a kernel that executed only its first cell
+    path = notebook(a, b)  # the notebook as it is: `old` is gone, `b` is not
+    assert "would remove b:" in run("gc", "--dry-run").stdout  # by the last run: b too
+    by_notebook = run("gc", str(path), "--dry-run").stdout
+    assert "would remove old:" in by_notebook and "would remove b:" not in by_notebook
+    assert "not among the notebook's" in by_notebook
+    run("gc", str(path))
+    assert "nothing to do: 2 up to date" in run("run", str(path)).stdout  # b was kept
