@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from .errors import PipelineError
 from .history import History
 from .lock import DirectoryLock
-from .runner import safe_name
+from .statedir import PER_JOB, safe_name
 
 _DAY = 86400.0
-_STORED = (("cache/values", ".joblib"), ("logs", ".log"), ("errors", ".txt"))
 
 
 @dataclass
@@ -71,11 +70,11 @@ def usage(ppg_dir: str, declared: set[str] | None = None) -> Usage:
     by_file = {}  # stored file name -> job id
     for job_id in ids:
         name = safe_name(job_id)
-        for sub, suffix in _STORED:
+        for sub, suffix in PER_JOB:
             by_file[os.path.join(sub, name + suffix)] = job_id
     jobs = {job_id: JobUsage(job_id, declared is None or job_id in declared) for job_id in ids}
     strays = JobUsage("", False)
-    for sub, _ in _STORED:
+    for sub, _ in PER_JOB:
         for path, size in _files(os.path.join(ppg_dir, sub)):
             owner = by_file.get(os.path.relpath(path, ppg_dir))
             (jobs[owner] if owner is not None else strays).files.append((path, size))

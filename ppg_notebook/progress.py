@@ -10,19 +10,18 @@ is busy running.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from . import statedir
 from .events import Event, Outcome
 from .notebook_display import seconds, some
-from .runner import safe_name
-from .worker import LIVE
 
 SHOW_AFTER = 1.0  # seconds: quicker runs show only their summary
 _TICK = 0.25
+_STREAMED_AT_MOST = 64  # running jobs whose output is looked for, per look
 
 
 class LiveProgress:
@@ -39,7 +38,6 @@ class LiveProgress:
         self.targets = set(targets)
         self.show = show  # replaces the progress line
         self.out = out  # appends text to the cell's output
-        self.logs_dir = os.path.join(pipeline.dir, "logs")
         self.streamed: dict[str, str] = {}  # job id -> what was shown of its output
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -49,7 +47,6 @@ class LiveProgress:
         self._running: dict[str, float] = {}  # job id -> since when (monotonic)
         self._pending: set[str] = set()  # queued or running, not done
         self._offsets: dict[str, int] = {}
-        self._expected: dict[str, float] | None = None
         self._shown = False
         self._thread = threading.Thread(target=self._loop, name="ppg-progress", daemon=True)
 
@@ -97,7 +94,7 @@ class LiveProgress:
             pending = set(self._pending)
         parts = []
         if running:
-            names = some([self.label(job_id) for job_id, _ in running], 2)
+            names = some([job_id for job_id, _ in running], self.label, 2)
             parts.append(f"running {names} · {seconds(now - running[0][1])}")
         parts.append(f"{finished}/{total} done")
         left = self._time_left(pending, total - finished, running, now)
@@ -108,11 +105,14 @@ class LiveProgress:
     def _time_left(
         self, pending: set[str], remaining: int, running: list[tuple[str, float]], now: float
     ) -> float | None:
-        """From how long each job took last time (the history); None if nothing is known."""
-        if self._expected is None:
-            records = self.pipeline.history.load()
-            self._expected = {j: float(r["d"]) for j, r in records.items() if "d" in r}
-        known = self._expected
+        """From how long each job took last time (the records the run read, not read again
+        here); None if none of the jobs waiting is known."""
+        records = self.pipeline.records_of_run
+        known = {}
+        for job_id in pending:
+            duration = (records.get(job_id) or {}).get("d")
+            if duration is not None:
+                known[job_id] = float(duration)
         if not known or remaining <= 0:
             return None
         mean = sum(known.values()) / len(known)
@@ -125,11 +125,12 @@ class LiveProgress:
         return work / max(self.pipeline.cores, 1)
 
     def _stream(self) -> None:
-        """Show what the running jobs printed since the last look."""
+        """Show what the running jobs printed since the last look (of the oldest ones:
+        thousands of tiny jobs sent in batches all count as running)."""
         with self._lock:
-            running = list(self._running)
+            running = list(self._running)[:_STREAMED_AT_MOST]
         for job_id in running:
-            path = os.path.join(self.logs_dir, safe_name(job_id) + ".log" + LIVE)
+            path = statedir.log_file(self.pipeline.dir, job_id) + statedir.LIVE
             offset = self._offsets.get(job_id, 0)
             try:
                 with open(path, encoding="utf-8", errors="replace") as f:

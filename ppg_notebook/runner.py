@@ -16,7 +16,6 @@ import functools
 import os
 import pickle
 import queue
-import re
 import shutil
 import signal
 import sys
@@ -29,7 +28,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from . import cache, facts, graph, hashing, plotstate, pool, reads, tracebacks
+from . import cache, facts, graph, hashing, plotstate, pool, reads, statedir, tracebacks
 from .decide import UNKNOWN, Reason, reason_to_run
 from .errors import CodeError, DamagedValue, FailedBefore, JobContractError, WorkerDied
 from .events import Event, Outcome, RunResult
@@ -40,12 +39,6 @@ from .worker import Context, Functions, Result, Task
 _BAD = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)
 _TARGET_BATCH_SECONDS = 0.02  # batches of tiny jobs are sized to take about this long
 _MAX_BATCH = 256
-
-
-def safe_name(job_id: str) -> str:
-    """A file name for a job's log, error file or stored value."""
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", job_id)[-60:].lstrip(".")
-    return f"{readable}-{hashing.hash_text(job_id)[:10]}"
 
 
 def inputs_fingerprint(job_id: str, inputs: dict[str, str], seen: str = "") -> str:
@@ -209,8 +202,6 @@ class Runner:
         self.records = records
         self.history = history
         self.workdir = workdir
-        self.logs_dir = os.path.join(ppg_dir, "logs")
-        self.errors_dir = os.path.join(ppg_dir, "errors")
         self.workers = workers  # pool.LokyWorkers or dask_backend.DaskWorkers
         self.ppg_dir = ppg_dir
         # Workers whose jobs outlive an interrupt (a cluster's) are told through this file
@@ -391,7 +382,7 @@ class Runner:
         record = self.records.get(job_id) or {}
         if record.get("o") != "failed":
             return False
-        tb = _read_error(os.path.join(self.errors_dir, safe_name(job_id) + ".txt"))
+        tb = _read_error(statedir.error_file(self.ppg_dir, job_id))
         msg = (
             f"{record.get('e', 'it failed')} (it failed earlier in this session with the "
             f"inputs it has now, so it was not run again: fix it, or run it itself again)"
@@ -648,7 +639,7 @@ class Runner:
         previous = self.records.get(job_id)
         if previous is not None and previous.get("o") == "failed":
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(self.errors_dir, safe_name(job_id) + ".txt"))
+                os.unlink(statedir.error_file(self.ppg_dir, job_id))
         self.records[job_id] = record
         self.pending_records.append((job_id, record))
         if log:
@@ -692,9 +683,9 @@ class Runner:
         if log:
             self.result.logs[job_id] = log
         text = tb or "".join(traceback.format_exception_only(type(error), error))
-        path = os.path.join(self.errors_dir, safe_name(job_id) + ".txt")
+        path = statedir.error_file(self.ppg_dir, job_id)
         try:
-            os.makedirs(self.errors_dir, exist_ok=True)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as f:
                 f.write(f"job: {job_id}\nat: {time.ctime()}\n\n{text}")
         except OSError as e:  # (a full disk): the failure is reported all the same
@@ -809,7 +800,7 @@ class Runner:
             job.kind == "multifile",
             job.empty_ok,
             extra,
-            os.path.join(self.logs_dir, safe_name(job_id) + ".log"),
+            statedir.log_file(self.ppg_dir, job_id),
             chained=job_id in self.fused,
             unless=self.unless.get(job_id),
             kept=self.records[job_id]["fp"] if job_id in self.unless else "",

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import current, graph, hashing
+from . import current, graph, hashing, statedir
 from .codewalk import CodeWalker
 from .dask_backend import DaskWorkers
 from .decide import UNKNOWN, Reason
@@ -37,7 +37,6 @@ from .runner import (
     inputs_fingerprint,
     job_inputs,
     job_reason,
-    safe_name,
 )
 from .userfiles import UserFiles
 
@@ -88,6 +87,7 @@ class Pipeline:
         self.graph_listeners: list[Callable[[str], None]] = []
         self._stop = threading.Event()
         self._history: History | None = None
+        self.records_of_run: dict[str, Any] = {}  # the records the current (last) run read
         # Jobs that failed in this session, with the inputs they failed with (runner.py).
         self._failures: dict[str, dict[str, str]] = {}
 
@@ -162,7 +162,7 @@ class Pipeline:
         self._graph_changed(job_id)
 
     def value_path(self, name: str) -> str:
-        return os.path.join(self.dir, "cache", "values", safe_name(name) + ".joblib")
+        return statedir.value_file(self.dir, name)
 
     # --- the graph as it stands --------------------------------------------------------
     def _resolve(self, job_ids: Iterable[str]) -> dict[str, list[str]]:
@@ -284,6 +284,7 @@ class Pipeline:
 
     def _runner(self, targets: Any, upstream: dict[str, list[str]], order: list[str]) -> Runner:
         records = self.history.load()
+        self.records_of_run = records  # (for the live progress's time left: read, not copied)
         gc.freeze()  # (the records too)
         return Runner(
             jobs={job_id: self.jobs[job_id] for job_id in order},

@@ -26,7 +26,6 @@ for while one is in progress is refused with a reply that says so.
 
 from __future__ import annotations
 
-import os
 import pathlib
 import threading
 from collections.abc import Callable
@@ -35,13 +34,12 @@ from typing import Any
 import anywidget
 import traitlets
 
-from . import current, dag_model, dag_static, value_preview
+from . import current, dag_model, dag_static, statedir, value_preview
 from .background import RunInProgress, runs_of
 from .errors import JobsFailed, PipelineError
 from .events import Event, Outcome, RunResult
 from .notebook import NotebookPipeline
 from .notebook_display import seconds, some, when
-from .runner import safe_name
 from .session import Pipeline
 
 STATIC = pathlib.Path(__file__).parent / "static"
@@ -425,7 +423,7 @@ class PipelineWidget(anywidget.AnyWidget):
         result, failure = outcome
         text = f"run finished in {seconds(result.duration)}: {result.tally()}"
         if result.errors:
-            text += f" (failed: {some([self.label(j) for j in result.errors])})"
+            text += f" (failed: {some(list(result.errors), self.label)})"
         if failure is not None:
             text += "; click a red job for its traceback"
         self.send({"type": "notice", "ok": failure is None, "text": text})
@@ -445,9 +443,9 @@ class PipelineWidget(anywidget.AnyWidget):
         started = record.get("t")
         traceback = ""
         if record.get("o") == "failed":
-            traceback = _read(os.path.join(self.pipeline.dir, "errors", safe_name(job_id) + ".txt"))
+            traceback = _read(statedir.error_file(self.pipeline.dir, job_id))
             traceback = traceback or record.get("e", "")
-        log = _read(os.path.join(self.pipeline.dir, "logs", safe_name(job_id) + ".log"))
+        log = _read(statedir.log_file(self.pipeline.dir, job_id))
         cell = self.notebook.cell_of(job_id) if self.notebook else None
         return {
             "job": job_id,

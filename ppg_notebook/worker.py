@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import cache, hashing, plotstate, reads
+from . import cache, hashing, plotstate, reads, statedir
 from .errors import JobContractError
 from .jobs import TASK_DUMP, TASK_PLOT, TASK_VALUE, TASK_VALUES
 from .tracebacks import user_frames
@@ -331,7 +331,7 @@ def _up_to_date(task: Task) -> Result:
 def run_task(context: Context, task: Task, abandoned: str | None = None) -> Result:
     start = time.time()
     t0 = time.perf_counter()
-    buffer = LiveLog(task.log_path + LIVE)
+    buffer = LiveLog(task.log_path + statedir.LIVE)
     found: reads.Found | None = None
     try:
         with buffer, contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
@@ -384,21 +384,7 @@ def _execute(task: Task) -> str:
         if not os.path.isdir(parent):
             os.makedirs(parent, exist_ok=True)
     if task.task in (TASK_VALUE, TASK_DUMP):
-        value = task.fn()
-        try:
-            return cache.store(value, task.outputs[0])
-        except cache.StoreError as e:
-            fix = (
-                f"free some disk space in {os.path.dirname(task.outputs[0])} and run again"
-                if isinstance(e.__cause__, OSError)
-                else "return something picklable (plain data, arrays, frames)"
-            )
-            msg = (
-                f"job {task.job_id!r}: its code ran, but its value "
-                f"(a {type(value).__module__}.{type(value).__qualname__}) could not be "
-                f"stored: {e}. To fix it, {fix}"
-            )
-            raise JobContractError(msg) from None
+        return _store(task, "its value", task.fn(), task.outputs[0])
     if task.task == TASK_VALUES:
         _store_values(task, task.fn())
         return ""
@@ -432,16 +418,26 @@ def _store_values(task: Task, values: Any) -> None:
         )
         raise JobContractError(msg)
     for name, path in zip(names, task.outputs, strict=True):
-        try:
-            cache.store(values[name], path)
-        except cache.StoreError as e:
-            value = values[name]
-            msg = (
-                f"job {task.job_id!r}: its code ran, but its value {name!r} "
-                f"(a {type(value).__module__}.{type(value).__qualname__}) could not be "
-                f"stored: {e}. Make {name!r} something picklable (plain data, arrays, frames)"
-            )
-            raise JobContractError(msg) from None
+        _store(task, f"its value {name!r}", values[name], path)
+
+
+def _store(task: Task, what: str, value: Any, path: str) -> str:
+    """cache.store, with a failure said as the job's: its code ran, what could not be
+    stored, and how to fix it (a full disk, or a value that cannot be pickled)."""
+    try:
+        return cache.store(value, path)
+    except cache.StoreError as e:
+        fix = (
+            f"free some disk space in {os.path.dirname(path)} and run again"
+            if isinstance(e.__cause__, OSError)
+            else "return something picklable (plain data, arrays, frames)"
+        )
+        msg = (
+            f"job {task.job_id!r}: its code ran, but {what} "
+            f"(a {type(value).__module__}.{type(value).__qualname__}) could not be "
+            f"stored: {e}. To fix it, {fix}"
+        )
+        raise JobContractError(msg) from None
 
 
 def _describe_output(task: Task, path: str) -> list[Any]:
@@ -480,9 +476,6 @@ def _remove_outputs(task: Task) -> list[str]:
                 shown = task.paths[task.outputs.index(path)] if task.paths else path
                 problems.append(f"{shown!r} ({e.strerror or e})")
     return problems
-
-
-LIVE = ".live"  # beside a job's log: what it printed so far, while it runs
 
 
 class LiveLog(io.StringIO):
