@@ -68,6 +68,8 @@ def load(path: str) -> Any:
 
             return joblib.load(path)
         except Exception as e:
+            if isinstance(e, MemoryError) or (isinstance(e, OSError) and e.errno is not None):
+                raise  # the machine (memory, a disk error), not the file: the value is kept
             msg = f"the stored value {path} cannot be read ({type(e).__name__}: {e})"
             raise DamagedValue(msg, path) from e
 

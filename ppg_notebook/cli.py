@@ -286,13 +286,7 @@ def parser() -> argparse.ArgumentParser:
         description="Space each job takes (stored value, log, error file, outputs, history "
         "record), biggest first, marking the jobs the most recent run did not declare.",
     )
-    du.add_argument(
-        "notebook",
-        nargs="?",
-        metavar="NOTEBOOK.ipynb",
-        help="count the notebook's jobs, all of them, as declared (not the last run's)",
-    )
-    du.add_argument("--dir", help="state directory (default: .ppg, or the notebook's)")
+    _declared_options(du)
     gc = commands.add_parser(
         "gc",
         help="remove what jobs no longer declared left behind",
@@ -300,19 +294,24 @@ def parser() -> argparse.ArgumentParser:
         "jobs that the most recent run did not declare (never anything of a declared job). "
         "Run the whole pipeline (or notebook) first, so that it declares all its jobs.",
     )
-    gc.add_argument(
-        "notebook",
-        nargs="?",
-        metavar="NOTEBOOK.ipynb",
-        help="keep what the notebook's jobs, all of them, need (not only the last run's)",
-    )
-    gc.add_argument("--dir", help="state directory (default: .ppg, or the notebook's)")
+    _declared_options(gc)
     gc.add_argument("--dry-run", action="store_true", help="say what would be removed")
     gc.add_argument(
         "--older-than", type=float, metavar="DAYS", help="only jobs that last ran before that"
     )
     gc.add_argument("--outputs", action="store_true", help="their output files too")
     return top
+
+
+def _declared_options(command: argparse.ArgumentParser) -> None:
+    """du's and gc's: which jobs count as declared, and where the pipeline is."""
+    command.add_argument(
+        "notebook",
+        nargs="?",
+        metavar="NOTEBOOK.ipynb",
+        help="count all of the notebook's jobs as declared (not only the last run's)",
+    )
+    command.add_argument("--dir", help="state directory (default: .ppg, or the notebook's)")
 
 
 def du_command(args: argparse.Namespace, console: Console) -> int:

@@ -79,20 +79,21 @@ def summary(
             parts.append(f"{name} failed")
         elif outcome is Outcome.UPSTREAM_FAILED:
             parts.append(f"{name} did not run: a job it depends on failed")
-    others = [label(j) for j in result.ran if j not in targets and j not in result.loaders]
+    others = [j for j in result.ran if j not in targets and j not in result.loaders]
     if others:
-        parts.append(("upstream ran: " if targets else "ran: ") + some(others))
-    failed = [label(j) for j in result.errors if j not in targets]
+        parts.append(("upstream ran: " if targets else "ran: ") + some(others, label))
+    failed = [j for j in result.errors if j not in targets]
     if failed:
-        parts.append("failed: " + some(failed))
+        parts.append("failed: " + some(failed, label))
     parts.append(result.tally())
     return "ppg: " + "; ".join(parts) + f" [{seconds(result.duration)}]"
 
 
-def some(names: list[str], shown: int = 5) -> str:
-    """A few names, and how many more."""
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(names[:shown]) + more
+def some(job_ids: list[str], label: Any = str, shown: int = 5) -> str:
+    """A few jobs by name (only those are named: a run may have 100,000), and how many
+    more."""
+    more = f" and {len(job_ids) - shown} more" if len(job_ids) > shown else ""
+    return ", ".join(map(label, job_ids[:shown])) + more
 
 
 def failure_lines(job_id: str, label: str, result: RunResult, cause: str = "") -> list[str]:

@@ -1052,3 +1052,36 @@ def test_a_damaged_value_read_after_the_run_names_its_job_and_is_recomputed(scri
     assert "the next run of the pipeline runs 'table' again" in out
     assert script.run("a").ok().runs == ["table"]
     assert "@@VALUE [0, 1, 2" in script.run("a", "read").stdout
+
+
+def test_a_traceback_or_log_that_cannot_be_saved_does_not_crash_the_run(script):
+    """(As on a full disk: the errors/ and logs/ places cannot be written.) The failure is
+    reported with its error, the job's output is still shown, and the other jobs run."""
+    script.write(
+        """
+        ppg.new_pipeline(cores=1)
+
+
+        def talks(path):
+            print("talking")
+            path.write_text("t")
+
+
+        def breaks(path):
+            raise ValueError("broken on purpose")
+
+
+        ppg.FileGeneratingJob("talks.txt", talks)
+        ppg.FileGeneratingJob("breaks.txt", breaks)
+        run_and_report()
+        """
+    )
+    script.ppg_dir.mkdir()
+    (script.ppg_dir / "errors").write_text("not a directory")
+    (script.ppg_dir / "logs").write_text("not a directory")
+    run = script.run()
+    assert run.returncode == 0, run.describe()
+    assert "ValueError: broken on purpose" in run.result["failed"]["breaks.txt"]
+    assert (script.dir / "talks.txt").read_text() == "t"
+    assert "its traceback could not be saved" in run.stderr
+    assert run.result["outcomes"]["talks.txt"] == "ran"  # its log could not be saved

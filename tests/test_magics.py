@@ -635,3 +635,28 @@ def test_a_value_a_later_job_reads_cannot_be_dropped_from_values(sh: Shell) -> N
     sh.ok("%%ppg_job top\ntop = low + 1")
     sh.ok("%%ppg_job pair --values low\nlow = 1")  # nothing reads high any more
     assert "value:pair.high" not in sh.pipeline.jobs
+
+
+def test_the_progress_line_says_the_time_left_from_the_last_duration(sh: Shell) -> None:
+    body = "%%ppg_job slow\nimport time\ntime.sleep(1.6)\nslow = 1"
+    first = sh.ok(body)
+    assert "ppg: running slow · " in first and " left" not in first  # (no duration known)
+    sh.ok("%ppg_invalidate slow")
+    again = sh.ok("%ppg_run slow")
+    assert "0/1 done · about " in again and " left" in again
+
+
+def test_a_summary_names_a_few_jobs_and_counts_the_rest() -> None:
+    from ppg_notebook.events import Outcome, RunResult
+    from ppg_notebook.notebook_display import summary
+
+    named: list[str] = []
+
+    def label(job_id: str) -> str:
+        named.append(job_id)
+        return job_id.upper()
+
+    result = RunResult(outcomes={f"j{i}": Outcome.RAN for i in range(1000)})
+    line = summary(result, [], label)
+    assert "ran: J0, J1, J2, J3, J4 and 995 more; 1000 ran [" in line
+    assert len(named) == 5  # (naming a job can be slow: only those shown are named)

@@ -3,6 +3,8 @@ stored at all, and names that are long but legal; in real worker processes."""
 
 from __future__ import annotations
 
+import pytest
+
 VALUES = """
 import numpy as np
 
@@ -93,3 +95,21 @@ def test_a_multi_value_job_that_returns_other_values_fails_naming_them(script) -
     assert run.result is not None, run.describe()
     error = run.result["failed"]["split"]
     assert "must return a dict with exactly the values x, y; it returned ['x', 'z']" in error
+
+
+def test_a_value_that_cannot_be_read_for_want_of_memory_is_not_taken_for_damaged(
+    tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import joblib
+
+    from ppg_notebook import cache
+    from ppg_notebook.errors import DamagedValue
+
+    path = str(tmp_path / "v.joblib")
+    cache.store(list(range(10)), path)
+    monkeypatch.setattr(joblib, "load", lambda p: (_ for _ in ()).throw(MemoryError()))
+    with pytest.raises(MemoryError):
+        cache.load(path)
+    monkeypatch.setattr(joblib, "load", lambda p: (_ for _ in ()).throw(EOFError("cut")))
+    with pytest.raises(DamagedValue, match="cannot be read"):
+        cache.load(path)
