@@ -67,25 +67,27 @@ def usage(ppg_dir: str, declared: set[str] | None = None) -> Usage:
     finally:
         history.close()
     ids = set(records) | (declared or set())
-    by_file = {}  # stored file name -> job id
+    owners = {}  # a file of the job's own under ppg_dir -> its job id
     for job_id in ids:
         name = safe_name(job_id)
         for sub, suffix in PER_JOB:
-            by_file[os.path.join(sub, name + suffix)] = job_id
+            owners[os.path.join(ppg_dir, sub, name + suffix)] = job_id
     jobs = {job_id: JobUsage(job_id, declared is None or job_id in declared) for job_id in ids}
-    strays = JobUsage("", False)
-    for sub, _ in PER_JOB:
-        for path, size in _files(os.path.join(ppg_dir, sub)):
-            owner = by_file.get(os.path.relpath(path, ppg_dir))
-            (jobs[owner] if owner is not None else strays).files.append((path, size))
     stored = os.path.join(ppg_dir, "cache") + os.sep
     for job_id, record in records.items():
         job = jobs[job_id]
         job.record = len(json.dumps(record))
         job.last_run = record.get("t")
         for path, *_ in record.get("out", ()):
-            if not path.startswith(stored) and os.path.isfile(path):
+            if path.startswith(stored):
+                owners[path] = job_id  # (a stored value by another name: one of several)
+            elif os.path.isfile(path):
                 job.outputs.append((path, os.path.getsize(path)))
+    strays = JobUsage("", False)
+    for sub, _ in PER_JOB:
+        for path, size in _files(os.path.join(ppg_dir, sub)):
+            owner = owners.get(path)
+            (jobs[owner] if owner is not None else strays).files.append((path, size))
     found = [j for j in jobs.values() if j.total] + ([strays] if strays.files else [])
     found.sort(key=lambda j: j.total, reverse=True)
     return Usage(ppg_dir, found, declared is not None, len(declared or ()), given)

@@ -199,3 +199,19 @@ def test_gc_with_the_notebook_keeps_every_job_of_it_whatever_the_last_run_declar
     assert "not among the notebook's" in by_notebook
     run("gc", str(path))
     assert "nothing to do: 2 up to date" in run("run", str(path)).stdout  # b was kept
+
+
+def test_the_values_of_a_job_with_several_are_its_own_not_strays(script):
+    script.write(
+        """
+        ppg.new_pipeline(cores=1)
+        ppg.MultiValueJob("split", ["train", "test"], lambda: {"train": [1] * 100, "test": [2]})
+        run_and_report()
+        """
+    )
+    script.run().ok()
+    du = cli(script, "du").stdout
+    assert "no known job" not in du and "not declared" not in du.split("in total")[0], du
+    gc = cli(script, "gc")
+    assert "freed 0 B" in gc.stdout, gc.stdout
+    assert script.run().ok().runs == []
