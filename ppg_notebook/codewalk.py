@@ -31,6 +31,7 @@ at (stat) once and each function's reach computed once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
 import os
@@ -92,6 +93,7 @@ class CodeWalker:
         self._closures: dict[Any, tuple[dict[str, _Item], dict[str, str], Any]] = {}
         self._merges: dict[Any, tuple[Any, Any]] = {}
         self._value_reaches: dict[tuple[int, str], tuple[Any, Reach]] = {}
+        self._codes: dict[tuple[Any, ...], tuple[dict[str, Any], Reach]] = {}
 
     @contextlib.contextmanager
     def holding(self) -> Iterator[None]:
@@ -114,6 +116,7 @@ class CodeWalker:
         self._closures.clear()
         self._merges.clear()
         self._value_reaches.clear()
+        self._codes.clear()
 
     # --- the entry points ----------------------------------------------------------
     def function(self, fn: Any, main_values: str = TRACK_CONSTANTS) -> Reach:
@@ -126,6 +129,8 @@ class CodeWalker:
             return self._reach(held or _FROM_SOURCE, children, main_values)
         reader = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}"
         if isinstance(fn, types.FunctionType) and self.is_user(fn):
+            if _holds_plain_values(fn):  # (thousands of jobs one function made: walked once)
+                return self._plain_closure(fn, main_values, reader)
             item = self._function(fn, [])  # (its fingerprint and what it reads, at once)
             return self._reach(item.fingerprint, item.children, main_values, reader)
         own = hashing.function_fingerprint(fn)
@@ -164,6 +169,26 @@ class CodeWalker:
     def is_user(self, obj: Any) -> bool:
         """A function or class defined in `__main__` or in a user module; a user module."""
         return self.modules.is_user(obj)
+
+    def _plain_closure(self, fn: types.FunctionType, main_values: str, reader: str) -> Reach:
+        """`function()` of a live function whose closure values and defaults are plain
+        values (numbers, strings): what its code reaches through its globals is the same
+        for every function of that code (a loop's closures), so it is walked once per
+        epoch; only the function's own fingerprint is worked out per function."""
+        memo_key = (fn.__code__, id(fn.__globals__), fn.__module__, main_values, reader)
+        found = self._codes.get(memo_key)
+        if found is None or found[0] is not fn.__globals__:
+            reads = code_reads(fn.__code__)
+            refs = self.modules.resolve_live(fn.__globals__, fn.__module__, reads)
+            template = self._reach("", refs, main_values, reader)
+            found = (fn.__globals__, template)
+            self._codes[memo_key] = found
+        template = found[1]
+        own = hashing.function_fingerprint(fn)
+        if not template.digest:
+            return Reach(own, own, _NO_ITEMS, (), (), template.children, main_values)
+        fingerprint = hashing.combine([own, template.digest])
+        return dataclasses.replace(template, fingerprint=fingerprint, own=own)
 
     # --- combining -----------------------------------------------------------------
     def _reach(self, own: str, children: list[Any], main_values: str, reader: str = "") -> Reach:
@@ -428,6 +453,20 @@ _FROM_SOURCE = hashing.hash_bytes(b"a function of a user module")
 def _is_plain(ref: tuple[Any, ...]) -> bool:
     """An anonymous ref to a plain value (a closure's number): it leads to no code."""
     return ref[3] is None and type(ref[1]) in _CONSTANTS
+
+
+def _holds_plain_values(fn: types.FunctionType) -> bool:
+    """Its closure values and defaults are all plain values: they lead to no code."""
+    for cell in fn.__closure__ or ():
+        try:
+            if type(cell.cell_contents) not in _CONSTANTS:
+                return False
+        except ValueError:  # an empty cell: a name bound later
+            return False
+    for value in (*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()):
+        if type(value) not in _CONSTANTS:
+            return False
+    return True
 
 
 def _live_ref(obj: Any) -> tuple[Any, ...]:

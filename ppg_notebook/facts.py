@@ -21,10 +21,11 @@ def check_outputs(job: Job, record: dict[str, Any], refreshed: list[str]) -> str
     stat refreshed in place; the job id is then appended to `refreshed`.
     """
     outs = record.get("out", ())
-    if len(outs) != len(job.outputs):
+    paths = job.outputs
+    if len(outs) != len(paths):
         return "its outputs changed"
     for i, out in enumerate(outs):
-        problem = _output_problem(job.outputs[i], out, job.empty_ok)
+        problem = _output_problem(paths[i], out, job.empty_ok)
         if problem == "":
             refreshed.append(job.job_id)
         elif problem is not None:
@@ -59,10 +60,11 @@ def _output_problem(path: str, out: list[Any], empty_ok: bool) -> str | None:
         st = os.stat(path)
     except FileNotFoundError:
         return "is missing"
-    if st.st_size == 0 and not empty_ok:
+    size = st.st_size
+    if size == out[2] and st.st_mtime_ns == out[1] and out[0] == path and (size or empty_ok):
+        return None  # (the common case, kept fast)
+    if size == 0 and not empty_ok:
         return "is empty"
-    if st.st_mtime_ns == out[1] and st.st_size == out[2] and out[0] == path:
-        return None
     try:
         digest = hashing.hash_file(path)
     except OSError as e:

@@ -62,6 +62,21 @@ def hash_file(path: str) -> str:
     return h.hexdigest()
 
 
+def _code_hasher(code: types.CodeType) -> Any:
+    """A hasher fed with `_code_digest(code)`, to be copied (thousands of closures of one
+    code are fingerprinted one after the other)."""
+    cached = _code_hashers.get(id(code))
+    if cached is None or cached[0] is not code:
+        cached = (code, _blake(_code_digest(code)))
+        if len(_code_hashers) > 4096:
+            _code_hashers.clear()
+        _code_hashers[id(code)] = cached
+    return cached[1]
+
+
+_code_hashers: dict[int, tuple[types.CodeType, Any]] = {}
+
+
 def _code_digest(code: types.CodeType) -> bytes:
     """Digest of a code object's canonical form: its instructions with constants and names
     spelled out (not as table indices), so a docstring or a line move changes nothing."""
@@ -302,7 +317,7 @@ def function_fingerprint(fn: Callable[..., Any]) -> str:
         if isinstance(call, types.FunctionType):  # a callable object of a class in Python
             parts.append(function_fingerprint(call))
         return combine(parts)
-    h = _blake(_code_digest(code))
+    h = _code_hasher(code).copy()
     closure = getattr(fn, "__closure__", None)
     if closure:
         for cell in closure:

@@ -32,11 +32,10 @@ from typing import Any
 
 from . import hashing
 from .errors import PipelineError, PipelineWarning
+from .records import Record, Records
 
 FORMAT = "ppg_notebook-history"
 VERSION = "1"
-
-Record = dict[str, Any]
 
 
 class History:
@@ -112,21 +111,20 @@ class History:
                 os.replace(self.path + suffix, aside + suffix)
         return aside
 
-    def load(self) -> dict[str, Record]:
-        """All records, by job id."""
+    def load(self) -> Records:
+        """All records, by job id (parsed when read, see records.py)."""
         try:
             with self._lock:
                 rows = self._conn.execute("SELECT id, rec FROM jobs").fetchall()
-            # One parse for all: a call per record cost more than the parsing itself.
-            parsed = json.loads("[" + ",".join(rec for _, rec in rows) + "]")
-            if not all(isinstance(rec, dict) for rec in parsed):
-                raise ValueError("a record is not a record")
-            records = {_id(row[0]): rec for row, rec in zip(rows, parsed, strict=True)}
-            _own_code_under_its_key(records)
-            return records
+            text = {}
+            for stored, rec in rows:
+                if type(rec) is not str or rec[:1] != "{" or rec[-1:] != "}":
+                    raise ValueError(f"the record of {_id(stored)!r} is not a record")
+                text[_id(stored)] = rec
+            return Records(text)
         except sqlite3.OperationalError as e:
             raise self._unusable("read", e) from e
-        except (ValueError, TypeError, sqlite3.DatabaseError) as e:  # (a truncated file)
+        except (ValueError, sqlite3.DatabaseError) as e:  # (a truncated file)
             self._conn.close()
             aside = self._move_aside()
             msg = (
@@ -135,19 +133,23 @@ class History:
             )
             warnings.warn(msg, PipelineWarning, stacklevel=3)
             self._conn = self._connect()
-            return {}
+            return Records()
 
     def put(
         self,
         records: Iterable[tuple[str, Record]],
         code: dict[str, dict[str, Any]] | None = None,
-    ) -> None:
+    ) -> list[str]:
         """Commit records, and what is behind the code digests they name (one
-        transaction); a crash leaves all or none of them."""
-        rows = [(_key(job_id), json.dumps(rec, separators=(",", ":"))) for job_id, rec in records]
+        transaction); a crash leaves all or none of them. Returns the records' text."""
+        ids, texts = [], []
+        for job_id, rec in records:
+            ids.append(_key(job_id))
+            texts.append(json.dumps(rec, separators=(",", ":")))
+        rows = list(zip(ids, texts, strict=True))
         pieces = [(d, json.dumps(part, separators=(",", ":"))) for d, part in (code or {}).items()]
         if not rows and not pieces:
-            return
+            return texts
         with self._lock:
             conn = self._conn
             try:
@@ -162,6 +164,7 @@ class History:
                     done = f"written ({len(rows)} finished job(s) not recorded)"
                     raise self._unusable(done, e) from e
                 raise
+        return texts
 
     def _unusable(self, done: str, e: sqlite3.Error) -> PipelineError:
         msg = (
@@ -268,19 +271,6 @@ class History:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-
-def _own_code_under_its_key(records: dict[str, Record]) -> None:
-    """Records written before a job's own code had its key "" hold it under "FI:" + the
-    job's id (also a FunctionInvariant's id): read as "", so that nothing reruns for the
-    change of key (a job that also depended on a FunctionInvariant of that name, whose
-    fingerprint the old key hid, runs once: it now depends on it)."""
-    for job_id, record in records.items():
-        inputs = record.get("i")
-        if inputs and "" not in inputs:
-            old = "FI:" + job_id
-            if old in inputs:
-                inputs[""] = inputs.pop(old)
 
 
 def _key(text: str) -> str | bytes:

@@ -33,6 +33,7 @@ from .decide import UNKNOWN, Reason, reason_to_run
 from .errors import CodeError, DamagedValue, FailedBefore, JobContractError, WorkerDied
 from .events import Event, Outcome, RunResult
 from .jobs import MAIN, NOWHERE, TASK_PLOT, TASK_VALUES, WORKER, FileInvariant, Job
+from .records import Records
 from .userfiles import UserFiles, normalize_path
 from .worker import Context, Functions, Result, Task
 
@@ -180,7 +181,7 @@ class Runner:
         jobs: dict[str, Job],
         upstream: dict[str, list[str]],
         order: list[str],
-        records: dict[str, dict[str, Any]],
+        records: Records,
         history: Any,
         workdir: str,
         ppg_dir: str,
@@ -368,6 +369,9 @@ class Runner:
         if reason is None:
             self.fp[job_id] = self.records[job_id]["fp"]
             self._settle(job_id, Outcome.UP_TO_DATE)
+            del self.inputs[job_id]  # (recorded only by a job that runs)
+            if not (self.refreshed and self.refreshed[-1] == job_id):
+                self.records.forget(job_id)  # (read again if asked: its text is kept)
         else:
             self.result.reasons[job_id] = reason.text
             self._want(job_id)
@@ -704,7 +708,9 @@ class Runner:
             self.pending_records.extend((i, self.records[i]) for i in set(self.refreshed))
             self.refreshed.clear()
         if self.pending_records:
-            self.history.put(self.pending_records, self.pending_code)
+            texts = self.history.put(self.pending_records, self.pending_code)
+            for (job_id, _), text in zip(self.pending_records, texts, strict=True):
+                self.records.written(job_id, text)  # (held as text from now on)
             self.pending_records = []
             self.pending_code = {}
 

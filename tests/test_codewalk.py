@@ -245,6 +245,32 @@ def test_closures_a_user_modules_factory_made_differ_by_what_they_hold(
     assert len([k for k in reached if k.startswith("utils.make.<locals>.job@")]) == 2
 
 
+def test_closures_of_one_function_walked_once_each_keep_their_own_fingerprint(
+    project: Project,
+) -> None:
+    """A loop's closures over plain values (thousands of jobs one function made): what
+    their code reaches is walked once per epoch, and each one's fingerprint is what a
+    walk of it alone gives."""
+    make = project.namespace["make"]
+    walker = project.walker
+    walker.new_epoch()
+    reaches = [walker.function(make(i)) for i in (1, 2, 1)]
+    assert reaches[0].fingerprint == reaches[2].fingerprint != reaches[1].fingerprint
+    for i, reach in zip((1, 2), reaches, strict=False):
+        alone = CodeWalker(UserFiles.of(str(project.root))).function(make(i))
+        assert (reach.fingerprint, reach.own, reach.items, reach.modules) == (
+            alone.fingerprint,
+            alone.own,
+            alone.items,
+            alone.modules,
+        )
+    assert set(reaches[0].items) == {"utils.clean_rows", "utils.THRESHOLD", "helpers.scale"}
+    # An edit of the code they reach is seen by every one of them in the next epoch.
+    project.edit("helpers.py", "x * 3", "x * 4")
+    walker.new_epoch()
+    assert walker.function(make(1)).fingerprint != reaches[0].fingerprint
+
+
 def test_modules_covered_are_named(project: Project) -> None:
     assert project.reach("direct").modules == ("helpers", "utils")
 

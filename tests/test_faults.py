@@ -750,6 +750,25 @@ def test_corrupt_history_is_moved_aside_with_a_warning(script, corruption):
     assert "PipelineWarning" not in third.stderr
 
 
+def test_a_record_damaged_inside_reruns_its_job_only(script):
+    """A record whose text is damaged but still looks like one (records are parsed when
+    read): that job runs again, with a warning naming it; the others stay up to date."""
+    script.write(SIMPLE)
+    script.run().ok()
+    conn = sqlite3.connect(script.ppg_dir / "history")
+    conn.execute("""UPDATE jobs SET rec = '{"o": "ok", "fp": }' WHERE id = 'a.txt'""")
+    conn.commit()
+    conn.close()
+    run = script.run()
+    assert run.returncode == 0, run.describe()
+    assert run.runs == ["a"], run.describe()
+    assert "record of job 'a.txt' cannot be read" in run.stderr, run.stderr
+    assert "that job runs again" in run.stderr
+    assert not list(script.ppg_dir.glob("history.unreadable-*"))
+    again = script.run().ok()
+    assert again.runs == [] and "PipelineWarning" not in again.stderr, again.describe()
+
+
 def test_an_emptied_history_is_said_not_silently_rerun(script):
     script.write(SIMPLE)
     script.run().ok()

@@ -1,0 +1,119 @@
+"""The history's records in memory: kept as the JSON text they are stored as, until read.
+
+A record is a small dict (see history.py), but 100,000 of them as dicts of lists and
+strings were most of the memory of a run with nothing to do (about 1.2 kB each, against
+about 0.3 kB of text). `Records` holds each one as its text and parses it when it is
+first read; the runner lets go of the parsed form of a record it has finished with
+(`forget`), and of a record it has just written (`written`), so a run holds its records
+as text whatever their number. Reading the same record twice gives the same dict, so a
+change made in place (a refreshed stat) is kept until it is written.
+
+Records written before a job's own code had its input key "" are read with the key
+changed (see `_own_code_under_its_key`). A record whose text cannot be parsed is taken
+as missing, with a warning naming its job: that job runs again.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+from .errors import PipelineWarning
+
+Record = dict[str, Any]
+
+# The C scanner json.loads uses, without its per-call checks (a call per record).
+_scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
+
+
+class Records(MutableMapping[str, Record]):
+    """Records by job id: text until read (`text`: job id -> the record's JSON)."""
+
+    __slots__ = ("_parsed", "_text")
+
+    def __init__(self, text: dict[str, str] | None = None) -> None:
+        self._text = text if text is not None else {}
+        self._parsed: dict[str, Record] = {}
+
+    def __getitem__(self, job_id: str) -> Record:
+        record = self._parsed.get(job_id)
+        if record is None:
+            record = self._parse(job_id, self._text[job_id])
+            self._parsed[job_id] = record
+        return record
+
+    def get(self, job_id: str, default: Any = None) -> Any:  # (the hot path, kept fast)
+        record = self._parsed.get(job_id)
+        if record is not None:
+            return record
+        if job_id not in self._text:
+            return default
+        try:
+            return self[job_id]
+        except KeyError:
+            return default
+
+    def __setitem__(self, job_id: str, record: Record) -> None:
+        self._parsed[job_id] = record
+        self._text.pop(job_id, None)
+
+    def __delitem__(self, job_id: str) -> None:
+        found = self._parsed.pop(job_id, None) is not None
+        found = self._text.pop(job_id, None) is not None or found
+        if not found:
+            raise KeyError(job_id)
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._parsed or job_id in self._text
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._parsed
+        yield from (job_id for job_id in list(self._text) if job_id not in self._parsed)
+
+    def __len__(self) -> int:
+        return len(self._parsed) + sum(1 for job_id in self._text if job_id not in self._parsed)
+
+    def __repr__(self) -> str:
+        return f"Records({len(self)} records)"
+
+    # --- memory ------------------------------------------------------------------------
+    def forget(self, job_id: str) -> None:
+        """Let go of the parsed form of a record that is unchanged since it was read."""
+        if job_id in self._text:
+            self._parsed.pop(job_id, None)
+
+    def written(self, job_id: str, text: str) -> None:
+        """The record of `job_id` was just stored as `text`: keep that instead."""
+        if self._parsed.pop(job_id, None) is not None or job_id in self._text:
+            self._text[job_id] = text
+
+    # --- reading -----------------------------------------------------------------------
+    def _parse(self, job_id: str, text: str) -> Record:
+        try:
+            record, end = _scan(text, 0)
+            if not isinstance(record, dict) or text[end:].strip():
+                raise ValueError("not a record")
+        except (ValueError, StopIteration) as e:
+            del self._text[job_id]
+            msg = (
+                f"the history's record of job {job_id!r} cannot be read ({e}); it is "
+                f"taken as missing, so that job runs again"
+            )
+            warnings.warn(msg, PipelineWarning, stacklevel=4)
+            raise KeyError(job_id) from None
+        _own_code_under_its_key(job_id, record)
+        return record
+
+
+def _own_code_under_its_key(job_id: str, record: Record) -> None:
+    """Records written before a job's own code had its key "" hold it under "FI:" + the
+    job's id (also a FunctionInvariant's id): read as "", so that nothing reruns for the
+    change of key (a job that also depended on a FunctionInvariant of that name, whose
+    fingerprint the old key hid, runs once: it now depends on it)."""
+    inputs = record.get("i")
+    if inputs and "" not in inputs:
+        old = "FI:" + job_id
+        if old in inputs:
+            inputs[""] = inputs.pop(old)
