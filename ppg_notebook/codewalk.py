@@ -140,8 +140,9 @@ class CodeWalker:
         """The reach of a parameter value: its own fingerprint (classes and functions of the
         user's in it counted by their code) combined with that code's. Hashed once per
         epoch, however many cells read the same object."""
-        if type(value) in _CONSTANTS:
-            return self._reach(hashing.value_fingerprint(value), [], main_values)
+        if type(value) in _CONSTANTS:  # (it reaches no code)
+            own = hashing.value_fingerprint(value)
+            return Reach(own, own, _NO_ITEMS, (), (), (), main_values)
         memo = self._value_reaches.get((id(value), main_values))
         if memo is not None and memo[0] is value:
             return memo[1]

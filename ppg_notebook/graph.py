@@ -18,12 +18,14 @@ def downstream_of(upstream: Upstream) -> dict[str, list[str]]:
     return down
 
 
-def topological_order(upstream: Upstream) -> list[str]:
+def topological_order(upstream: Upstream, down: Upstream | None = None) -> list[str]:
     """Every id after all ids it depends on; raises CycleError naming a cycle's jobs.
 
-    Every id named as an upstream must itself be a key of `upstream`.
+    Every id named as an upstream must itself be a key of `upstream`. `down`: its
+    `downstream_of`, if the caller has it.
     """
-    down = downstream_of(upstream)
+    if down is None:
+        down = downstream_of(upstream)
     remaining = {node: len(ups) for node, ups in upstream.items()}
     order = [node for node, n in remaining.items() if n == 0]
     for node in order:  # grows while we walk it (Kahn's algorithm)

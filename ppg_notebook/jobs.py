@@ -210,7 +210,11 @@ class FileGeneratingJob(Job):
 
     def _init_files(self, paths: list[Any], fn: Any, **kw: Any) -> None:
         pipeline = current.get()
-        ids, absolutes = zip(*(normalize_path(p, pipeline.workdir) for p in paths), strict=True)
+        if len(paths) == 1:  # (the common case, kept fast)
+            rel, absolute = normalize_path(paths[0], pipeline.workdir)
+            ids, absolutes = (rel,), (absolute,)
+        else:
+            ids, absolutes = zip(*(normalize_path(p, pipeline.workdir) for p in paths), strict=True)
         job_id = ":::".join(ids) if self.kind == "multifile" else ids[0]
         Job.__init__(self, job_id, fn, tuple(absolutes), tuple(ids), **kw)
         self.with_path = fn is not None and hashing.wants_argument(fn)

@@ -182,6 +182,7 @@ class Runner:
         upstream: dict[str, list[str]],
         order: list[str],
         records: Records,
+        downstream: dict[str, list[str]] | None = None,
         history: Any,
         workdir: str,
         ppg_dir: str,
@@ -198,7 +199,7 @@ class Runner:
         self.jobs = jobs
         self.stop = stop or threading.Event()  # set from another thread: stop like Ctrl-C
         self.up = upstream
-        self.down = graph.downstream_of(upstream)
+        self.down = downstream if downstream is not None else graph.downstream_of(upstream)
         self.order = order
         self.records = records
         self.history = history

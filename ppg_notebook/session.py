@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import functools
 import gc
+import itertools
 import os
 import threading
 import warnings
@@ -191,9 +192,9 @@ class Pipeline:
 
     def _resolve_all(self, job_ids: list[str]) -> dict[str, list[str]]:
         """Like _resolve, including the input-file invariants resolving creates."""
-        before = set(self.jobs)
+        before = len(self.jobs)
         upstream = self._resolve(job_ids)
-        created = [job_id for job_id in self.jobs if job_id not in before]
+        created = list(itertools.islice(self.jobs, before, None))  # (jobs are kept in order)
         upstream.update(self._resolve(created))
         return upstream
 
@@ -218,13 +219,22 @@ class Pipeline:
 
     def _graph(self, targets: Any = None) -> tuple[dict[str, list[str]], list[str]]:
         """(upstream, topological order) of the targets' closure (all jobs by default)."""
+        upstream, order, _ = self._ordered(targets)
+        return upstream, order
+
+    def _ordered(
+        self, targets: Any = None
+    ) -> tuple[dict[str, list[str]], list[str], dict[str, list[str]]]:
+        """`_graph`, and the downstream of each job in it."""
         upstream = self._resolve_all(list(self.jobs))
-        order = graph.topological_order(upstream)
+        down = graph.downstream_of(upstream)
+        order = graph.topological_order(upstream, down)
         if targets is not None:
             keep = graph.upstream_closure(upstream, self._target_ids(targets))
             order = [job_id for job_id in order if job_id in keep]
             upstream = {job_id: upstream[job_id] for job_id in order}
-        return upstream, order
+            down = graph.downstream_of(upstream)
+        return upstream, order, down
 
     def _target_ids(self, targets: Any) -> list[str]:
         if isinstance(targets, (Job, str, os.PathLike)):
@@ -267,12 +277,12 @@ class Pipeline:
                 _no_final_collection()
 
     def _run(self, targets: Any) -> RunResult:
-        upstream, order = self._graph(targets)
+        upstream, order, down = self._ordered(targets)
         self.code.new_epoch()  # the user's modules are looked at again
         os.makedirs(self.dir, exist_ok=True)
         with DirectoryLock(os.path.join(self.dir, "lock")):
             self._stop.clear()
-            runner = self._runner(targets, upstream, order)
+            runner = self._runner(targets, upstream, order, down)
             result = runner.execute()
             if runner.damaged:
                 # A stored value could not be read, and was removed: its job runs now,
@@ -285,13 +295,20 @@ class Pipeline:
             raise JobsFailed(_failure_message(result, self.dir), result.failed, result)
         return result
 
-    def _runner(self, targets: Any, upstream: dict[str, list[str]], order: list[str]) -> Runner:
+    def _runner(
+        self,
+        targets: Any,
+        upstream: dict[str, list[str]],
+        order: list[str],
+        down: dict[str, list[str]] | None = None,
+    ) -> Runner:
         records = self.history.load()
         self.records_of_run = records  # (for the live progress's time left: read, not copied)
         gc.freeze()  # (the records too)
         return Runner(
             jobs={job_id: self.jobs[job_id] for job_id in order},
             upstream=upstream,
+            downstream=down,
             order=order,
             records=records,
             history=self.history,

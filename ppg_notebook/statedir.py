@@ -19,9 +19,12 @@ PER_JOB = ((VALUES, ".joblib"), (LOGS, ".log"), (ERRORS, ".txt"))
 LIVE = ".live"  # beside a job's log: what it printed so far, while it runs
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
 def safe_name(job_id: str) -> str:
     """A file name for a job's log, error file or stored value."""
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", job_id)[-60:].lstrip(".")
+    readable = _UNSAFE.sub("_", job_id)[-60:].lstrip(".")
     return f"{readable}-{hashing.hash_text(job_id)[:10]}"
 
 
