@@ -616,8 +616,9 @@ class Runner:
     ) -> None:
         job = self.jobs[job_id]
         record["o"] = "ok"
-        record["i"] = self.inputs.get(job_id, {})
         details = self._details(job_id) if job_id in self.inputs else _NO_DETAILS
+        record["i"] = self.inputs.pop(job_id, {})  # (its record holds them from now on)
+        self.details.pop(job_id, None)
         if details.digests:
             record["c"] = details.digests
             for digest, pieces in details.pieces.items():
