@@ -504,6 +504,7 @@ class FinalJob(DataLoadingJob):
 class _Invariant(Job):
     __slots__ = ("fingerprint",)
     where = NOWHERE
+    fingerprint: str | None  # what it stands for (None: worked out from its file)
 
     def output_key(self) -> str | None:
         return self.fingerprint

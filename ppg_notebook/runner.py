@@ -737,7 +737,7 @@ class Runner:
             return
         found = reads.NOTHING
         if recorded is not None:
-            found = reads.summarize(recorded, self._scope(job_id))  # type: ignore[arg-type]
+            found = reads.summarize(recorded, self._scope(job_id))
         record = {"t": start, "d": time.perf_counter() - t0}
         self._succeed(job_id, record, found=found)
         if job.kind == "generating":

@@ -33,6 +33,7 @@ from .history import History
 from .jobs import NOWHERE, FileInvariant, Job, _Ref, normalize_path
 from .lock import DirectoryLock
 from .pool import LokyWorkers
+from .records import Records
 from .runner import (
     Runner,
     code_details,
@@ -89,7 +90,7 @@ class Pipeline:
         self.graph_listeners: list[Callable[[str], None]] = []
         self._stop = threading.Event()
         self._history: History | None = None
-        self.records_of_run: dict[str, Any] = {}  # the records the current (last) run read
+        self.records_of_run: Records = Records()  # the records the current (last) run read
         # Jobs that failed in this session, with the inputs they failed with (runner.py).
         self._failures: dict[str, dict[str, str]] = {}
 
@@ -363,7 +364,7 @@ class Pipeline:
         """
         return self._plan(targets, self.history.load())
 
-    def _plan(self, targets: Any, records: dict[str, Any]) -> dict[str, Reason | None]:
+    def _plan(self, targets: Any, records: Records) -> dict[str, Reason | None]:
         upstream, order = self._graph(targets)
         self.code.new_epoch()
         states = FileStates()
@@ -400,7 +401,7 @@ class Pipeline:
             fp[job_id] = UNKNOWN if reason is not None else records[job_id]["fp"]
         return plan
 
-    def _invariant_fingerprint(self, job: Job, records: dict[str, Any]) -> str:
+    def _invariant_fingerprint(self, job: Job, records: Records) -> str:
         if isinstance(job, FileInvariant):
             record = input_file_record(job.outputs[0], records.get(job.job_id))
             return UNKNOWN if record is None else record["fp"]
@@ -423,7 +424,7 @@ class Pipeline:
         lines = [text, *self._failed_upstream_lines(job_id, records)]
         return "\n".join([*lines, *tracked_lines(record, self.history.modules(record))])
 
-    def _failed_upstream_lines(self, job_id: str, records: dict[str, Any]) -> list[str]:
+    def _failed_upstream_lines(self, job_id: str, records: Records) -> list[str]:
         """The upstream jobs whose last run failed: why `job_id` could not run."""
         _, order = self._graph([job_id])
         failed = [
