@@ -26,10 +26,19 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
-from . import cache, facts, graph, hashing, plotstate, pool, reads, statedir, tracebacks
-from .decide import UNKNOWN, Reason, reason_to_run
+from . import cache, facts, graph, plotstate, pool, reads, statedir, tracebacks
+from .consumed import (
+    NO_DETAILS,
+    CodeDetails,
+    code_details,
+    describe,
+    inputs_fingerprint,
+    job_inputs,
+    job_reason,
+)
+from .decide import UNKNOWN, Reason
 from .errors import CodeError, DamagedValue, FailedBefore, JobContractError, WorkerDied
 from .events import Event, Outcome, RunResult
 from .jobs import MAIN, NOWHERE, TASK_PLOT, TASK_VALUES, WORKER, FileInvariant, Job
@@ -40,122 +49,6 @@ from .worker import Context, Functions, Result, Task
 _BAD = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)
 _TARGET_BATCH_SECONDS = 0.02  # batches of tiny jobs are sized to take about this long
 _MAX_BATCH = 256
-
-
-def inputs_fingerprint(job_id: str, inputs: dict[str, str], seen: str = "") -> str:
-    """What a job of the main process provides (a loading job's data) is determined by
-    what it consumed: its inputs, and the files it read at run time (`seen`, see
-    facts.reads_fingerprint; "" if none). Its own code is hashed under its former key,
-    "FI:" + its id, so that fingerprints recorded before stay valid."""
-    parts = {("FI:" + job_id if k == "" else k): v for k, v in inputs.items()}
-    if seen:
-        parts[""] = seen
-    return hashing.combine([f"{k}={v}" for k, v in sorted(parts.items())])
-
-
-def code_key(job_id: str) -> str:
-    """The input key under which a job's own code fingerprint is recorded: "", which no
-    job or invariant id can be (a FunctionInvariant named like the job is another input;
-    records of the old key, "FI:" + the job's id, are read as this, see history.load)."""
-    return ""
-
-
-def job_inputs(
-    job: Job, upstream: list[str], fp: dict[str, str], pending: str = ""
-) -> dict[str, str]:
-    """What `job` consumes: its upstream jobs' output fingerprints (`pending`: one not
-    known yet) and its own code fingerprint."""
-    inputs = {u: UNKNOWN if u == pending else fp[u] for u in upstream}
-    code = job.code_fingerprint()
-    if code is not None:
-        inputs[code_key(job.job_id)] = code
-    return inputs
-
-
-class CodeDetails(NamedTuple):
-    """The pieces of the user's code behind a job's code inputs (its own, under "", and
-    the function invariants it depends on), for saying which changed (SPEC §3a)."""
-
-    digests: dict[str, str]  # input key -> digest of the pieces it covers
-    pieces: dict[str, dict[str, str]]  # digest -> {piece: fingerprint}
-    modules: dict[str, tuple[str, ...]]  # digest -> the user modules the pieces lie in
-
-
-_NO_DETAILS = CodeDetails({}, {}, {})  # (shared by the jobs that reach no user code)
-
-
-def code_details(job: Job, upstream: list[str], jobs: dict[str, Job]) -> CodeDetails:
-    """What `CodeDetails` says of `job` now."""
-    reach = job.code_reach()
-    invariants = [u for u in upstream if u in jobs and jobs[u].kind == "function"]
-    if not invariants:
-        if reach is None or not reach.items:
-            return _NO_DETAILS  # (the common case, kept small: thousands of jobs hold it)
-        shared = _shared_details.get(reach.digest)
-        if shared is None or shared[0] is not reach:  # (many jobs of one function)
-            d = reach.digest
-            shared = (reach, CodeDetails({"": d}, {d: reach.items}, {d: reach.modules}))
-            _shared_details[reach.digest] = shared
-        return shared[1]
-    found = CodeDetails({}, {}, {})
-    covered = [("", reach), *((u, jobs[u].reach()) for u in invariants)]  # type: ignore[attr-defined]
-    for key, part in covered:
-        if part is not None and part.items:
-            found.digests[key] = part.digest
-            found.pieces[part.digest] = part.items
-            found.modules[part.digest] = part.modules
-    return found
-
-
-_shared_details: dict[str, tuple[Any, CodeDetails]] = {}
-
-
-def job_reason(
-    job: Job,
-    record: dict[str, Any] | None,
-    inputs: dict[str, str],
-    jobs: dict[str, Job],
-    refreshed: list[Any],
-    details: Callable[[], CodeDetails] | None = None,
-    states: facts.FileStates | None = None,
-) -> Reason | None:
-    """SPEC §3's rules for `job` given its history `record` and what it would consume
-    (`refreshed` collects the ids of records whose outputs' or reads' stat changed but
-    content did not; `details()`: the job's CodeDetails, asked for only to say which
-    piece of code changed; `states`: the files looked at in this run). A value part
-    counts as the output of its job (rule 5), not as an invariant."""
-    workdir = job.pipeline.workdir
-    files = states or facts.FileStates()
-    history = job.pipeline.history
-    return reason_to_run(
-        record,
-        inputs,
-        code_key(job.job_id),
-        lambda: facts.check_outputs(job, record, refreshed),  # type: ignore[arg-type]
-        lambda i: describe(jobs.get(i), i),
-        lambda i: i not in jobs or (jobs[i].where == NOWHERE and jobs[i].kind != "part"),
-        lambda key: _pieces(details() if details is not None else _NO_DETAILS, key),
-        lambda: facts.read_problem(job.job_id, record, workdir, files, refreshed),  # type: ignore[arg-type]
-        history.pieces,
-    )
-
-
-def _pieces(details: CodeDetails, key: str) -> dict[str, str] | None:
-    return details.pieces.get(details.digests.get(key, ""))
-
-
-def describe(job: Job | None, job_id: str) -> str:
-    """Names an input for people: 'parameter x', 'input file a.csv', 'job b'."""
-    kind = job.kind if job is not None else ""
-    if kind == "parameter":
-        return f"parameter {job_id[3:]!r}"
-    if kind == "function":
-        return f"function {job_id[3:]!r}"
-    if kind == "part":
-        return f"job {job.owner!r} (its value {job.name!r})"  # type: ignore[union-attr]
-    if kind == "input":
-        return f"input file {job_id[5:]!r}"
-    return f"job {job_id!r}"
 
 
 @dataclass(slots=True)
@@ -616,7 +509,7 @@ class Runner:
     ) -> None:
         job = self.jobs[job_id]
         record["o"] = "ok"
-        details = self._details(job_id) if job_id in self.inputs else _NO_DETAILS
+        details = self._details(job_id) if job_id in self.inputs else NO_DETAILS
         record["i"] = self.inputs.pop(job_id, {})  # (its record holds them from now on)
         self.details.pop(job_id, None)
         if details.digests:

@@ -18,6 +18,12 @@ from typing import Any
 
 from . import current, graph, hashing, statedir
 from .codewalk import CodeWalker
+from .consumed import (
+    code_details,
+    inputs_fingerprint,
+    job_inputs,
+    job_reason,
+)
 from .dask_backend import DaskWorkers
 from .decide import UNKNOWN, Reason
 from .errors import (
@@ -34,13 +40,7 @@ from .jobs import NOWHERE, FileInvariant, Job, _Ref, normalize_path
 from .lock import DirectoryLock
 from .pool import LokyWorkers
 from .records import Records
-from .runner import (
-    Runner,
-    code_details,
-    inputs_fingerprint,
-    job_inputs,
-    job_reason,
-)
+from .runner import Runner
 from .userfiles import UserFiles
 
 BACKENDS = ("loky", "dask")
