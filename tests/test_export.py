@@ -17,8 +17,8 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from ppg_notebook import export, magics
-from ppg_notebook.magics import PipelineMagics
+from ppg_notebook.notebook import export, magics
+from ppg_notebook.notebook.magics import PipelineMagics
 
 VENV_BIN = Path(sys.executable).parent
 RUFF = shutil.which("ruff", path=str(VENV_BIN)) or "ruff"

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from ppg_notebook import cells, hashing, jobdefs
-from ppg_notebook.cells import CellError
+from ppg_notebook import hashing
+from ppg_notebook.notebook import cells, jobdefs
+from ppg_notebook.notebook.cells import CellError
 
 RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent)) or "ruff"
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 
-from ppg_notebook import PipelineWarning, cells
-from ppg_notebook.notebook_display import StatusTable
+from ppg_notebook import PipelineWarning
+from ppg_notebook.notebook import cells
+from ppg_notebook.notebook.display import StatusTable
 
 
 class Shell:
@@ -509,7 +510,7 @@ def test_a_running_jobs_prints_are_shown_while_it_runs_with_its_progress(
 ) -> None:
     """The job waits until the kernel has shown its first print: it can only finish
     if its output reached the cell while it was still running."""
-    from ppg_notebook import magics
+    from ppg_notebook.notebook import magics
 
     shown = sh.workdir / "shown.flag"
 
@@ -648,7 +649,7 @@ def test_the_progress_line_says_the_time_left_from_the_last_duration(sh: Shell) 
 
 def test_a_summary_names_a_few_jobs_and_counts_the_rest() -> None:
     from ppg_notebook.events import Outcome, RunResult
-    from ppg_notebook.notebook_display import summary
+    from ppg_notebook.notebook.display import summary
 
     named: list[str] = []
 

@@ -37,11 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import cache, hashing
-from .codereads import IMPORT, code_reads
-from .codewalk import TRACK_ALL, CodeWalker
-from .errors import PipelineError
-from .jobs import Job
+from .. import cache, hashing
+from ..codereads import IMPORT, code_reads
+from ..codewalk import TRACK_ALL, CodeWalker
+from ..errors import PipelineError
+from ..jobs import Job
 
 RESULT = "__ppg_result__"  # where the value of a body's last expression is kept
 OUT = "out"  # the output path(s) inside a file job's body

@@ -1,7 +1,7 @@
 """The IPython magics: `%%ppg_job` and the `%ppg_*` line magics. Parse, declare, delegate.
 
-Declaring and running is `notebook.NotebookPipeline`'s; what is shown is
-`notebook_display`'s. Bad input becomes a UsageError (one clear message, no traceback); a
+Declaring and running is `kernel.NotebookPipeline`'s; what is shown is
+`display`'s. Bad input becomes a UsageError (one clear message, no traceback); a
 job that fails is raised as the user's own exception, rendered with the user's own lines.
 """
 
@@ -16,16 +16,17 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from IPython.utils.process import arg_split
 
-from . import current, export, housekeeping
-from .background import runs_of
-from .errors import PipelineError
-from .events import Outcome
-from .notebook import NotebookPipeline, RunReport
-from .notebook_display import StatusTable, failure_lines, summary
-from .pool import LokyWorkers
-from .progress import LiveProgress
-from .session import new_pipeline
-from .warmup import Warmer
+from .. import current, housekeeping
+from ..background import runs_of
+from ..errors import PipelineError
+from ..events import Outcome
+from ..pool import LokyWorkers
+from ..progress import LiveProgress
+from ..session import new_pipeline
+from ..warmup import Warmer
+from . import export
+from .display import StatusTable, failure_lines, summary
+from .kernel import NotebookPipeline, RunReport
 
 
 def parse_options(magic: Any, line: str) -> Any:
@@ -164,7 +165,7 @@ class PipelineMagics(Magics):
             msg = "%ppg_dag takes no arguments"
             raise UsageError(msg)
         # Imported here, not at the top: anywidget costs ~0.2 s, paid only by who shows it.
-        from .widget import PipelineWidget
+        from ..widget import PipelineWidget
 
         try:
             return PipelineWidget(notebook=self.notebook, namespace=self.shell.user_ns)

@@ -23,15 +23,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..codewalk import CodeWalker
+from ..errors import PipelineError
+from ..events import Event
+from ..session import new_pipeline
+from ..userfiles import UserFiles
 from . import cells, jobdefs
 from .cells import OUT, CellError
-from .codewalk import CodeWalker
-from .errors import PipelineError
-from .events import Event
-from .notebook import NotebookPipeline, capture_globals
-from .notebook_display import failure_lines, summary
-from .session import new_pipeline
-from .userfiles import UserFiles
+from .display import failure_lines, summary
+from .kernel import NotebookPipeline, capture_globals
 
 F = TypeVar("F", bound=Callable[..., Any])
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]

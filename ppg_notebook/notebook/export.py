@@ -37,7 +37,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 
 from .cells import OUT, free_names
 from .jobdefs import function_text
-from .notebook import name_problem
+from .kernel import name_problem
 
 RESULTS = ("omit", "comment")
 _OURS = "ppg_notebook"

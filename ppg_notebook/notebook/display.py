@@ -9,9 +9,9 @@ import html
 import time
 from typing import Any
 
+from ..errors import FailedBefore
+from ..events import Outcome, RunResult
 from .cells import user_traceback
-from .errors import FailedBefore
-from .events import Outcome, RunResult
 
 COLUMNS = ("job", "kind", "state", "why", "uses", "last run", "duration")
 _STATE_COLOURS = {

@@ -36,12 +36,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import cells, current, plotstate
-from .cells import CellError
-from .codewalk import TRACK_ALL, CodeWalker
-from .errors import CodeError, DamagedValue, DependencyError, JobsFailed, PipelineWarning
-from .events import Outcome, RunResult
-from .jobs import (
+from .. import current, plotstate
+from ..codewalk import TRACK_ALL, CodeWalker
+from ..errors import CodeError, DamagedValue, DependencyError, JobsFailed, PipelineWarning
+from ..events import Outcome, RunResult
+from ..jobs import (
     NOWHERE,
     FileGeneratingJob,
     FunctionInvariant,
@@ -55,7 +54,9 @@ from .jobs import (
     as_path_list,
     normalize_path,
 )
-from .session import Pipeline, new_pipeline
+from ..session import Pipeline, new_pipeline
+from . import cells
+from .cells import CellError
 
 
 def capture_globals(
