@@ -1,14 +1,17 @@
 """The notebook side: `%%ppg_job` cells as jobs, in a kernel and in an exported script.
 
 Imports nothing: the engine's worker processes import the module that runs a cell's body
-and should not pay for the rest (nor for IPython, which only `magics` imports).
+and should not pay for the rest (nor for IPython, which only `magics` and `ipysyntax`
+import).
 
+- `options`: the magics' option grammar, read the same by the magics and the export;
 - `cells`: a cell body analysed, the globals it reads captured, the job function run in
   the worker, and the worker's traceback in the user's lines;
 - `kernel`: a kernel's pipeline and the jobs its cells declare (`NotebookPipeline`);
 - `display`: what the notebook shows: run summaries, the status table, job errors;
 - `jobdefs`: a job cell written as a function of a script, and read back;
 - `script`: the cell jobs an exported script declares (`ppg_notebook.CellJobs`);
-- `export`: a notebook's cells as that script;
+- `export`: a notebook's cells as that script, written with `pysource` (Python text that
+  cannot become code) and reading IPython's cell syntax with `ipysyntax`;
 - `magics`: `%%ppg_job` and the `%ppg_*` line magics (`%load_ext ppg_notebook`).
 """

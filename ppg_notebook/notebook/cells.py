@@ -42,9 +42,9 @@ from ..codereads import IMPORT, code_reads
 from ..codewalk import TRACK_ALL, CodeWalker
 from ..errors import PipelineError
 from ..jobs import Job
+from .options import OUT
 
 RESULT = "__ppg_result__"  # where the value of a body's last expression is kept
-OUT = "out"  # the output path(s) inside a file job's body
 
 
 class CellError(PipelineError):

@@ -24,7 +24,6 @@ Decisions:
 
 from __future__ import annotations
 
-import argparse
 import ast
 import json
 import re
@@ -32,16 +31,13 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from IPython.core.error import UsageError
-from IPython.core.inputtransformer2 import TransformerManager
-
-from .cells import OUT, free_names
+from . import ipysyntax
+from .cells import free_names
 from .jobdefs import function_text
-from .kernel import name_problem
+from .options import OUT, RESULTS, JobOptions, NewOptions, OptionsError, name_problem
+from .pysource import NEWLINE, as_code, comment, printable, py_string
 
-RESULTS = ("omit", "comment")
 _OURS = "ppg_notebook"
-_NEWLINE = re.compile(r"\r\n|\r|\n")  # what Python itself takes for a line break
 _SHOWN = frozenset({"print", "display"})
 
 
@@ -53,17 +49,17 @@ class ExportError(ValueError):
 class JobCell:
     """A `%%ppg_job` cell: its magic line's options and its body."""
 
-    name: str
+    options: JobOptions
     body: str
-    out: tuple[str, ...] = ()
-    deps: tuple[str, ...] = ()
-    cores: int = 1
-    values: tuple[str, ...] = ()  # --values
+
+    @property
+    def name(self) -> str:
+        return self.options.name
 
     @property
     def provides(self) -> tuple[str, ...]:
         """The names it binds in the notebook: its values, else its own name."""
-        return self.values or (self.name,)
+        return self.options.values or (self.options.name,)
 
 
 @dataclass(frozen=True)
@@ -144,75 +140,26 @@ def history_cells(sources: list[str]) -> list[tuple[str, str]]:
 
 
 # --- understanding cells -----------------------------------------------------------------
-def _parse(magic: str, line: str) -> argparse.Namespace | None:
-    """The options on `line` of our magic `magic` ("ppg_job", "ppg_new"), read by the
-    magic's own parser; None where the magic would refuse them."""
-    from .magics import PipelineMagics, parse_options  # (magics imports this module)
-
-    try:
-        return parse_options(getattr(PipelineMagics, magic), line)  # type: ignore[no-any-return]
-    except (UsageError, SystemExit):  # (SystemExit: -h prints the help and exits)
-        return None
-
-
-def _magic_calls(source: str) -> list[tuple[str, str, list[Any]]] | None:
-    """The IPython calls a cell's source turns into: (method, magic or "", args) per
-    top-level statement, "" for plain Python; None if it is not valid even for IPython."""
-    try:
-        transformed = TransformerManager().transform_cell(source)
-        tree = ast.parse(transformed)
-    except (SyntaxError, ValueError):
-        return None
-    calls: list[tuple[str, str, list[Any]]] = []
-    for stmt in tree.body:
-        call = _ipython_call(stmt)
-        if call is None:
-            calls.append(("", "", []))
-            continue
-        method, args = call
-        name = args[0] if method.startswith("run_") and args else ""
-        calls.append((method, name, args[1:] if name else args))
-    return calls
-
-
-def _ipython_call(stmt: ast.stmt) -> tuple[str, list[Any]] | None:
-    """`get_ipython().METHOD(literal args)` at the top of a statement, if that is what it is."""
-    for node in ast.walk(stmt):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Call)
-            and isinstance(node.func.value.func, ast.Name)
-            and node.func.value.func.id == "get_ipython"
-        ):
-            try:
-                args = [ast.literal_eval(a) for a in node.args]
-            except ValueError:
-                args = []
-            return node.func.attr, args
-    return None
-
-
 def _job_of(source: str) -> JobCell | str | None:
     """The job of a `%%ppg_job` cell (a string saying what is wrong if it cannot be one);
     None for other cells."""
     if not source.lstrip().startswith("%%ppg_job"):
         return None
-    calls = _magic_calls(source)
+    calls = ipysyntax.magic_calls(source)
     if not calls or calls[0][:2] != ("run_cell_magic", "ppg_job") or len(calls[0][2]) != 2:
         return "its %%ppg_job line could not be read"
     line, body = calls[0][2]
-    args = _parse("ppg_job", line)
-    if args is None:
+    try:
+        options = JobOptions.parse(line)
+    except OptionsError:  # (the magic would refuse them)
         return f"its options could not be read: %%ppg_job {line}"
-    problem = name_problem(args.name)
+    problem = name_problem(options.name)
     if problem:
-        return f"the job name {args.name!r} {problem}"
-    bad = next((v for v in args.values if name_problem(v)), None)
+        return f"the job name {options.name!r} {problem}"
+    bad = next((v for v in options.values if name_problem(v)), None)
     if bad is not None:
         return f"the value name {bad!r} {name_problem(bad)}"
-    values = tuple(args.values)
-    return JobCell(args.name, body, tuple(args.out), tuple(args.deps), args.cores, values)
+    return JobCell(options, body)
 
 
 def _reads(source: str) -> set[str]:
@@ -269,50 +216,6 @@ def _plain_imports(source: str) -> set[tuple[str, str]]:
     }
 
 
-# --- writing Python safely ---------------------------------------------------------------
-def py_string(text: str) -> str:
-    """A string literal for `text` (double quotes when possible): always exact, never code."""
-    literal = repr(text)
-    if literal.startswith("'") and '"' not in text:
-        return '"' + literal[1:-1] + '"'
-    return literal
-
-
-def _printable(text: str) -> bool:
-    return all(c.isprintable() or c in "\n\t" for c in text)
-
-
-def comment(text: str, note: str = "") -> str:
-    """`text` as comment lines: every line break Python knows ends a line of the text, and
-    control characters are escaped, so nothing in it can become code."""
-    lines = []
-    for line in _NEWLINE.split(text.rstrip()):
-        shown = "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in line)
-        lines.append(f"# {shown}".rstrip())
-    if note:
-        lines[-1] = f"{lines[-1]}  ({note})" if lines[-1] != "#" else f"# ({note})"
-    return "\n".join(lines)
-
-
-def _code(source: str) -> str | None:
-    """The cell's own code, if it can go into the script as it is."""
-    text = source.strip("\n")
-    if not text.strip() or not _printable_code(text):
-        return None
-    try:
-        compile(text, "<cell>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
-        text.encode("utf-8")
-    except (SyntaxError, ValueError, UnicodeEncodeError):
-        return None
-    return text
-
-
-def _printable_code(text: str) -> bool:
-    # Line breaks other than \n (a lone \r is one for Python, \f and \v are not for
-    # people) would make the script read differently from how it runs.
-    return "\r" not in text and "\x0b" not in text and "\x00" not in text
-
-
 # --- the export ------------------------------------------------------------------------
 def export(cells: list[tuple[str, str]], *, title: str = "", results: str = "omit") -> Script:
     """The script for a notebook's cells ((cell type, source) pairs, in notebook order).
@@ -330,7 +233,7 @@ def export(cells: list[tuple[str, str]], *, title: str = "", results: str = "omi
     chunks: list[Chunk] = []
     for number, (cell_type, source) in enumerate(cells, 1):
         if cell_type == "markdown":
-            headings = [line for line in _NEWLINE.split(source) if line.startswith("#")]
+            headings = [line for line in NEWLINE.split(source) if line.startswith("#")]
             if headings:
                 chunks.append(Chunk("heading", comment(headings[0].lstrip("#").strip())))
         elif number in parsed:
@@ -361,19 +264,19 @@ def _cell_chunks(
     """The pieces of code cell `number`; `job`: what `_job_of` made of it."""
     where = f"cell {number}"
     if isinstance(job, JobCell):
-        if _code(job.body) is None or not _printable(job.body):
+        if as_code(job.body) is None or not printable(job.body):
             notes.append(f"{where}: the job {job.name!r} left out, its body is not plain Python")
             return [Chunk("comment", comment(source, "left out: not plain Python"))]
         return [Chunk("job", job=job)]
     if isinstance(job, str):
         notes.append(f"{where}: a %%ppg_job cell left out: {job}")
         return [Chunk("comment", comment(source, f"left out: {job}"))]
-    calls = _magic_calls(source)
+    calls = ipysyntax.magic_calls(source)
     if calls is None:
         notes.append(f"{where}: left out, it is not valid Python or IPython")
         return [Chunk("comment", comment(source, "left out: not valid Python"))]
     if all(method == "" for method, _, _ in calls):
-        code = _code(source)
+        code = as_code(source)
         if code is None:
             notes.append(f"{where}: left out, it cannot be written into a script as it is")
             return [Chunk("comment", comment(source, "left out: not plain Python"))]
@@ -404,9 +307,9 @@ def _with_magics(
 ) -> list[Chunk]:
     """A cell mixing Python and IPython syntax: ours are understood, others commented."""
     text = source.strip("\n")
-    lines = _NEWLINE.split(text)
-    transformed = TransformerManager().transform_cell(text)
-    if len(lines) != len(_NEWLINE.split(transformed.rstrip("\n"))):
+    lines = NEWLINE.split(text)
+    transformed = ipysyntax.transformed(text)
+    if len(lines) != len(NEWLINE.split(transformed.rstrip("\n"))):
         notes.append(f"{where}: left out, its IPython syntax could not be separated")
         return [Chunk("comment", comment(source, "left out: IPython syntax"))]
     tree = ast.parse(transformed)
@@ -432,7 +335,7 @@ def _with_magics(
         return []
     if all(not line.strip() or line.lstrip().startswith("#") for line in code.split("\n")):
         return [Chunk("comment", code)]
-    checked = _code(code)
+    checked = as_code(code)
     if checked is None:
         notes.append(f"{where}: left out, it is not Python without its IPython syntax")
         return [Chunk("comment", comment(source, "left out: IPython syntax"))]
@@ -448,17 +351,18 @@ def _is_ours(method: str, name: str, args: list[Any]) -> bool:
 
 
 def _read_new(line: str, defaults: Defaults, where: str, notes: list[str]) -> None:
-    args = _parse("ppg_new", line)
-    if args is None:
+    try:
+        options = NewOptions.parse(line)
+    except OptionsError:  # (the magic would refuse them)
         notes.append(f"{where}: the options of %ppg_new {line} could not be read")
         return
-    defaults.dir, defaults.cores, defaults.backend = args.dir, args.cores, args.backend
-    defaults.scheduler = args.scheduler
-    defaults.track = list(args.track)
+    defaults.dir, defaults.cores, defaults.backend = options.dir, options.cores, options.backend
+    defaults.scheduler = options.scheduler
+    defaults.track = list(options.track)
 
 
 def _job_reads(job: JobCell, jobs: set[str]) -> set[str]:
-    return ((_reads(job.body) - {OUT}) | set(job.deps)) & jobs - set(job.provides)
+    return ((_reads(job.body) - {OUT}) | set(job.options.deps)) & jobs - set(job.provides)
 
 
 def _dependency_order(chunks: list[Chunk], jobs: set[str]) -> list[Chunk]:
@@ -657,7 +561,7 @@ def _member_key(name: str) -> tuple[int, str, str]:
 
 
 def _docstring(title: str) -> str:
-    safe = title and _printable(title) and not set(title) & set("\"'\\\n\t")
+    safe = title and printable(title) and not set(title) & set("\"'\\\n\t")
     source = f"{title}" if safe else "a notebook"
     return (
         f'"""The pipeline of {source}, exported by ppg_notebook.\n\n'
@@ -669,24 +573,15 @@ def _docstring(title: str) -> str:
 
 def _job_function(collector: str, job: JobCell, jobs: set[str]) -> str:
     """The cell as a function: `@cells.job(...)`, parameters the jobs it reads."""
-    options = []
-    if len(job.out) == 1:
-        options.append(f"out={py_string(job.out[0])}")
-    elif job.out:
-        options.append(f"out=[{', '.join(py_string(p) for p in job.out)}]")
-    if job.deps:
-        options.append(f"deps=[{', '.join(py_string(d) for d in job.deps)}]")
-    if job.cores != 1:
-        options.append(f"cores={int(job.cores)}")
-    if job.values:
-        options.append(f"values=[{', '.join(py_string(v) for v in job.values)}]")
+    options = job.options.keywords()
     decorator = _call(f"@{collector}.job", tuple(options), 0) if options else f"@{collector}.job"
     reads = free_names(ast.parse(job.body), job.body)
     params = [n for n in reads if n in jobs and n not in job.provides]
-    if job.out and OUT in reads:
+    out = job.options.out
+    if out and OUT in reads:
         params.append(OUT)
-    value_job = not job.out
-    return function_text(decorator, job.name, job.body, params, value_job, job.values)
+    value_job = not out
+    return function_text(decorator, job.name, job.body, params, value_job, job.options.values)
 
 
 def _join(parts: list[tuple[str, str]]) -> str:

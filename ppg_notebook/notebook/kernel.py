@@ -28,11 +28,9 @@ Decisions where SPEC §6 is silent:
 
 from __future__ import annotations
 
-import builtins
-import keyword
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +55,7 @@ from ..jobs import (
 from ..session import Pipeline, new_pipeline
 from . import cells
 from .cells import CellError
+from .options import OUT, name_problem
 
 
 def capture_globals(
@@ -68,17 +67,6 @@ def capture_globals(
     except CodeError as e:
         msg = f"job {name!r} uses code of {e}, so it cannot be fingerprinted; fix the module"
         raise CellError(msg) from None
-
-
-def name_problem(name: str) -> str | None:
-    """Why `name` cannot name a cell's job (it becomes a notebook variable), or None."""
-    if not name.isidentifier() or keyword.iskeyword(name):
-        return "is not a valid Python identifier"
-    if hasattr(builtins, name):
-        return "would shadow the Python builtin of that name"
-    if name == cells.OUT:
-        return "is reserved: inside a file job's body `out` is its output path"
-    return None
 
 
 @dataclass
@@ -133,8 +121,8 @@ class NotebookPipeline:
         body: str,
         *,
         namespace: dict[str, Any],
-        outs: list[str] | None = None,
-        deps: list[str] | None = None,
+        outs: Sequence[str] | None = None,
+        deps: Sequence[str] | None = None,
         cores: int = 1,
         reserved: set[str] | frozenset[str] = frozenset(),
         parsed: cells.Body | None = None,
@@ -162,8 +150,8 @@ class NotebookPipeline:
         if parsed is None:
             parsed = cells.analyse(name, body, value_job=not outs and not values)
         bindings, upstream = self._upstream(name, parsed.free, values)
-        extra = self._extra_deps(name, deps or [])
-        bound_here = {*upstream, cells.OUT} if outs else set(upstream)
+        extra = self._extra_deps(name, list(deps or []))
+        bound_here = {*upstream, OUT} if outs else set(upstream)
         if captured is None:
             self.pipeline.code.new_epoch()  # the user's modules as they are now
             names = [n for n in parsed.free if n not in bound_here]

@@ -29,9 +29,10 @@ from ..events import Event
 from ..session import new_pipeline
 from ..userfiles import UserFiles
 from . import cells, jobdefs
-from .cells import OUT, CellError
+from .cells import CellError
 from .display import failure_lines, summary
 from .kernel import NotebookPipeline, capture_globals
+from .options import OUT
 
 F = TypeVar("F", bound=Callable[..., Any])
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
