@@ -12,7 +12,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from ppg_notebook import PipelineWarning
-from ppg_notebook.notebook import cells
+from ppg_notebook.notebook.body import free_names
 from ppg_notebook.notebook.display import StatusTable
 
 
@@ -264,11 +264,11 @@ def test_an_error_is_shown_with_the_users_own_lines(sh: Shell) -> None:
     assert 'File "<ppg_job bad>", line 3, in <module>' in text
     assert "bad = divide(1, values[1])" in text
     assert "return x / by" in text  # the helper's own line, from its cell
-    assert "cells.py" not in text and "worker.py" not in text
+    assert "cellfunc.py" not in text and "worker.py" not in text
     # the same traceback, as kept in .ppg/errors/ (shown by the widget and the CLI)
     kept = next((sh.workdir / ".ppg" / "errors").glob("bad*")).read_text()
     assert 'Traceback (most recent call last):\n  File "<ppg_job bad>", line 3' in kept
-    assert "cells.py" not in kept and "worker.py" not in kept
+    assert "cellfunc.py" not in kept and "worker.py" not in kept
     assert sh.ns["good"] == 41
     assert "bad" not in sh.ns
     out = sh.ok("%%ppg_job good\ngood = 41")
@@ -389,7 +389,7 @@ def test_ppg_new_starts_another_pipeline(sh: Shell) -> None:
     ],
 )
 def test_free_names(body: str, free: list[str]) -> None:
-    assert sorted(cells.free_names(ast.parse(body), body)) == sorted(free)
+    assert sorted(free_names(ast.parse(body), body)) == sorted(free)
 
 
 def test_a_module_on_a_path_added_after_the_workers_started_reaches_them(

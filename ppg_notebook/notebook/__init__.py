@@ -5,10 +5,13 @@ and should not pay for the rest (nor for IPython, which only `magics` and `ipysy
 import).
 
 - `options`: the magics' option grammar, read the same by the magics and the export;
-- `cells`: a cell body analysed, the globals it reads captured, the job function run in
-  the worker, and the worker's traceback in the user's lines;
+- `body`: a cell's body read: its code, the names it reads, where its value is;
+- `capture`: the notebook globals a body reads, sorted by how each is tracked;
+- `cellfunc`: the function a cell's job runs in the worker (all a worker imports of this
+  package's notebook side);
 - `kernel`: a kernel's pipeline and the jobs its cells declare (`NotebookPipeline`);
-- `display`: what the notebook shows: run summaries, the status table, job errors;
+- `display`: what the notebook shows: run summaries, the status table, job errors in the
+  user's own lines;
 - `jobdefs`: a job cell written as a function of a script, and read back;
 - `script`: the cell jobs an exported script declares (`ppg_notebook.CellJobs`);
 - `export`: a notebook's cells as that script, written with `pysource` (Python text that

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ipysyntax
-from .cells import free_names
+from .body import free_names
 from .jobdefs import function_text
 from .options import OUT, RESULTS, JobOptions, NewOptions, OptionsError, name_problem
 from .pysource import NEWLINE, as_code, comment, printable, py_string

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import current, plotstate
-from ..codewalk import TRACK_ALL, CodeWalker
-from ..errors import CodeError, DamagedValue, DependencyError, JobsFailed, PipelineWarning
+from ..codewalk import TRACK_ALL
+from ..errors import DamagedValue, DependencyError, JobsFailed, PipelineWarning
 from ..events import Outcome, RunResult
 from ..jobs import (
     NOWHERE,
@@ -53,20 +53,10 @@ from ..jobs import (
     normalize_path,
 )
 from ..session import Pipeline, new_pipeline
-from . import cells
-from .cells import CellError
+from .body import Body, CellError, analyse
+from .capture import Captured, capture_globals, check_picklable, modules_read
+from .cellfunc import Binding, binding, carrier, file_function, value_function, values_function
 from .options import OUT, name_problem
-
-
-def capture_globals(
-    name: str, names: list[str], namespace: dict[str, Any], parsed: cells.Body, walker: CodeWalker
-) -> cells.Captured:
-    """`cells.capture`, with a user module that cannot be read named with the job."""
-    try:
-        return cells.capture(names, namespace, parsed, walker)
-    except CodeError as e:
-        msg = f"job {name!r} uses code of {e}, so it cannot be fingerprinted; fix the module"
-        raise CellError(msg) from None
 
 
 @dataclass
@@ -125,8 +115,8 @@ class NotebookPipeline:
         deps: Sequence[str] | None = None,
         cores: int = 1,
         reserved: set[str] | frozenset[str] = frozenset(),
-        parsed: cells.Body | None = None,
-        captured: cells.Captured | None = None,
+        parsed: Body | None = None,
+        captured: Captured | None = None,
         values: list[str] | tuple[str, ...] = (),
     ) -> CellJob:
         """Declare (or replace) the job of cell `name`; raises CellError before any change.
@@ -148,7 +138,7 @@ class NotebookPipeline:
         job_id = self._id_for(name, out_ids)
         self._check_id(name, job_id)
         if parsed is None:
-            parsed = cells.analyse(name, body, value_job=not outs and not values)
+            parsed = analyse(name, body, value_job=not outs and not values)
         bindings, upstream = self._upstream(name, parsed.free, values)
         extra = self._extra_deps(name, list(deps or []))
         bound_here = {*upstream, OUT} if outs else set(upstream)
@@ -156,9 +146,9 @@ class NotebookPipeline:
             self.pipeline.code.new_epoch()  # the user's modules as they are now
             names = [n for n in parsed.free if n not in bound_here]
             captured = capture_globals(name, names, namespace, parsed, self.pipeline.code)
-        self._check_picklable(name, captured)
+        check_picklable(name, captured)
 
-        code = cells.carrier(parsed, captured.values)
+        code = carrier(parsed, captured.values)
         notes = []
         replaced = previous is not None and previous.job.job_id == job_id
         if previous is not None and not replaced:
@@ -178,20 +168,20 @@ class NotebookPipeline:
         ]
         if captured.imports:  # what the body's own imports bring in
             invariants.append(ModuleReadsInvariant(f"{name}:imports", parsed.code, {}).job_id)
-        if plotstate.uses_pyplot(cells.modules_read(captured, parsed)):
+        if plotstate.uses_pyplot(modules_read(captured, parsed)):
             invariants.append(StyleInvariant(f"{name}:matplotlib style").job_id)
         if values:
-            fn = cells.values_function(code, bindings, name, values)
+            fn = values_function(code, bindings, name, values)
             job: Job = MultiValueJob(name, values, fn, cores_needed=cores)
         elif outs:
-            fn = cells.file_function(code, bindings)
+            fn = file_function(code, bindings)
             if len(outs) == 1:
                 job = FileGeneratingJob(outs[0], fn, cores_needed=cores)
             else:
                 job = MultiFileGeneratingJob(outs, fn, cores_needed=cores)
         else:
             assert parsed.result is not None
-            fn = cells.value_function(code, bindings, parsed.result)
+            fn = value_function(code, bindings, parsed.result)
             job = ValueJob(name, fn, cores_needed=cores)
         job.depends_on(*upstream.values(), *extra, *invariants, *captured.jobs.values())
         if replaced:  # (a retired job took its invariants along; a kept one still needs them)
@@ -324,7 +314,7 @@ class NotebookPipeline:
 
     def _upstream(
         self, name: str, free: tuple[str, ...], values: tuple[str, ...]
-    ) -> tuple[tuple[cells.Binding, ...], dict[str, Job]]:
+    ) -> tuple[tuple[Binding, ...], dict[str, Job]]:
         """The cell jobs (and values of cells) the body names: how each is bound in the
         body, and the jobs (a value's ValuePart) it depends on."""
         own = [n for n in (name, *values) if n in free]
@@ -343,7 +333,7 @@ class NotebookPipeline:
                 upstream[n] = found[1]
         return tuple(bindings), upstream
 
-    def _upstream_job(self, name: str, n: str) -> tuple[cells.Binding, Job] | None:
+    def _upstream_job(self, name: str, n: str) -> tuple[Binding, Job] | None:
         """How the name `n` a body reads is bound, and its job, if it is a job's."""
         owner = self._owner(n)
         cell = self.cells.get(owner if owner is not None else n)
@@ -355,7 +345,7 @@ class NotebookPipeline:
         workdir = self.pipeline.workdir
         if owner is not None:
             part = job.part(n)  # type: ignore[attr-defined]
-            return cells.binding(n, "value", part.outputs, workdir), part
+            return binding(n, "value", part.outputs, workdir), part
         if cell.values:
             msg = (
                 f"the body of job {name!r} reads {n!r}, a job that keeps several values "
@@ -364,7 +354,7 @@ class NotebookPipeline:
             raise CellError(msg)
         kind = "files" if job.kind == "multifile" else "file" if cell.is_file else "value"
         paths = job.paths if cell.is_file else job.outputs
-        return cells.binding(n, kind, paths, workdir), job
+        return binding(n, kind, paths, workdir), job
 
     def _extra_deps(self, name: str, deps: list[str]) -> list[Any]:
         """`--deps`: cell job names, job ids, or input files (which must exist or be made)."""
@@ -402,22 +392,6 @@ class NotebookPipeline:
                 )
             raise CellError(msg)
         return found
-
-    def _check_picklable(self, name: str, captured: cells.Captured) -> None:
-        bad = cells.unpicklable(captured)
-        if bad is None:
-            return
-        key, value, reason = bad
-        via = captured.readers.get(key)
-        where = f", which the notebook function {via!r} reads" if via else ""
-        msg = (
-            f"job {name!r} reads the notebook global {key!r} (a {type(value).__module__}."
-            f"{type(value).__qualname__}){where}; it cannot be sent to a worker process "
-            f"({reason}). Create it inside the job's body instead, from plain values (a path, "
-            f"numbers, strings) kept in notebook globals, or make what it provides a job of "
-            f"its own and name that job in the body"
-        )
-        raise CellError(msg)
 
     def _retire(self, previous: CellJob, new_outputs: set[str]) -> list[str]:
         """Forget the job a cell declared before, unless another job depends on it."""
