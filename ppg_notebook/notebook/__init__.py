@@ -9,7 +9,9 @@ import).
 - `capture`: the notebook globals a body reads, sorted by how each is tracked;
 - `cellfunc`: the function a cell's job runs in the worker (all a worker imports of this
   package's notebook side);
-- `kernel`: a kernel's pipeline and the jobs its cells declare (`NotebookPipeline`);
+- `declare`: a cell's job declared: validated first, then declared or re-declared;
+- `kernel`: a kernel's pipeline seen by its cells' names: resolving, running, binding
+  values, explaining (`NotebookPipeline`);
 - `display`: what the notebook shows: run summaries, the status table, job errors in the
   user's own lines;
 - `jobdefs`: a job cell written as a function of a script, and read back;
