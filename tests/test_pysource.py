@@ -61,3 +61,50 @@ def test_a_cells_code_goes_into_a_script_only_as_it_is(source: str, code: str | 
 def test_printable_text() -> None:
     assert pysource.printable("tab\tand\nnewline, °C")
     assert not pysource.printable("bell\x07")
+
+
+@pytest.mark.parametrize(
+    ("plain", "froms", "block"),
+    [
+        ([("sys", None), ("argparse", None)], [], "import argparse\nimport sys"),
+        (
+            [("numpy", "np"), ("os", None), ("ppg_notebook", "ppg")],
+            [("pathlib", ["Path"])],
+            "import os\nfrom pathlib import Path\n\nimport numpy as np\nimport ppg_notebook as ppg",
+        ),
+        ([], [("m", ["b", "CONST", "Klass", "a"])], "from m import CONST, Klass, a, b"),
+        ([], [("m", ["a"]), ("m", ["b"])], "from m import a, b"),
+        ([("x" * 90, None)], [], None),  # a line too long: not sorted
+    ],
+)
+def test_imports_are_sorted_as_ruff_sorts_them(
+    plain: list[tuple[str, str | None]], froms: list[tuple[str, list[str]]], block: str | None
+) -> None:
+    assert pysource.import_block(plain, froms) == block
+
+
+@pytest.mark.parametrize(
+    ("code", "merged"),
+    [
+        (
+            "import math\nfrom pathlib import Path\n\nSCALE = 2",
+            ("import math\nimport sys\nfrom pathlib import Path", "SCALE = 2"),
+        ),
+        ("SCALE = 2\nimport math", None),  # not leading imports
+        ("import math  # why\nSCALE = 2", None),  # a comment stays where it is
+        ("from . import here\n", None),  # relative
+        ("from m import a as b\n", None),  # aliased
+        ("from m import *\n", None),
+        ("import math; import os\n", None),
+    ],
+)
+def test_a_cells_leading_imports_merge_with_the_scripts(
+    code: str, merged: tuple[str, str] | None
+) -> None:
+    assert pysource.merge_imports([("sys", None)], code) == merged
+
+
+def test_a_call_is_one_line_when_it_fits() -> None:
+    assert pysource.call("f", ("a", "b"), 0) == "f(a, b)"
+    long = tuple(f"argument_{i}" for i in range(8))
+    assert pysource.call("f", long, 4) == f"f(\n        {', '.join(long)}\n    )"

@@ -16,7 +16,9 @@ import).
   user's own lines;
 - `jobdefs`: a job cell written as a function of a script, and read back;
 - `script`: the cell jobs an exported script declares (`ppg_notebook.CellJobs`);
-- `export`: a notebook's cells as that script, written with `pysource` (Python text that
-  cannot become code) and reading IPython's cell syntax with `ipysyntax`;
+- `export`: a notebook's cells sorted (setup, jobs, results, IPython syntax) and ordered
+  for that script; `ipysyntax`: IPython's cell syntax, read by IPython;
+- `render`: the script's text from those pieces; `pysource`: Python text that cannot become
+  code (literals, comments) and is tidy (calls, sorted imports);
 - `magics`: `%%ppg_job` and the `%ppg_*` line magics (`%load_ext ppg_notebook`).
 """

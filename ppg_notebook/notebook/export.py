@@ -1,11 +1,13 @@
 """A notebook's pipeline as a plain, standalone script (`%ppg_export`, `ppg-notebook export`).
 
-Pure: cell sources in, script text out. The script keeps the notebook's setup cells
-(imports, parameters, helper functions) as they are, and writes each `%%ppg_job` cell as a
-function decorated with `@cells.job(out=..., deps=..., cores=...)` whose parameters are the
-jobs it reads (jobdefs.py). The decorator (script.py) reads the body back and takes it
-through the same steps as executing the cell, so the script's jobs have the notebook's ids
-and fingerprints: what one computed, the other does not compute again.
+Pure: cell sources in, script text out. This module sorts the cells (setup, jobs, results,
+IPython syntax) and puts them in order; render.py writes the text. The script keeps the
+notebook's setup cells (imports, parameters, helper functions) as they are, and writes each
+`%%ppg_job` cell as a function decorated with `@cells.job(out=..., deps=..., cores=...)`
+whose parameters are the jobs it reads (jobdefs.py). The decorator (script.py) reads the
+body back and takes it through the same steps as executing the cell, so the script's jobs
+have the notebook's ids and fingerprints: what one computed, the other does not compute
+again.
 
 Decisions:
 - Cells keep the notebook's order (the order "Restart & Run All" executes them); a job cell
@@ -26,72 +28,19 @@ from __future__ import annotations
 
 import ast
 import json
-import re
-import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import ipysyntax
 from .body import free_names
-from .jobdefs import function_text
 from .options import OUT, RESULTS, JobOptions, NewOptions, OptionsError, name_problem
-from .pysource import NEWLINE, as_code, comment, printable, py_string
+from .pysource import NEWLINE, as_code, comment, printable
+from .render import PACKAGE, Chunk, Defaults, JobCell, Script, render
 
-_OURS = "ppg_notebook"
 _SHOWN = frozenset({"print", "display"})
 
 
 class ExportError(ValueError):
     """A notebook cannot be exported (not a notebook file, or an invalid option)."""
-
-
-@dataclass(frozen=True)
-class JobCell:
-    """A `%%ppg_job` cell: its magic line's options and its body."""
-
-    options: JobOptions
-    body: str
-
-    @property
-    def name(self) -> str:
-        return self.options.name
-
-    @property
-    def provides(self) -> tuple[str, ...]:
-        """The names it binds in the notebook: its values, else its own name."""
-        return self.options.values or (self.options.name,)
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A piece of the script: setup code, a job, or comments."""
-
-    kind: str  # "setup", "job", "comment", "heading" (of a markdown cell)
-    text: str = ""
-    job: JobCell | None = None
-
-
-@dataclass
-class Defaults:
-    """The pipeline options of the notebook's `%ppg_new`: the script's defaults."""
-
-    dir: str = ".ppg"
-    cores: int | None = None
-    backend: str = "loky"
-    scheduler: str | None = None
-    track: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Script:
-    """The exported script, and what went where."""
-
-    text: str
-    declarations: str  # the text before `main()`: setup code and job declarations
-    collector: str  # the name of the script's CellJobs object
-    jobs: list[str]
-    notes: list[str] = field(default_factory=list)  # cells left out, and why
-    defaults: Defaults = field(default_factory=lambda: Defaults())  # from `%ppg_new`
 
 
 # --- reading notebooks -----------------------------------------------------------------
@@ -249,7 +198,7 @@ def export(cells: list[tuple[str, str]], *, title: str = "", results: str = "omi
     for chunk in chunks:
         if chunk.kind == "setup":
             imports |= _plain_imports(chunk.text)
-    return _render(chunks, names, imports, defaults, title, notes)
+    return render(chunks, names, imports, defaults, title, notes)
 
 
 def _cell_chunks(
@@ -346,7 +295,7 @@ def _is_ours(method: str, name: str, args: list[Any]) -> bool:
     if method != "run_line_magic":
         return False
     if name == "load_ext":
-        return bool(args) and str(args[0]).split() == [_OURS]
+        return bool(args) and str(args[0]).split() == [PACKAGE]
     return name.startswith("ppg_")
 
 
@@ -382,218 +331,3 @@ def _dependency_order(chunks: list[Chunk], jobs: set[str]) -> list[Chunk]:
         if chunk.job is not None:
             placed.update(chunk.job.provides)
     return ordered
-
-
-def _free_name(wanted: str, taken: set[str]) -> str:
-    name = wanted
-    while name in taken:
-        name += "_"
-    taken.add(name)
-    return name
-
-
-def _render(
-    chunks: list[Chunk],
-    names: set[str],
-    imports: set[tuple[str, str]],
-    defaults: Defaults,
-    title: str,
-    notes: list[str],
-) -> Script:
-    taken = set(names)
-    ours: list[tuple[str, str | None]] = []
-    modules = {}
-    for module, wanted in (("argparse", "argparse"), ("sys", "sys"), (_OURS, "ppg")):
-        bound = next((n for m, n in sorted(imports) if m == module), None)
-        if bound is not None:
-            modules[module] = bound  # the notebook's own import serves the script too
-            continue
-        if wanted in taken and module not in taken:
-            wanted = module  # `import ppg_notebook` when the notebook has its own `ppg`
-        name = _free_name(wanted, taken)
-        modules[module] = name
-        ours.append((module, name if name != module else None))
-    collector = _free_name("cells", taken)
-    main = _free_name("main", taken)
-    ppg = modules[_OURS]
-
-    body: list[tuple[str, str]] = []
-    declared = False
-    job_names = []
-    first = next((i for i, c in enumerate(chunks) if c.kind != "heading"), len(chunks))
-    block = _import_block(ours, [])
-    track = ", ".join(py_string(t) for t in defaults.track)
-    create = f"{collector} = {ppg}.CellJobs({f'track=[{track}]' if track else ''})"
-    if first < len(chunks) and chunks[first].kind == "setup":
-        merged = _merge_imports(ours, chunks[first].text)
-        if merged is not None:
-            # One import block, sorted as ruff's isort wants it, then the cell's code.
-            block, rest = merged
-            chunks = [Chunk("setup", rest), *chunks[first + 1 :]]
-        elif _starts_with_import(chunks[first].text):
-            # The cell's imports stay as they are, in a block of their own.
-            body.append(("setup", create))
-            declared = True
-    assert block is not None
-    jobs = {n for chunk in chunks if chunk.job is not None for n in chunk.job.provides}
-    for chunk in chunks:
-        if chunk.kind == "job":
-            assert chunk.job is not None
-            if not declared:
-                heading = body.pop() if body and body[-1][0] == "heading" else None
-                body.append(("setup", create))
-                body.extend([heading] if heading else [])
-                declared = True
-            body.append(("job", _job_function(collector, chunk.job, jobs)))
-            job_names.append(chunk.job.name)
-        elif chunk.text:
-            body.append((chunk.kind, chunk.text))
-    if not declared:
-        body.append(("setup", create))
-    code = _join(body)
-    statement = next((ln for ln in code.split("\n") if ln and not ln.startswith("#")), "")
-    gap = "\n\n" if re.match(r"(@|def |class |async def )", statement) else "\n"
-    declarations = f"{_docstring(title)}\n\n{block}\n{gap}{code}"
-    cores = "None" if defaults.cores is None else str(int(defaults.cores))
-    cores_help = "default: all CPUs" if defaults.cores is None else f"default: {cores}"
-    argparse_, sys_ = modules["argparse"], modules["sys"]
-    options = [
-        ('"--cores"', "type=int", f"default={cores}", f'help="worker processes ({cores_help})"'),
-        ('"--dir"', f"default={py_string(defaults.dir)}", 'help="where results are kept"'),
-        ('"--backend"', f"default={py_string(defaults.backend)}", 'help="loky or dask"'),
-        (
-            '"--scheduler"',
-            f"default={py_string(defaults.scheduler) if defaults.scheduler else None}",
-            'help="dask scheduler address, with --backend dask"',
-        ),
-        ('"--dry-run"', 'action="store_true"', 'help="print what would run and why"'),
-    ]
-    adds = "".join(f"\n    {_call('parser.add_argument', args, 4)}" for args in options)
-    main_text = (
-        f"\n\ndef {main}() -> int:\n"
-        f'    parser = {argparse_}.ArgumentParser(description=__doc__.split("\\n")[0])'
-        f"{adds}\n"
-        "    args = parser.parse_args()\n"
-        f"    return {collector}.run(\n"
-        "        args.dir, args.cores, args.backend, args.scheduler, dry_run=args.dry_run\n"
-        "    )\n"
-        '\n\nif __name__ == "__main__":\n'
-        f"    {sys_}.exit({main}())\n"
-    )
-    return Script(declarations + main_text, declarations, collector, job_names, notes, defaults)
-
-
-def _call(function: str, args: tuple[str, ...], indent: int) -> str:
-    """A call on one line if it fits in 88 columns, else with its arguments on the next."""
-    line = f"{function}({', '.join(args)})"
-    if indent + len(line) <= 88:
-        return line
-    pad = " " * indent
-    return f"{function}(\n{pad}    {', '.join(args)}\n{pad})"
-
-
-def _starts_with_import(code: str) -> bool:
-    tree = ast.parse(code)
-    return bool(tree.body) and isinstance(tree.body[0], (ast.Import, ast.ImportFrom))
-
-
-def _merge_imports(ours: list[tuple[str, str | None]], code: str) -> tuple[str, str] | None:
-    """The script's imports and the first cell's leading ones as one sorted block, and the
-    rest of the cell; None if those imports are not simple enough to sort (comments,
-    several lines, relative or aliased `from` imports): they then stay as written."""
-    tree = ast.parse(code)
-    lines = code.split("\n")
-    leading: list[ast.Import | ast.ImportFrom] = []
-    for stmt in tree.body:
-        if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            break
-        line = lines[stmt.lineno - 1]
-        if stmt.end_lineno != stmt.lineno or "#" in line or ";" in line or line[0].isspace():
-            return None
-        leading.append(stmt)
-    if not leading or any(line.strip() for line in lines[: leading[0].lineno - 1]):
-        return None
-    froms: list[tuple[str, list[str]]] = []
-    for stmt in leading:
-        if isinstance(stmt, ast.ImportFrom):
-            names = [a.name for a in stmt.names]
-            if stmt.level or stmt.module in (None, "__future__") or "*" in names:
-                return None
-            if any(a.asname for a in stmt.names):
-                return None
-            froms.append((str(stmt.module), names))
-    plain = [(a.name, a.asname) for s in leading if isinstance(s, ast.Import) for a in s.names]
-    block = _import_block([*ours, *plain], froms)
-    if block is None:
-        return None
-    rest = "\n".join(lines[leading[-1].lineno :]).strip("\n")
-    return block, rest
-
-
-def _import_block(
-    plain: list[tuple[str, str | None]], froms: list[tuple[str, list[str]]]
-) -> str | None:
-    """Imports sorted as ruff's isort does by default (standard library, then the rest;
-    `import x` before `from x import y`); None if a line would be too long."""
-    sections: dict[bool, list[str]] = {True: [], False: []}
-    for module, alias in sorted(set(plain), key=lambda m: (m[0].lower(), m[0], m[1] or "")):
-        line = f"import {module}" + (f" as {alias}" if alias else "")
-        sections[_is_stdlib(module)].append(line)
-    members: dict[str, set[str]] = {}
-    for module, names in froms:
-        members.setdefault(module, set()).update(names)
-    for module in sorted(members, key=lambda m: (m.lower(), m)):
-        names = sorted(members[module], key=_member_key)
-        sections[_is_stdlib(module)].append(f"from {module} import {', '.join(names)}")
-    if any(len(line) > 88 for part in sections.values() for line in part):
-        return None
-    return "\n\n".join("\n".join(part) for part in sections.values() if part)
-
-
-def _is_stdlib(module: str) -> bool:
-    return module.split(".")[0] in sys.stdlib_module_names
-
-
-def _member_key(name: str) -> tuple[int, str, str]:
-    # isort's order-by-type: CONSTANTS, then Classes, then everything else.
-    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
-    return kind, name.lower(), name
-
-
-def _docstring(title: str) -> str:
-    safe = title and printable(title) and not set(title) & set("\"'\\\n\t")
-    source = f"{title}" if safe else "a notebook"
-    return (
-        f'"""The pipeline of {source}, exported by ppg_notebook.\n\n'
-        "It declares the notebook's jobs as the notebook does, so it reuses what the notebook\n"
-        "computed and the notebook reuses what it computes (both keep them in --dir). Run it\n"
-        'from the notebook\'s directory; --help lists the options.\n"""'
-    )
-
-
-def _job_function(collector: str, job: JobCell, jobs: set[str]) -> str:
-    """The cell as a function: `@cells.job(...)`, parameters the jobs it reads."""
-    options = job.options.keywords()
-    decorator = _call(f"@{collector}.job", tuple(options), 0) if options else f"@{collector}.job"
-    reads = free_names(ast.parse(job.body), job.body)
-    params = [n for n in reads if n in jobs and n not in job.provides]
-    out = job.options.out
-    if out and OUT in reads:
-        params.append(OUT)
-    value_job = not out
-    return function_text(decorator, job.name, job.body, params, value_job, job.options.values)
-
-
-def _join(parts: list[tuple[str, str]]) -> str:
-    """Top-level pieces, two blank lines apart; a section heading sticks to what follows
-    it, and is dropped when nothing of its section is in the script."""
-    parts = [(kind, text) for kind, text in parts if text]
-    out = ""
-    for i, (kind, text) in enumerate(parts):
-        follows = parts[i + 1][0] if i + 1 < len(parts) else ""
-        if kind == "heading":
-            if follows not in ("", "heading"):
-                out += text + "\n"
-            continue
-        out += text + "\n\n\n"
-    return out.rstrip("\n") + "\n"
