@@ -9,8 +9,8 @@ The captured values ride along as an attribute of the compiled body (`carrier`),
 cloudpickle ships and the fingerprint ignores: they are fingerprinted separately, as
 invariants.
 
-`execute` is what runs in the worker: the only code of the notebook side a worker
-imports, so this module imports little.
+`execute` is what runs in the worker. This module, and the two small ones it imports
+(body.py, options.py), are all a worker imports of the notebook side: it imports little.
 """
 
 from __future__ import annotations
