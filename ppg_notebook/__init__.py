@@ -93,7 +93,7 @@ def __getattr__(name: str) -> Any:
     # The notebook machinery an exported script uses is imported on first use: every worker
     # process imports this package, and should not pay for it.
     if name == "CellJobs":
-        from .script import CellJobs
+        from .notebook.script import CellJobs
 
         return CellJobs
     msg = f"module 'ppg_notebook' has no attribute {name!r}"
@@ -102,7 +102,7 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: object) -> None:
     """`%load_ext ppg_notebook`: the `%%ppg_job` and `%ppg_*` magics (IPython imported only now)."""
-    from .magics import load_ipython_extension as load
+    from .notebook.magics import load_ipython_extension as load
 
     load(ipython)
 

@@ -1,10 +1,10 @@
 """`ppg-notebook`: a notebook's pipeline from the terminal (run, status, export).
 
-A thin layer over export.py and script.py: `run` and `status` turn the notebook into the
-script `export` would write and execute its setup cells and job declarations in this
-process, in the notebook's directory (where its kernel would run), so that the jobs are
-the notebook's own. Bad input is one line on stderr and exit status 2; a failed job is
-exit status 1.
+A thin layer over notebook/export.py and notebook/script.py: `run` and `status` turn the
+notebook into the script `export` would write and execute its setup cells and job
+declarations in this process, in the notebook's directory (where its kernel would run), so
+that the jobs are the notebook's own. Bad input is one line on stderr and exit status 2; a
+failed job is exit status 1.
 
 `status` with a notebook says what would run and why. Without one it reports what the
 history in `--dir` knows (each job's last outcome, when and how long) and whether the
@@ -30,11 +30,11 @@ from rich.table import Table
 from . import housekeeping
 from .errors import PipelineError
 from .events import Event, Outcome
-from .export import RESULTS, ExportError, Script, export, notebook_cells
 from .facts import recorded_outputs_problem
 from .history import History
-from .notebook_display import StatusTable, failed_why, seconds, uses, when
-from .script import CellJobs
+from .notebook.display import StatusTable, failed_why, seconds, uses, when
+from .notebook.export import RESULTS, ExportError, Script, export, notebook_cells
+from .notebook.script import CellJobs
 
 _INVARIANT_PREFIXES = ("PI:", "FI:", "file:", "value:")  # (value: a MultiValueJob's part)
 
@@ -65,7 +65,7 @@ def load_jobs(path: str, script: Script) -> CellJobs:
     os.chdir(Path(path).resolve().parent)
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     filename = f"{path} (exported)"
-    # Job functions are read back from their source (jobdefs.py): keep it where `inspect`
+    # Job functions are read back from their source (notebook/jobdefs.py): keep it where `inspect`
     # looks (no modification time: linecache then never drops it as a stale file).
     lines = script.declarations.splitlines(keepends=True)
     linecache.cache[filename] = (len(script.declarations), None, lines, filename)

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import statedir
 from .events import Event, Outcome
-from .notebook_display import seconds, some
+from .notebook.display import seconds, some
 
 SHOW_AFTER = 1.0  # seconds: quicker runs show only their summary
 _TICK = 0.25

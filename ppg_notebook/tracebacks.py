@@ -14,14 +14,16 @@ import types
 from typing import Any
 
 DYNAMIC = "<dynamic-code>"
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+# This package's directory: its files and those of its subpackages (notebook/ runs a cell's
+# body) are ours.
+_PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
 
 
 def user_frames(e: BaseException) -> types.TracebackType | None:
     """The traceback from the user's code down: without the frames of this package that
     called it (a worker's, the runner's, and those running a notebook cell's body)."""
     tb = e.__traceback__
-    while tb is not None and os.path.dirname(tb.tb_frame.f_code.co_filename) == _PACKAGE:
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE):
         tb = tb.tb_next
     return tb
 
@@ -39,7 +41,7 @@ def render(
     for filename, lineno, name in frames:
         if filename == DYNAMIC:
             filename = _source_file(codes, name, lineno) or filename
-        theirs = theirs or os.path.dirname(os.path.abspath(filename)) != _PACKAGE
+        theirs = theirs or not os.path.abspath(filename).startswith(_PACKAGE)
         if not theirs:
             continue
         lines.append(f'  File "{filename}", line {lineno}, in {name}\n')

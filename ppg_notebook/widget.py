@@ -38,8 +38,8 @@ from . import current, dag_model, dag_static, statedir, value_preview
 from .background import RunInProgress, runs_of
 from .errors import JobsFailed, PipelineError
 from .events import Event, Outcome, RunResult
-from .notebook import NotebookPipeline
-from .notebook_display import seconds, some, when
+from .notebook.display import seconds, some, when
+from .notebook.kernel import NotebookPipeline
 from .session import Pipeline
 
 STATIC = pathlib.Path(__file__).parent / "static"

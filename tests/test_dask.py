@@ -24,7 +24,7 @@ from conftest import PipelineScript, kill_group, wait_for, wait_for_file
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from ppg_notebook import export
+from ppg_notebook.notebook import export
 
 BIN = Path(sys.executable).parent
 DASK = shutil.which("dask", path=str(BIN)) or "dask"

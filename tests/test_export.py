@@ -16,49 +16,21 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from test_pysource import AWKWARD
 
-from ppg_notebook import export, magics
-from ppg_notebook.magics import PipelineMagics
+from ppg_notebook.notebook import export
+from ppg_notebook.notebook.options import JobOptions
 
 VENV_BIN = Path(sys.executable).parent
 RUFF = shutil.which("ruff", path=str(VENV_BIN)) or "ruff"
 CLI = shutil.which("ppg-notebook", path=str(VENV_BIN)) or "ppg-notebook"
-
-AWKWARD = [
-    "",
-    "plain",
-    "double \"quotes\" and 'single'",
-    'triple """ quotes',
-    "triple ''' quotes",
-    "back\\slash at the end\\",
-    "line\nbreaks\r\nof every\rkind\u2028and\x0bmore",
-    "non-ASCII: °C, é, 日本, 🙂",
-    "tab\tand null\x00 and bell\x07",
-    '"""; import os; os.system("echo pwned"); """',
-    "\\N{BULLET} is not an escape here, nor is \\n",
-]
 
 
 def cells_of(*sources: str) -> list[tuple[str, str]]:
     return [("code", source) for source in sources]
 
 
-# --- writing Python safely -------------------------------------------------------------
-@pytest.mark.parametrize("text", AWKWARD)
-def test_strings_round_trip_as_one_literal(text: str) -> None:
-    literal = export.py_string(text)
-    tree = ast.parse(literal, mode="eval")
-    assert isinstance(tree.body, ast.Constant), literal
-    assert ast.literal_eval(literal) == text
-
-
-@pytest.mark.parametrize("text", AWKWARD)
-def test_comments_never_become_code(text: str) -> None:
-    written = export.comment(text, note="a note")
-    assert ast.parse(written).body == []
-    assert all(line.startswith("#") for line in written.split("\n"))
-
-
+# --- understanding cells -----------------------------------------------------------------
 @pytest.mark.parametrize(
     "line",
     [
@@ -67,19 +39,29 @@ def test_comments_never_become_code(text: str) -> None:
         'report --out "two words.txt" --deps raw data.csv --cores 2',
         "many --out a.txt b.txt --no-run",
         "données --deps entrée.csv",
+        "split --values train test",
     ],
 )
-def test_job_lines_are_read_as_the_magic_reads_them(line: str) -> None:
-    magic = magics.parse_options(PipelineMagics.ppg_job, line)
+def test_job_lines_are_read_with_the_magics_grammar(line: str) -> None:
     job = export._job_of(f"%%ppg_job {line}\nx = 1\n")
     assert isinstance(job, export.JobCell)
-    assert (job.name, list(job.out), list(job.deps), job.cores) == (
-        magic.name,
-        magic.out,
-        magic.deps,
-        magic.cores,
-    )
+    assert job.options == JobOptions.parse(line)
     assert job.body == "x = 1\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ("total --cores many", "its options could not be read: %%ppg_job total --cores many"),
+        ('total --out "open', "its options could not be read"),
+        ("print", "the job name 'print' would shadow the Python builtin"),
+        ("split --values a out", "the value name 'out' is reserved"),
+    ],
+)
+def test_a_job_line_that_cannot_be_read_is_said_why(line: str, says: str) -> None:
+    job = export._job_of(f"%%ppg_job {line}\nx = 1\n")
+    assert isinstance(job, str)
+    assert says in job
 
 
 # --- what goes into the script -----------------------------------------------------------

@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 
-from ppg_notebook import cells, hashing, jobdefs
-from ppg_notebook.cells import CellError
+from ppg_notebook import hashing
+from ppg_notebook.notebook import body as cellbody
+from ppg_notebook.notebook import cellfunc, jobdefs
+from ppg_notebook.notebook.body import CellError
 
 RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent)) or "ruff"
 
@@ -64,13 +66,13 @@ BODIES = [
 ]
 
 
-def fingerprint(name: str, body: str, value_job: bool, where: cells.Where | None = None) -> str:
-    parsed = cells.analyse(name, body, value_job=value_job, where=where)
-    code = cells.carrier(parsed, {})
+def fingerprint(name: str, body: str, value_job: bool, where: cellbody.Where | None = None) -> str:
+    parsed = cellbody.analyse(name, body, value_job=value_job, where=where)
+    code = cellfunc.carrier(parsed, {})
     if value_job:
         assert parsed.result is not None
-        return hashing.function_fingerprint(cells.value_function(code, (), parsed.result))
-    return hashing.function_fingerprint(cells.file_function(code, ()))
+        return hashing.function_fingerprint(cellfunc.value_function(code, (), parsed.result))
+    return hashing.function_fingerprint(cellfunc.file_function(code, ()))
 
 
 def load(path: Path) -> Any:

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 
-from ppg_notebook import PipelineWarning, cells
-from ppg_notebook.notebook_display import StatusTable
+from ppg_notebook import PipelineWarning
+from ppg_notebook.notebook.body import free_names
+from ppg_notebook.notebook.display import StatusTable
 
 
 class Shell:
@@ -263,11 +264,11 @@ def test_an_error_is_shown_with_the_users_own_lines(sh: Shell) -> None:
     assert 'File "<ppg_job bad>", line 3, in <module>' in text
     assert "bad = divide(1, values[1])" in text
     assert "return x / by" in text  # the helper's own line, from its cell
-    assert "cells.py" not in text and "worker.py" not in text
+    assert "cellfunc.py" not in text and "worker.py" not in text
     # the same traceback, as kept in .ppg/errors/ (shown by the widget and the CLI)
     kept = next((sh.workdir / ".ppg" / "errors").glob("bad*")).read_text()
     assert 'Traceback (most recent call last):\n  File "<ppg_job bad>", line 3' in kept
-    assert "cells.py" not in kept and "worker.py" not in kept
+    assert "cellfunc.py" not in kept and "worker.py" not in kept
     assert sh.ns["good"] == 41
     assert "bad" not in sh.ns
     out = sh.ok("%%ppg_job good\ngood = 41")
@@ -388,7 +389,7 @@ def test_ppg_new_starts_another_pipeline(sh: Shell) -> None:
     ],
 )
 def test_free_names(body: str, free: list[str]) -> None:
-    assert sorted(cells.free_names(ast.parse(body), body)) == sorted(free)
+    assert sorted(free_names(ast.parse(body), body)) == sorted(free)
 
 
 def test_a_module_on_a_path_added_after_the_workers_started_reaches_them(
@@ -509,7 +510,7 @@ def test_a_running_jobs_prints_are_shown_while_it_runs_with_its_progress(
 ) -> None:
     """The job waits until the kernel has shown its first print: it can only finish
     if its output reached the cell while it was still running."""
-    from ppg_notebook import magics
+    from ppg_notebook.notebook import magics
 
     shown = sh.workdir / "shown.flag"
 
@@ -648,7 +649,7 @@ def test_the_progress_line_says_the_time_left_from_the_last_duration(sh: Shell) 
 
 def test_a_summary_names_a_few_jobs_and_counts_the_rest() -> None:
     from ppg_notebook.events import Outcome, RunResult
-    from ppg_notebook.notebook_display import summary
+    from ppg_notebook.notebook.display import summary
 
     named: list[str] = []
 

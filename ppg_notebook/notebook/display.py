@@ -6,13 +6,17 @@ Plain data in, text or HTML out; nothing here runs or declares jobs.
 from __future__ import annotations
 
 import html
+import linecache
+import os
+import re
 import time
 from typing import Any
 
-from .cells import user_traceback
-from .errors import FailedBefore
-from .events import Outcome, RunResult
+from ..errors import FailedBefore
+from ..events import Outcome, RunResult
+from . import cellfunc
 
+_FRAME = re.compile(r'^  File "(?P<file>.+)", line (?P<line>\d+), in (?P<fn>.+)$')
 COLUMNS = ("job", "kind", "state", "why", "uses", "last run", "duration")
 _STATE_COLOURS = {
     "up to date": "#2e7d32",
@@ -162,3 +166,35 @@ class StatusTable:
             + "".join(body)
             + "</tbody></table>"
         )
+
+
+def user_traceback(text: str) -> list[str]:
+    """A worker traceback reduced to the user's frames, each with its source line.
+
+    The engine already names each frame's real file (see tracebacks.py); this drops the
+    frames of the module that runs a body (cellfunc.py), should any remain, and fills in
+    source lines.
+    """
+    ours = os.path.abspath(cellfunc.__file__)
+    lines = text.rstrip("\n").splitlines()
+    shown: list[str] = []
+    i = 0
+    while i < len(lines):
+        match = _FRAME.match(lines[i])
+        if match is None:
+            shown.append(lines[i])
+            i += 1
+            continue
+        j = i + 1
+        while j < len(lines) and lines[j].startswith("    "):
+            j += 1
+        filename = match["file"]
+        if os.path.abspath(filename) != ours:
+            shown.append(lines[i])
+            source = lines[i + 1 : j]
+            if not source:
+                found = linecache.getline(filename, int(match["line"])).strip()
+                source = [f"    {found}"] if found else []
+            shown.extend(source)
+        i = j
+    return shown

@@ -36,7 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .cells import OUT, CellError, Where, free_names, is_name, top_level_stores
+from .body import CellError, Where, free_names, is_name, top_level_stores
+from .options import OUT
 
 INDENT = "    "
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)

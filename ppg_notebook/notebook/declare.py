@@ -1,9 +1,10 @@
-"""A kernel's pipeline and the jobs its `%%ppg_job` cells declare (no IPython needed).
+"""A `%%ppg_job` cell's job declared: validated first, then declared or re-declared.
 
-`NotebookPipeline` validates a cell (name, outputs, dependencies, captured globals) before
+`Declarations` validates a cell (name, outputs, dependencies, captured globals) before
 touching the pipeline, so that a rejected cell leaves every other job as it was; then it
 declares — or re-declares, replacing — the cell's job with one invariant per notebook
-global the body reads, runs jobs, and binds values in the notebook namespace.
+global the body reads. What is done with the jobs once declared (naming, running,
+binding, explaining) is kernel.py's.
 
 Decisions where SPEC §6 is silent:
 - A file job's name is bound, in the notebook and in other bodies, to its output path(s).
@@ -12,37 +13,27 @@ Decisions where SPEC §6 is silent:
 - Captured globals are per job: `factor` read by job `total` is the invariant
   `total:factor`, so changing `factor` marks out of date exactly the jobs whose cells were
   executed with another value, and `why` names the global.
-- After a run, the jobs asked for and every cell job that ran have their names bound to
-  their new values; a failed job leaves the notebook's old binding alone, as a failing cell
-  does.
 - A cell that now declares a different kind of job or other outputs replaces its old job;
   the old one is kept (with a note) only while another job still depends on it.
 - `--values A B` (`values=`): the cell is one `MultiValueJob` named like the cell, and
   each listed variable of the body is a value of its own: bound in the notebook by its
   name, and a dependency of a later body that reads it through its `ValuePart`, so that
   body reruns only when a value it reads changed. The cell's own name is not bound (it
-  would be the values again); a body reading it is told to read the values by name. Other
-  commands (`%ppg_run`, `%ppg_why`, `%ppg_invalidate`) take a value's name for its job.
+  would be the values again); a body reading it is told to read the values by name.
   `--values` and `--out` exclude each other: a job either keeps values or writes files.
 """
 
 from __future__ import annotations
 
-import builtins
-import keyword
 import os
-import warnings
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import cells, current, plotstate
-from .cells import CellError
-from .codewalk import TRACK_ALL, CodeWalker
-from .errors import CodeError, DamagedValue, DependencyError, JobsFailed, PipelineWarning
-from .events import Outcome, RunResult
-from .jobs import (
-    NOWHERE,
+from .. import current, plotstate
+from ..codewalk import TRACK_ALL
+from ..errors import DependencyError
+from ..jobs import (
     FileGeneratingJob,
     FunctionInvariant,
     Job,
@@ -55,29 +46,11 @@ from .jobs import (
     as_path_list,
     normalize_path,
 )
-from .session import Pipeline, new_pipeline
-
-
-def capture_globals(
-    name: str, names: list[str], namespace: dict[str, Any], parsed: cells.Body, walker: CodeWalker
-) -> cells.Captured:
-    """`cells.capture`, with a user module that cannot be read named with the job."""
-    try:
-        return cells.capture(names, namespace, parsed, walker)
-    except CodeError as e:
-        msg = f"job {name!r} uses code of {e}, so it cannot be fingerprinted; fix the module"
-        raise CellError(msg) from None
-
-
-def name_problem(name: str) -> str | None:
-    """Why `name` cannot name a cell's job (it becomes a notebook variable), or None."""
-    if not name.isidentifier() or keyword.iskeyword(name):
-        return "is not a valid Python identifier"
-    if hasattr(builtins, name):
-        return "would shadow the Python builtin of that name"
-    if name == cells.OUT:
-        return "is reserved: inside a file job's body `out` is its output path"
-    return None
+from ..session import Pipeline
+from .body import Body, CellError, analyse
+from .capture import Captured, capture_globals, check_picklable, modules_read
+from .cellfunc import Binding, binding, carrier, file_function, value_function, values_function
+from .options import OUT, name_problem
 
 
 @dataclass
@@ -109,35 +82,25 @@ class CellJob:
         return {self.name: self.job.value}  # type: ignore[attr-defined]
 
 
-@dataclass
-class RunReport:
-    """What a run did, for display: the engine's result, and its failure if any."""
+class Declarations:
+    """The cell jobs declared in one pipeline, by cell name, and declaring them."""
 
-    result: RunResult
-    targets: list[str]  # job ids asked for ([] for all)
-    failure: JobsFailed | None = None
-
-
-class NotebookPipeline:
-    """The pipeline of one kernel, and the cell jobs declared in it."""
-
-    def __init__(self, pipeline: Pipeline | None = None) -> None:
-        self.pipeline = pipeline or new_pipeline(dir=".ppg", allow_redefinition=True)
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
         self.cells: dict[str, CellJob] = {}
 
-    # --- declaring -------------------------------------------------------------------
     def declare(
         self,
         name: str,
         body: str,
         *,
         namespace: dict[str, Any],
-        outs: list[str] | None = None,
-        deps: list[str] | None = None,
+        outs: Sequence[str] | None = None,
+        deps: Sequence[str] | None = None,
         cores: int = 1,
         reserved: set[str] | frozenset[str] = frozenset(),
-        parsed: cells.Body | None = None,
-        captured: cells.Captured | None = None,
+        parsed: Body | None = None,
+        captured: Captured | None = None,
         values: list[str] | tuple[str, ...] = (),
     ) -> CellJob:
         """Declare (or replace) the job of cell `name`; raises CellError before any change.
@@ -159,17 +122,17 @@ class NotebookPipeline:
         job_id = self._id_for(name, out_ids)
         self._check_id(name, job_id)
         if parsed is None:
-            parsed = cells.analyse(name, body, value_job=not outs and not values)
+            parsed = analyse(name, body, value_job=not outs and not values)
         bindings, upstream = self._upstream(name, parsed.free, values)
-        extra = self._extra_deps(name, deps or [])
-        bound_here = {*upstream, cells.OUT} if outs else set(upstream)
+        extra = self._extra_deps(name, list(deps or []))
+        bound_here = {*upstream, OUT} if outs else set(upstream)
         if captured is None:
             self.pipeline.code.new_epoch()  # the user's modules as they are now
             names = [n for n in parsed.free if n not in bound_here]
             captured = capture_globals(name, names, namespace, parsed, self.pipeline.code)
-        self._check_picklable(name, captured)
+        check_picklable(name, captured)
 
-        code = cells.carrier(parsed, captured.values)
+        code = carrier(parsed, captured.values)
         notes = []
         replaced = previous is not None and previous.job.job_id == job_id
         if previous is not None and not replaced:
@@ -189,20 +152,20 @@ class NotebookPipeline:
         ]
         if captured.imports:  # what the body's own imports bring in
             invariants.append(ModuleReadsInvariant(f"{name}:imports", parsed.code, {}).job_id)
-        if plotstate.uses_pyplot(cells.modules_read(captured, parsed)):
+        if plotstate.uses_pyplot(modules_read(captured, parsed)):
             invariants.append(StyleInvariant(f"{name}:matplotlib style").job_id)
         if values:
-            fn = cells.values_function(code, bindings, name, values)
+            fn = values_function(code, bindings, name, values)
             job: Job = MultiValueJob(name, values, fn, cores_needed=cores)
         elif outs:
-            fn = cells.file_function(code, bindings)
+            fn = file_function(code, bindings)
             if len(outs) == 1:
                 job = FileGeneratingJob(outs[0], fn, cores_needed=cores)
             else:
                 job = MultiFileGeneratingJob(outs, fn, cores_needed=cores)
         else:
             assert parsed.result is not None
-            fn = cells.value_function(code, bindings, parsed.result)
+            fn = value_function(code, bindings, parsed.result)
             job = ValueJob(name, fn, cores_needed=cores)
         job.depends_on(*upstream.values(), *extra, *invariants, *captured.jobs.values())
         if replaced:  # (a retired job took its invariants along; a kept one still needs them)
@@ -335,7 +298,7 @@ class NotebookPipeline:
 
     def _upstream(
         self, name: str, free: tuple[str, ...], values: tuple[str, ...]
-    ) -> tuple[tuple[cells.Binding, ...], dict[str, Job]]:
+    ) -> tuple[tuple[Binding, ...], dict[str, Job]]:
         """The cell jobs (and values of cells) the body names: how each is bound in the
         body, and the jobs (a value's ValuePart) it depends on."""
         own = [n for n in (name, *values) if n in free]
@@ -354,7 +317,7 @@ class NotebookPipeline:
                 upstream[n] = found[1]
         return tuple(bindings), upstream
 
-    def _upstream_job(self, name: str, n: str) -> tuple[cells.Binding, Job] | None:
+    def _upstream_job(self, name: str, n: str) -> tuple[Binding, Job] | None:
         """How the name `n` a body reads is bound, and its job, if it is a job's."""
         owner = self._owner(n)
         cell = self.cells.get(owner if owner is not None else n)
@@ -366,7 +329,7 @@ class NotebookPipeline:
         workdir = self.pipeline.workdir
         if owner is not None:
             part = job.part(n)  # type: ignore[attr-defined]
-            return cells.binding(n, "value", part.outputs, workdir), part
+            return binding(n, "value", part.outputs, workdir), part
         if cell.values:
             msg = (
                 f"the body of job {name!r} reads {n!r}, a job that keeps several values "
@@ -375,7 +338,7 @@ class NotebookPipeline:
             raise CellError(msg)
         kind = "files" if job.kind == "multifile" else "file" if cell.is_file else "value"
         paths = job.paths if cell.is_file else job.outputs
-        return cells.binding(n, kind, paths, workdir), job
+        return binding(n, kind, paths, workdir), job
 
     def _extra_deps(self, name: str, deps: list[str]) -> list[Any]:
         """`--deps`: cell job names, job ids, or input files (which must exist or be made)."""
@@ -414,22 +377,6 @@ class NotebookPipeline:
             raise CellError(msg)
         return found
 
-    def _check_picklable(self, name: str, captured: cells.Captured) -> None:
-        bad = cells.unpicklable(captured)
-        if bad is None:
-            return
-        key, value, reason = bad
-        via = captured.readers.get(key)
-        where = f", which the notebook function {via!r} reads" if via else ""
-        msg = (
-            f"job {name!r} reads the notebook global {key!r} (a {type(value).__module__}."
-            f"{type(value).__qualname__}){where}; it cannot be sent to a worker process "
-            f"({reason}). Create it inside the job's body instead, from plain values (a path, "
-            f"numbers, strings) kept in notebook globals, or make what it provides a job of "
-            f"its own and name that job in the body"
-        )
-        raise CellError(msg)
-
     def _retire(self, previous: CellJob, new_outputs: set[str]) -> list[str]:
         """Forget the job a cell declared before, unless another job depends on it."""
         old = previous.job
@@ -460,107 +407,8 @@ class NotebookPipeline:
         cell = self.cell_of(job_id)
         return repr(cell.name) if cell is not None else repr(job_id)
 
-    def display_name(self, job_id: str) -> str:
-        """A job as users know it: its cell's name, with the file for file jobs."""
-        cell = self.cell_of(job_id)
-        if cell is None:
-            return job_id
-        return cell.name if cell.name == job_id else f"{cell.name} ({', '.join(cell.job.paths)})"
-
-    def resolve(self, names: list[str]) -> list[str]:
-        """Job ids of cell names, their values' names (--values: the job keeping the
-        value), job ids or output paths; CellError lists the known jobs."""
-        ids = []
-        for name in names:
-            owner = self._owner(name)
-            if owner is not None:
-                ids.append(self.cells[owner].job.job_id)
-            elif name in self.cells:
-                ids.append(self.cells[name].job.job_id)
-            elif name in self.pipeline.jobs:
-                ids.append(name)
-            else:
-                absolute = normalize_path(name, self.pipeline.workdir)[1]
-                producer = self.pipeline.producers.get(absolute)
-                if producer is None:
-                    msg = f"unknown job {name!r}; known jobs: {self.known()}"
-                    raise CellError(msg)
-                ids.append(producer)
-        return ids
-
-    def is_job(self, job_id: str) -> bool:
-        """A job that runs (not an invariant standing for a global or an input file)."""
-        job = self.pipeline.jobs.get(job_id)
-        return job is not None and job.where != NOWHERE
-
-    def known(self) -> str:
-        names = [self.display_name(j) for j in self.pipeline.jobs if self.is_job(j)]
-        return ", ".join(sorted(names)) or "none (execute a %%ppg_job cell first)"
-
-    # --- running ---------------------------------------------------------------------
-    def run(self, names: list[str] | None = None) -> RunReport:
-        """Run the named jobs and their upstream (all jobs if `names` is empty)."""
-        targets = self.resolve(names) if names else []
-        report = self._run(targets)
-        if self._damaged(report):  # removed: their jobs run again
-            report = self._run(targets)
-        return report
-
-    def _run(self, targets: list[str]) -> RunReport:
-        try:
-            result = self.pipeline.run(targets or None)
-        except JobsFailed as e:
-            result = e.result  # type: ignore[assignment]
-            return RunReport(result, targets, e)
-        return RunReport(result, targets)
-
-    def _damaged(self, report: RunReport) -> bool:
-        """Load the values `bind` will bind; False if all could be read."""
-        damaged = False
-        for cell in self._wanted(report):
-            if not cell.is_file:
-                try:
-                    cell.product()
-                except DamagedValue as e:
-                    warnings.warn(str(e), PipelineWarning, stacklevel=2)
-                    damaged = True
-        return damaged
-
-    def bind(self, report: RunReport, namespace: dict[str, Any]) -> None:
-        """Bind the names of the jobs asked for, and of every cell job that ran."""
-        for cell in self._wanted(report):
-            namespace.update(cell.product())
-
-    def _wanted(self, report: RunReport) -> Iterator[CellJob]:
-        for cell in self.cells.values():
-            job_id = cell.job.job_id
-            outcome = report.result.outcomes.get(job_id)
-            wanted = job_id in report.targets or outcome is Outcome.RAN
-            if wanted and outcome in (Outcome.RAN, Outcome.UP_TO_DATE):
-                yield cell
-
     def cell_of(self, job_id: str) -> CellJob | None:
         for cell in self.cells.values():
             if cell.job.job_id == job_id:
                 return cell
         return None
-
-    # --- explaining ------------------------------------------------------------------
-    def why(self, name: str) -> str:
-        job_id = self.resolve([name])[0]
-        text = self.pipeline.why(job_id)
-        engine_name = repr(job_id)  # the engine names file jobs by their path(s)
-        if text.startswith(engine_name):
-            text = repr(self.display_name(job_id)) + text[len(engine_name) :]
-        return text
-
-    def invalidate(self, names: list[str]) -> list[str]:
-        ids = self.resolve(names)
-        self.pipeline.invalidate(*ids)
-        return ids
-
-    def status(self) -> list[dict[str, Any]]:
-        rows = self.pipeline.status()
-        for row in rows:
-            row["job"] = self.display_name(row["job"])
-        return rows

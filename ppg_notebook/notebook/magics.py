@@ -1,42 +1,56 @@
 """The IPython magics: `%%ppg_job` and the `%ppg_*` line magics. Parse, declare, delegate.
 
-Declaring and running is `notebook.NotebookPipeline`'s; what is shown is
-`notebook_display`'s. Bad input becomes a UsageError (one clear message, no traceback); a
+Declaring and running is `kernel.NotebookPipeline`'s; what is shown is
+`display`'s. Bad input becomes a UsageError (one clear message, no traceback); a
 job that fails is raised as the user's own exception, rendered with the user's own lines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
-from IPython.utils.process import arg_split
 
-from . import current, export, housekeeping
-from .background import runs_of
-from .errors import PipelineError
-from .events import Outcome
-from .notebook import NotebookPipeline, RunReport
-from .notebook_display import StatusTable, failure_lines, summary
-from .pool import LokyWorkers
-from .progress import LiveProgress
-from .session import new_pipeline
-from .warmup import Warmer
+from .. import current, housekeeping
+from ..background import runs_of
+from ..errors import PipelineError
+from ..events import Outcome
+from ..pool import LokyWorkers
+from ..progress import LiveProgress
+from ..session import new_pipeline
+from ..warmup import Warmer
+from . import export, options
+from .display import StatusTable, failure_lines, summary
+from .kernel import NotebookPipeline, RunReport
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def parse_options(magic: Any, line: str) -> Any:
-    """A magic's options, with shell quoting: `--out "a b.txt"` is the file `a b.txt` (as
-    the exported script reads it; IPython's own parse_argstring would keep the quotes)."""
+def grammar(magic: str) -> Callable[[F], F]:
+    """The arguments of `magic` (options.py) as IPython's `@argument`s, which give the
+    magic its help text (`%%ppg_job?`); below `@magic_arguments()`."""
+
+    def add(fn: F) -> F:
+        for flags, settings in reversed(options.GRAMMAR[magic]):
+            fn = argument(*flags, **settings)(fn)
+        return fn
+
+    return add
+
+
+@contextlib.contextmanager
+def bad_options() -> Iterator[None]:
+    """Options that cannot be read (options.py) are a UsageError: one line, no traceback."""
     try:
-        argv = arg_split(line, posix=True, strict=True)
-    except ValueError as e:
-        msg = f"cannot read the options {line!r}: {e}"
-        raise UsageError(msg) from None
-    return magic.parser.parse_args(argv)
+        yield
+    except options.OptionsError as e:
+        raise UsageError(str(e)) from None
 
 
 @magics_class
@@ -78,20 +92,7 @@ class PipelineMagics(Magics):
 
     # --- %%ppg_job -------------------------------------------------------------------
     @magic_arguments()
-    @argument("name", help="the job's name: a notebook variable holding its value (or paths)")
-    @argument("--out", nargs="+", default=[], metavar="PATH", help="files the body writes")
-    @argument(
-        "--values",
-        nargs="+",
-        default=[],
-        metavar="VAR",
-        help="the body's variables the job keeps, each bound and usable by its own name",
-    )
-    @argument(
-        "--deps", nargs="+", default=[], metavar="NAME_OR_PATH", help="more jobs or input files"
-    )
-    @argument("--cores", type=int, default=1, help="cores the job needs (default 1)")
-    @argument("--no-run", action="store_true", help="declare the job without running it")
+    @grammar("ppg_job")
     @cell_magic
     def ppg_job(self, line: str, cell: str) -> Any:
         """Declare the cell body as a job of the kernel's pipeline, then run it.
@@ -103,7 +104,8 @@ class PipelineMagics(Magics):
         list for several) inside the body. Names of other jobs the body reads are
         dependencies, bound to their values (or output paths).
         """
-        args = parse_options(self.ppg_job, line)
+        with bad_options():
+            args = options.JobOptions.parse(line)
         notebook = self.notebook
         try:
             declared = notebook.declare(
@@ -142,16 +144,12 @@ class PipelineMagics(Magics):
 
     # --- line magics -----------------------------------------------------------------
     @magic_arguments()
-    @argument("names", nargs="*", help="jobs to run with their upstream (default: all)")
-    @argument(
-        "--background",
-        action="store_true",
-        help="run in a thread: the notebook stays usable, %%ppg_dag shows progress",
-    )
+    @grammar("ppg_run")
     @line_magic
     def ppg_run(self, line: str) -> None:
         """Run the named jobs and what they depend on (all jobs without names)."""
-        args = parse_options(self.ppg_run, line)
+        with bad_options():
+            args = options.parse("ppg_run", line)
         if args.background:
             self._run_background(args.names)
             return
@@ -164,7 +162,7 @@ class PipelineMagics(Magics):
             msg = "%ppg_dag takes no arguments"
             raise UsageError(msg)
         # Imported here, not at the top: anywidget costs ~0.2 s, paid only by who shows it.
-        from .widget import PipelineWidget
+        from ..widget import PipelineWidget
 
         try:
             return PipelineWidget(notebook=self.notebook, namespace=self.shell.user_ns)
@@ -195,14 +193,13 @@ class PipelineMagics(Magics):
         print("\n".join(housekeeping.usage_lines(found, limit=50)))
 
     @magic_arguments()
-    @argument("--dry-run", action="store_true", help="say what would be removed")
-    @argument("--older-than", type=float, metavar="DAYS", help="only jobs last run before")
-    @argument("--outputs", action="store_true", help="their output files too")
+    @grammar("ppg_gc")
     @line_magic
     def ppg_gc(self, line: str) -> None:
         """Remove what the jobs this kernel's last run did not declare left behind (run the
         whole notebook first, so that every job is declared)."""
-        args = parse_options(self.ppg_gc, line)
+        with bad_options():
+            args = options.parse("ppg_gc", line)
         try:
             done = housekeeping.collect(
                 self.notebook.pipeline.dir,
@@ -215,22 +212,24 @@ class PipelineMagics(Magics):
         print("\n".join(housekeeping.collected_lines(done)))
 
     @magic_arguments()
-    @argument("name", help="a job's name (or id, or output path)")
+    @grammar("ppg_why")
     @line_magic
     def ppg_why(self, line: str) -> None:
         """Say whether the job will run on the next run, and why."""
-        args = parse_options(self.ppg_why, line)
+        with bad_options():
+            args = options.parse("ppg_why", line)
         try:
             print(self.notebook.why(args.name))
         except PipelineError as e:
             raise UsageError(str(e)) from None
 
     @magic_arguments()
-    @argument("names", nargs="+", help="jobs to run again on the next run")
+    @grammar("ppg_invalidate")
     @line_magic
     def ppg_invalidate(self, line: str) -> None:
         """Make jobs run again next time (their dependants rerun if the output changes)."""
-        args = parse_options(self.ppg_invalidate, line)
+        with bad_options():
+            args = options.parse("ppg_invalidate", line)
         try:
             ids = self.notebook.invalidate(args.names)
         except PipelineError as e:
@@ -239,13 +238,7 @@ class PipelineMagics(Magics):
         print(f"ppg: invalidated {shown}: next %ppg_run, or executing the cell, runs it again")
 
     @magic_arguments()
-    @argument("path", help="the script to write, e.g. pipeline.py")
-    @argument(
-        "--results",
-        choices=export.RESULTS,
-        default="omit",
-        help="cells that are neither jobs nor setup: left out (omit) or kept as comments",
-    )
+    @grammar("ppg_export")
     @line_magic
     def ppg_export(self, line: str) -> None:
         """Write the cells executed in this kernel as a plain script declaring the same jobs.
@@ -253,7 +246,8 @@ class PipelineMagics(Magics):
         Setup cells (imports, parameters, functions) are kept, each job cell as it was last
         executed; run after the notebook, the script recomputes nothing.
         """
-        args = parse_options(self.ppg_export, line)
+        with bad_options():
+            args = options.parse("ppg_export", line)
         history = self.shell.history_manager.input_hist_raw[1:]
         script = export.export(export.history_cells(history), results=args.results)
         try:
@@ -267,22 +261,12 @@ class PipelineMagics(Magics):
         print(f"ppg: wrote {args.path} ({len(script.jobs)} jobs); run it with python {args.path}")
 
     @magic_arguments()
-    @argument("--dir", default=".ppg", help="where the pipeline keeps its state")
-    @argument("--cores", type=int, default=None, help="worker processes (default: all CPUs)")
-    @argument("--backend", default="loky", help="execution backend: loky or dask")
-    @argument("--scheduler", default=None, help="dask scheduler address (--backend dask)")
-    @argument(
-        "--track",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="a directory (beyond the notebook's) whose modules are your code: editing them "
-        "reruns the jobs that use them (repeat for several)",
-    )
+    @grammar("ppg_new")
     @line_magic
     def ppg_new(self, line: str) -> None:
         """Start a new pipeline for this kernel (jobs declared so far are left behind)."""
-        args = parse_options(self.ppg_new, line)
+        with bad_options():
+            args = options.NewOptions.parse(line)
         try:
             pipeline = new_pipeline(
                 dir=args.dir,

@@ -3,7 +3,7 @@
 An exported script (see export.py) writes each job cell as a function decorated with
 `CellJobs.job`. The function is never called: its body is read back from the script as
 the cell it stands for (jobdefs.py) and taken through the same steps as executing the cell
-in a kernel (`cells.analyse`, `cells.capture`, `NotebookPipeline.declare`). That is what
+in a kernel (`body.analyse`, `capture.capture`, `NotebookPipeline.declare`). That is what
 makes the script's jobs *the same jobs* as the notebook's: same ids, same code
 fingerprints, same per-job invariants for the globals a body reads, so results computed by
 one are used by the other.
@@ -23,15 +23,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from . import cells, jobdefs
-from .cells import OUT, CellError
-from .codewalk import CodeWalker
-from .errors import PipelineError
-from .events import Event
-from .notebook import NotebookPipeline, capture_globals
-from .notebook_display import failure_lines, summary
-from .session import new_pipeline
-from .userfiles import UserFiles
+from ..codewalk import CodeWalker
+from ..errors import PipelineError
+from ..events import Event
+from ..session import new_pipeline
+from ..userfiles import UserFiles
+from . import jobdefs
+from .body import Body, CellError, analyse
+from .capture import Captured, capture_globals
+from .display import failure_lines, summary
+from .kernel import NotebookPipeline
+from .options import OUT
 
 F = TypeVar("F", bound=Callable[..., Any])
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
@@ -44,8 +46,8 @@ class _Cell:
     deps: tuple[str, ...]
     cores: int
     values: tuple[str, ...]
-    parsed: cells.Body
-    captured: cells.Captured
+    parsed: Body
+    captured: Captured
 
     @property
     def name(self) -> str:
@@ -93,7 +95,7 @@ class CellJobs:
         value_job = not outs and not values
         found = jobdefs.cell_body(fn, value_job=value_job, values=values)
         name = found.name
-        parsed = cells.analyse(name, found.body, value_job=value_job, where=found.where)
+        parsed = analyse(name, found.body, value_job=value_job, where=found.where)
         where = jobdefs.located(name, found.where.filename, fn.__code__.co_firstlineno)
         if any(cell.name == name for cell in self.cells):
             msg = f"{where}: a job of that name is defined above already; rename one of them"
