@@ -23,6 +23,7 @@ from typing import Any
 import graphviz
 
 from . import dag_groups
+from . import widget_protocol as protocol
 from .decide import Reason
 from .events import Outcome
 
@@ -111,13 +112,6 @@ class GraphModel:
         edges = sorted({(where[a], where[b]) for a, b in sub_edges if where[a] != where[b]})
         return GraphView(tuple(drawn), tuple(edges), focus)
 
-    def to_json(self) -> dict[str, Any]:
-        """Every job and edge: the page searches, focuses and links with these."""
-        return {
-            "jobs": [list(t) for t in zip(self.nodes, self.labels, self.kinds, strict=True)],
-            "edges": [list(e) for e in self.edges],
-        }
-
 
 def _closure(start: int, edges: tuple[tuple[int, int], ...]) -> set[int]:
     """`start` and every job up- or downstream of it, transitively."""
@@ -195,12 +189,15 @@ class GraphView:
             g.edge(f"n{a}", f"n{b}")
         return g.source
 
-    def to_json(self, model: GraphModel) -> dict[str, Any]:
+    def to_json(self, model: GraphModel) -> protocol.Graph:
+        """The `graph` trait: this picture, and every job and edge of `model` (the page
+        searches, focuses and links with these)."""
         return {
             "dot": self.dot(),
-            "nodes": [[d.key, d.label, d.kind, list(d.members)] for d in self.drawn],
+            "nodes": [(d.key, d.label, d.kind, list(d.members)) for d in self.drawn],
+            "jobs": list(zip(model.nodes, model.labels, model.kinds, strict=True)),
+            "edges": list(model.edges),
             "focus": self.focus,
-            **model.to_json(),
         }
 
 

@@ -2,7 +2,7 @@
 // answer), or one group (its members, filterable, and Expand).
 import { button, h } from "./dom";
 import { JobIndex } from "./index";
-import { Details, splitState } from "./types";
+import { Details, splitState } from "./protocol";
 
 const HEALTH_WORDS: Record<string, string> = {
   ok: "up to date",

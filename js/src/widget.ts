@@ -10,7 +10,8 @@ import { JobIndex } from "./index";
 import { layout } from "./layout";
 import { Painter } from "./painter";
 import { PanZoom } from "./panzoom";
-import { Graph, Model, Reply } from "./types";
+import type { AnyWidget, RenderProps } from "@anywidget/types";
+import type { Command, CommandName, Graph, KernelMessage, Reply, Traits } from "./protocol";
 
 const LEGEND: [string, string][] = [
   ["ok", "up to date"],
@@ -23,6 +24,8 @@ const LEGEND: [string, string][] = [
   ["stale", "must run"],
   ["maybe", "may run (if an upstream output changes)"],
 ];
+// The commands a details panel's buttons send about the selected job or group.
+const PANEL_COMMANDS: readonly CommandName[] = ["run", "rerun", "invalidate", "expand"];
 const SLOW_REPLY_MS = 1000;
 const RESULTS_SHOWN = 12;
 
@@ -90,7 +93,7 @@ function hideStaticPicture(el: HTMLElement) {
   el.closest(".jp-OutputArea")?.classList.add("ppg-live");
 }
 
-function render({ model, el }: { model: Model; el: HTMLElement }) {
+function render({ model, el }: RenderProps<Traits>) {
   const root = h("div", "ppg-dag");
   root.tabIndex = 0;
   root.setAttribute("data-lm-suppress-shortcuts", "true");
@@ -117,7 +120,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
   let selected: string | null = null; // a job id or a group key
   let wanted: string | null = null; // a job to select once the next picture is drawn
   let nextReq = 1;
-  const pending = new Map<number, { cmd: string; timer: number }>();
+  const pending = new Map<number, { cmd: CommandName; timer: number }>();
   let layoutToken = 0;
   let detailsTimer = 0;
   let drawnOnce = false;
@@ -141,13 +144,14 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
     message.dataset.ok = String(ok);
   }
 
-  function send(cmd: string, job?: string) {
+  function send(cmd: CommandName, job?: string) {
     const req = nextReq++;
     const timer = window.setTimeout(() => {
       showMessage(`waiting for the kernel: it is busy (a cell is running); "${cmd}" is handled when that cell finishes`, true);
     }, SLOW_REPLY_MS);
     pending.set(req, { cmd, timer });
-    model.send({ cmd, job, req });
+    const command: Command = job === undefined ? { cmd, req } : { cmd, req, job };
+    model.send(command);
   }
 
   // --- states ---
@@ -356,7 +360,9 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
       wanted = selected;
       return send("focus", selected);
     }
-    send(action, selected);
+    const cmd = PANEL_COMMANDS.find((c) => c === action);
+    if (cmd) send(cmd, selected);
+    else showMessage(`the widget has no action ${JSON.stringify(action)}`, false);
   }
 
   // --- progress ---
@@ -380,17 +386,17 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
   }
 
   // --- messages from Python ---
-  function onMessage(msg: any) {
+  function onMessage(msg: KernelMessage) {
     if (msg.type === "status") applyStates(msg.states, msg.full, msg.durations);
-    else if (msg.type === "reply") onReply(msg as Reply);
+    else if (msg.type === "reply") onReply(msg);
     else if (msg.type === "notice") {
       showMessage(msg.text, msg.ok);
       if (selected) scheduleDetails();
     }
   }
   function onReply(r: Reply) {
-    const p = pending.get(r.req);
-    if (p) {
+    const p = r.req === null ? undefined : pending.get(r.req);
+    if (p && r.req !== null) {
       window.clearTimeout(p.timer);
       pending.delete(r.req);
     }
@@ -416,4 +422,4 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
   };
 }
 
-export default { render };
+export default { render } satisfies AnyWidget<Traits>;
