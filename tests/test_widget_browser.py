@@ -525,3 +525,83 @@ def test_thousands_of_jobs_open_as_a_few_readable_groups_search_and_focus(
             time.sleep(0.3)
         assert "out/*.txt ×2000" in picture() and "in.txt" in picture()
         assert not page.is_visible(".ppg-static"), "the live widget hides the picture"
+
+
+STEADY = [
+    "%load_ext ppg_notebook",
+    "import ppg_notebook as ppg\n"
+    "def write(path):\n"
+    "    path.write_text('x')\n"
+    "source = ppg.FileGeneratingJob('in.txt', write)\n"
+    "for i in range(20):\n"
+    "    ppg.FileGeneratingJob(f'out/{i}.txt', write).depends_on(source)",
+    "%%ppg_job raw --no-run\nraw = 1",
+    "%%ppg_job total --no-run\ntotal = raw + 1",
+    "%ppg_dag",
+]
+
+# The middle of the nodes a selector matches (all of them: a group's members), on screen,
+# from the graph's canvas corner (the notebook may scroll to a new cell: the widget with it).
+MIDDLE = """(sel) => {
+    const boxes = Array.from(document.querySelectorAll(sel), (n) => n.getBoundingClientRect());
+    if (!boxes.length) return null;
+    const c = document.querySelector('.ppg-canvas').getBoundingClientRect();
+    const min = (side) => Math.min(...boxes.map((b) => b[side]));
+    const max = (side) => Math.max(...boxes.map((b) => b[side]));
+    return [(min('left') + max('right')) / 2 - c.left, (min('top') + max('bottom')) / 2 - c.top];
+}"""
+
+# Two animation frames: what a resize of the canvas (the details panel) sets off is done.
+SETTLED = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+def _add_cell(page: Any, source: str) -> None:
+    """Add a cell at the end of the notebook and run it, as a user would."""
+    page.evaluate(
+        """(source) => {
+            const app = window.jupyterapp;
+            const notebook = app.shell.currentWidget.content;
+            notebook.activeCellIndex = notebook.widgets.length - 1;
+            app.commands.execute('notebook:insert-cell-below');
+            notebook.activeCell.model.sharedModel.setSource(source);
+            app.commands.execute('notebook:run-cell');
+        }""",
+        source,
+    )
+
+
+def _moved(before: list[float], after: list[float]) -> float:
+    return max(abs(a - b) for a, b in zip(before, after, strict=True))
+
+
+def test_what_the_user_looks_at_stays_put_when_a_group_expands_or_a_job_is_added(
+    frontend: dict[str, Any],
+) -> None:
+    app = frontend["app"]
+    path = _notebook(frontend["root"], f"steady-{app}", STEADY)
+    with _open(frontend, path) as page:
+        _run_all(page)
+        group = '.ppg-dag g.node[data-group="group:out/*.txt"]'
+        page.wait_for_selector(group, timeout=30_000)
+        page.wait_for_selector(".ppg-dag[data-rendered='4']")
+
+        # One more job, declared by a --no-run cell: the selected job stays where it was.
+        page.click('.ppg-dag g.node[data-job="total"]')
+        page.wait_for_selector(".ppg-details[data-job='total'][data-complete='true']")
+        page.evaluate(SETTLED)
+        node = '.ppg-dag g.node[data-job="total"]'
+        before = page.evaluate(MIDDLE, node)
+        _add_cell(page, "%%ppg_job zzz --no-run\nzzz = 1")
+        page.wait_for_selector('.ppg-dag g.node[data-job="zzz"]', timeout=30_000)
+        after = page.evaluate(MIDDLE, node)
+        assert _moved(before, after) < 3, (before, after)
+
+        # Expand: the group's members are drawn where the group was.
+        page.click(group)
+        page.wait_for_selector(".ppg-details[data-group] button[data-action='expand']")
+        page.evaluate(SETTLED)
+        before = page.evaluate(MIDDLE, group)
+        page.click(".ppg-details button[data-action='expand']")
+        page.wait_for_selector(".ppg-dag[data-rendered='24']", timeout=30_000)
+        after = page.evaluate(MIDDLE, '.ppg-dag g.node[data-job^="out/"]')
+        assert _moved(before, after) < 3, (before, after)

@@ -63,6 +63,11 @@ export class Painter {
     }
   }
 
+  /** The jobs a drawn node stands for: a group's members, or the job itself. */
+  jobsOf(key: string): string[] {
+    return this.members.get(key) ?? [key];
+  }
+
   all() {
     for (const key of this.nodeOf.keys()) this.paintNow(key);
   }

@@ -119,6 +119,7 @@ function render({ model, el }: RenderProps<Traits>) {
   let index = new JobIndex({ dot: "", nodes: [], jobs: [], edges: [], focus: null });
   let selected: string | null = null; // a job id or a group key
   let wanted: string | null = null; // a job to select once the next picture is drawn
+  let actedOn: string | null = null; // the node whose command asked for the next picture
   let nextReq = 1;
   const pending = new Map<number, { cmd: CommandName; timer: number }>();
   let layoutToken = 0;
@@ -186,6 +187,7 @@ function render({ model, el }: RenderProps<Traits>) {
       return;
     }
     if (token !== layoutToken) return;
+    const keep = drawnOnce ? anchor() : null;
     graph = g;
     index = new JobIndex(g);
     holder.innerHTML = svg;
@@ -203,15 +205,59 @@ function render({ model, el }: RenderProps<Traits>) {
       const job = wanted;
       wanted = null;
       select(painter.drawnOf.get(job) ?? job, true);
-    } else if (!drawnOnce || g.focus) {
+    } else if (!drawnOnce) {
       pz.open();
-    } else if (selected && !painter.nodeOf.has(selected) && !index.has(selected)) {
-      select(null);
+    } else {
+      if (keep) stay(keep);
+      if (selected && !painter.nodeOf.has(selected) && !index.has(selected)) select(null);
     }
     drawnOnce = true;
     root.dataset.layoutMs = String(Math.round(performance.now() - t0));
     root.dataset.rendered = String(g.nodes.length);
     root.dataset.jobs = String(index.ids.length);
+  }
+
+  // --- a new picture keeps what the user looks at where it was ---
+  // Graphviz lays out every picture afresh: expanding a group or one more job can move any
+  // node. The view is panned so that the node the user acted on (the group expanded), else
+  // the selected one, else the one nearest the middle of the view, stays where it was on
+  // screen; a group expanded is where its members now are, a job grouped where its group is.
+  type Anchor = { jobs: string[]; x: number; y: number };
+
+  function middle(boxes: DOMRect[]): { x: number; y: number } {
+    const c = canvas.getBoundingClientRect();
+    const left = Math.min(...boxes.map((b) => b.left));
+    const right = Math.max(...boxes.map((b) => b.right));
+    const top = Math.min(...boxes.map((b) => b.top));
+    const bottom = Math.max(...boxes.map((b) => b.bottom));
+    return { x: (left + right) / 2 - c.left, y: (top + bottom) / 2 - c.top };
+  }
+
+  function anchor(): Anchor | null {
+    const acted = actedOn;
+    actedOn = null;
+    let key = [acted, selected].find((k) => k && painter.nodeOf.has(k)) ?? null;
+    if (!key) {
+      const c = canvas.getBoundingClientRect();
+      let best = Infinity;
+      for (const [k, node] of painter.nodeOf) {
+        const r = node.getBoundingClientRect();
+        if (r.right < c.left || r.left > c.right || r.bottom < c.top || r.top > c.bottom) continue;
+        const d = Math.hypot(r.left + r.width / 2 - c.left - c.width / 2, r.top + r.height / 2 - c.top - c.height / 2);
+        if (d < best) [best, key] = [d, k];
+      }
+    }
+    const node = key ? painter.nodeOf.get(key) : undefined;
+    if (!key || !node) return null;
+    return { jobs: painter.jobsOf(key), ...middle([node.getBoundingClientRect()]) };
+  }
+
+  function stay(a: Anchor) {
+    const keys = new Set(a.jobs.map((j) => painter.drawnOf.get(j)).filter((k) => k !== undefined));
+    const boxes = Array.from(keys, (k) => painter.nodeOf.get(k)?.getBoundingClientRect()).filter((b) => b !== undefined);
+    if (!boxes.length) return;
+    const now = middle(boxes);
+    pz.set(pz.scale, pz.tx + a.x - now.x, pz.ty + a.y - now.y);
   }
 
   // --- selection and the details panel ---
@@ -356,6 +402,7 @@ function render({ model, el }: RenderProps<Traits>) {
       return;
     }
     if (!selected) return;
+    if (action === "expand") actedOn = selected;
     if (action === "focus") {
       wanted = selected;
       return send("focus", selected);
