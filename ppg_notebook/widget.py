@@ -97,6 +97,7 @@ class PipelineWidget(anywidget.AnyWidget):
         pipeline.listeners.append(self._on_event)
         pipeline.graph_listeners.append(self._on_graph_changed)
         self.refresh()
+        self._catch_up()
 
     # --- the graph and the states between runs -----------------------------------------
     def label(self, job_id: str) -> str:
@@ -192,6 +193,19 @@ class PipelineWidget(anywidget.AnyWidget):
         if durations is not None:
             message["durations"] = durations
         self.send(message)
+
+    def _catch_up(self) -> None:
+        """Shown during a run (`%ppg_run --background`, then `%ppg_dag`): take in what the
+        run said before this widget listened, but for the jobs it has heard of since."""
+        started, events = self.runs.in_progress()
+        if started is None:
+            return
+        with self._lock:
+            if not self._run["active"]:
+                self._on_event(started)
+            for event in events:
+                if event.job_id not in self._touched:
+                    self._on_event(event)
 
     # --- run events, coalesced -----------------------------------------------------------
     def _on_event(self, event: Event) -> None:

@@ -605,3 +605,171 @@ def test_what_the_user_looks_at_stays_put_when_a_group_expands_or_a_job_is_added
         page.wait_for_selector(".ppg-dag[data-rendered='24']", timeout=30_000)
         after = page.evaluate(MIDDLE, '.ppg-dag g.node[data-job^="out/"]')
         assert _moved(before, after) < 3, (before, after)
+
+
+# Over an animation cycle and more of the running node's border: how opaque it is (its own
+# opacity times its ancestors' up to the widget, and the stroke's), and where its dashes are.
+RUNNING_SAMPLES = """async (job) => {
+    const out = [];
+    for (let i = 0; i < 14; i++) {
+        const g = document.querySelector(`.ppg-dag g.node[data-job="${job}"]`);
+        const shape = g.querySelector('path, polygon, ellipse');
+        const style = getComputedStyle(shape);
+        let opacity = Number(style.opacity) * Number(style.strokeOpacity);
+        for (let e = g; e && !e.classList.contains('ppg-dag'); e = e.parentElement) {
+            opacity *= Number(getComputedStyle(e).opacity);
+        }
+        out.push({
+            state: g.getAttribute('data-state'),
+            opacity,
+            offset: style.strokeDashoffset,
+            stroke: style.stroke,
+            fill: style.fill,
+            text: getComputedStyle(g.querySelector('text')).fill,
+            background: getComputedStyle(document.querySelector('.ppg-dag')).backgroundColor,
+        });
+        await new Promise((r) => setTimeout(r, 80));
+    }
+    return out;
+}"""
+
+
+def test_a_running_job_has_a_moving_border_that_never_fades(lab: dict[str, Any]) -> None:
+    folder = "running"
+    release = lab["root"] / folder / "release.flag"
+    cells = [
+        "%load_ext ppg_notebook",
+        "%%ppg_job prep --no-run\nprep = 1",
+        "%%ppg_job slow --no-run\nimport os, time\ndeadline = time.time() + 90\n"
+        f"while not os.path.exists({str(release)!r}) and time.time() < deadline:\n"
+        "    time.sleep(0.05)\nslow = prep + 1",
+        "%ppg_run --background slow",
+        "%ppg_dag",
+    ]
+    path = _notebook(lab["root"], folder, cells)
+    seen = {}
+    with _open(lab, path) as page:
+        try:
+            _run_all(page)
+            _wait_state(page, "slow", "running")
+            seen["JupyterLab Light"] = page.evaluate(RUNNING_SAMPLES, "slow")
+            page.evaluate(
+                "() => window.jupyterapp.commands.execute"
+                "('apputils:change-theme', {theme: 'JupyterLab Dark'})"
+            )
+            page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+            seen["JupyterLab Dark"] = page.evaluate(RUNNING_SAMPLES, "slow")
+        finally:
+            release.touch()
+            page.evaluate(
+                "() => window.jupyterapp.commands.execute"
+                "('apputils:change-theme', {theme: 'JupyterLab Light'})"
+            )
+        _wait_state(page, "slow", "ok")
+    for theme, samples in seen.items():
+        assert {s["state"] for s in samples} == {"running"}, (theme, samples)
+        faded = [round(s["opacity"], 2) for s in samples if s["opacity"] < 0.9]
+        assert not faded, f"{theme}: the running border fades to opacity {faded}"
+        assert len({s["offset"] for s in samples}) >= 3, f"{theme}: the border does not move"
+        s = samples[-1]
+        background = _rgb(s["background"])
+        border = _contrast(_rgb(s["stroke"], background), background)
+        text = _contrast(_rgb(s["text"]), _rgb(s["fill"]))
+        print(theme, "running border/background", round(border, 2), "text/fill", round(text, 2))
+        assert border >= 3, f"{theme}: the running border is {border:.2f}:1 on the background"
+        assert text >= MIN_CONTRAST, f"{theme}: a running job's name is {text:.2f}:1 on its fill"
+
+
+KEYS = [
+    "%load_ext ppg_notebook",
+    #   a ─┬─ b ─┐
+    #      └─ c ─┴─ d
+    "%%ppg_job a --no-run\na = 1",
+    "%%ppg_job b --no-run\nb = a + 1",
+    "%%ppg_job c --no-run\nc = a + 2",
+    "%%ppg_job d --no-run\nd = b + c",
+    "%ppg_dag",
+]
+
+
+def _selected(page: Any) -> str | None:
+    return page.evaluate(
+        "() => { const panel = document.querySelector('.ppg-details');"
+        " const node = document.querySelectorAll('.ppg-dag g.node.ppg-selected');"
+        " if (panel.hidden) return node.length ? 'node without panel' : null;"
+        " return node.length === 1 && node[0].getAttribute('data-job') === panel.dataset.job"
+        " ? panel.dataset.job : `panel ${panel.dataset.job}, ${node.length} nodes`; }"
+    )
+
+
+def test_keys_move_the_selection_fit_the_graph_and_escape(frontend: dict[str, Any]) -> None:
+    app = frontend["app"]
+    path = _notebook(frontend["root"], f"keys-{app}", KEYS)
+    with _open(frontend, path) as page:
+        _run_all(page)
+        page.wait_for_selector(".ppg-dag[data-rendered='4']", timeout=30_000)
+        page.click('.ppg-dag g.node[data-job="a"]')
+        assert _selected(page) == "a"
+        for key, job in [
+            ("ArrowRight", "b"),  # downstream
+            ("ArrowDown", "c"),  # the next sibling
+            ("ArrowDown", "b"),  # (round again)
+            ("ArrowUp", "c"),
+            ("ArrowRight", "d"),
+            ("ArrowLeft", "b"),  # upstream
+            ("ArrowLeft", "a"),
+        ]:
+            page.keyboard.press(key)
+            page.wait_for_function(
+                "(job) => document.querySelector('.ppg-details').dataset.job === job", arg=job
+            )
+            assert _selected(page) == job, key
+        page.keyboard.press("ArrowLeft")  # a has no upstream: it stays selected
+        assert _selected(page) == "a"
+        page.keyboard.press("Escape")
+        assert _selected(page) is None
+
+        # F: after zooming in (the graph no longer fits), everything is in view again.
+        page.wait_for_function(ALL_IN_VIEW)
+        for _ in range(6):
+            page.click(".ppg-toolbar button[data-action='zoom-in']")
+        assert not page.evaluate(ALL_IN_VIEW)
+        page.keyboard.press("f")
+        assert page.evaluate(ALL_IN_VIEW)
+
+        # Esc in the search box empties it and closes its list.
+        page.click(".ppg-search")
+        page.keyboard.type("b")
+        page.wait_for_selector(".ppg-results a[data-goto='b']")
+        page.keyboard.press("Escape")
+        assert page.input_value(".ppg-search") == ""
+        assert page.is_hidden(".ppg-results")
+        assert page.evaluate("() => document.activeElement?.classList.contains('ppg-dag')")
+
+
+VALUES = [
+    "%load_ext ppg_notebook",
+    "%%ppg_job grid\nimport numpy as np\ngrid = np.arange(12).reshape(3, 4)",
+    "%%ppg_job frame\nimport pandas as pd\n"
+    "frame = pd.DataFrame({'sample': ['A', 'B', 'C'], 'reads': [120, 98, 143]})",
+    "%ppg_dag",
+]
+
+
+def test_the_details_of_a_value_job_preview_its_value(frontend: dict[str, Any]) -> None:
+    path = _notebook(frontend["root"], f"values-{frontend['app']}", VALUES)
+    with _open(frontend, path) as page:
+        _run_all(page)
+        page.wait_for_selector(".ppg-dag[data-rendered='2']", timeout=30_000)
+        _wait_state(page, "frame", "ok")
+        for job, kind, text in [
+            ("grid", "numpy.ndarray · (3, 4)", "array([[ 0,  1,  2,  3],"),
+            ("frame", "pandas.DataFrame · (3, 2)", "sample  reads"),
+        ]:
+            page.click(f'.ppg-dag g.node[data-job="{job}"]')
+            panel = f".ppg-details[data-job='{job}'][data-complete='true']"
+            page.wait_for_selector(f"{panel} pre.ppg-d-repr", timeout=10_000)
+            assert page.inner_text(f"{panel} dd.ppg-d-value") == kind
+            shown = page.inner_text(f"{panel} pre.ppg-d-repr")
+            assert text in shown, shown
+            assert page.evaluate(FACTS_APART), "a label of the details panel overlaps its value"
