@@ -151,16 +151,18 @@ def jupyter_lab(
                 msg = "JupyterLab did not start:\n" + (base / "server.log").read_text()
                 raise RuntimeError(msg) from None
             time.sleep(0.2)
-    with contextlib.ExitStack() as stack:
-        if browser is None:
-            browser = stack.enter_context(_chromium())
-        yield {"url": url, "token": token, "root": root, "browser": browser, "app": app}
-    server.terminate()
     try:
-        server.wait(10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+        with contextlib.ExitStack() as stack:
+            if browser is None:
+                browser = stack.enter_context(_chromium())
+            yield {"url": url, "token": token, "root": root, "browser": browser, "app": app}
+    finally:  # (also when the caller failed: a server left running outlives the test)
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
 
 
 def _notebook(root: Path, name: str, cells: list[str]) -> str:
@@ -773,3 +775,20 @@ def test_the_details_of_a_value_job_preview_its_value(frontend: dict[str, Any]) 
             shown = page.inner_text(f"{panel} pre.ppg-d-repr")
             assert text in shown, shown
             assert page.evaluate(FACTS_APART), "a label of the details panel overlaps its value"
+
+
+def test_a_graph_that_grows_below_the_widget_stays_in_view(lab: dict[str, Any]) -> None:
+    # The widget near the top of a notebook run all: each cell below adds a job to a chain,
+    # a picture after the other (they are apart: a cell that takes a moment between them).
+    cells = ["%load_ext ppg_notebook", "%%ppg_job step0 --no-run\nstep0 = 0", "%ppg_dag"]
+    for i in range(1, 8):
+        cells += [
+            "import time\ntime.sleep(1)",
+            f"%%ppg_job step{i} --no-run\nstep{i} = step{i - 1}",
+        ]
+    path = _notebook(lab["root"], "grows", cells)
+    with _open(lab, path) as page:
+        _run_all(page)
+        page.wait_for_selector(".ppg-dag[data-rendered='1']", timeout=30_000)
+        page.wait_for_selector(".ppg-dag[data-rendered='8']", timeout=60_000)
+        assert page.evaluate(ALL_IN_VIEW), "the graph outgrew the view"

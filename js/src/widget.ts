@@ -188,6 +188,7 @@ function render({ model, el }: RenderProps<Traits>) {
     }
     if (token !== layoutToken) return;
     const keep = drawnOnce ? anchor() : null;
+    const fitted = pz.fitted;
     graph = g;
     index = new JobIndex(g);
     holder.innerHTML = svg;
@@ -209,6 +210,11 @@ function render({ model, el }: RenderProps<Traits>) {
       pz.open();
     } else {
       if (keep) stay(keep);
+      // All of the graph was in view and the user chose no node: keep it all in view.
+      if (fitted && !keep?.chosen) {
+        if (inView(svgEl)) pz.fitted = true;
+        else pz.fit();
+      }
       if (selected && !painter.nodeOf.has(selected) && !index.has(selected)) select(null);
     }
     drawnOnce = true;
@@ -222,7 +228,10 @@ function render({ model, el }: RenderProps<Traits>) {
   // node. The view is panned so that the node the user acted on (the group expanded), else
   // the selected one, else the one nearest the middle of the view, stays where it was on
   // screen; a group expanded is where its members now are, a job grouped where its group is.
-  type Anchor = { jobs: string[]; x: number; y: number };
+  // A graph that was all in view (fitted) with no node chosen is fitted again if it has
+  // outgrown the view: a notebook run all with the widget near its top draws a graph that
+  // grows cell by cell.
+  type Anchor = { jobs: string[]; x: number; y: number; chosen: boolean };
 
   function middle(boxes: DOMRect[]): { x: number; y: number } {
     const c = canvas.getBoundingClientRect();
@@ -237,6 +246,7 @@ function render({ model, el }: RenderProps<Traits>) {
     const acted = actedOn;
     actedOn = null;
     let key = [acted, selected].find((k) => k && painter.nodeOf.has(k)) ?? null;
+    const chosen = key !== null;
     if (!key) {
       const c = canvas.getBoundingClientRect();
       let best = Infinity;
@@ -249,7 +259,13 @@ function render({ model, el }: RenderProps<Traits>) {
     }
     const node = key ? painter.nodeOf.get(key) : undefined;
     if (!key || !node) return null;
-    return { jobs: painter.jobsOf(key), ...middle([node.getBoundingClientRect()]) };
+    return { jobs: painter.jobsOf(key), ...middle([node.getBoundingClientRect()]), chosen };
+  }
+
+  function inView(e: Element): boolean {
+    const c = canvas.getBoundingClientRect();
+    const r = e.getBoundingClientRect();
+    return r.left >= c.left - 1 && r.right <= c.right + 1 && r.top >= c.top - 1 && r.bottom <= c.bottom + 1;
   }
 
   function stay(a: Anchor) {
