@@ -5,6 +5,10 @@ stays free to execute cells and to handle further widget clicks while jobs run. 
 asked for while one is in progress is refused with `RunInProgress` (not queued): a queued
 "Rerun" would invalidate a job the running run may be about to record, and a refusal tells
 the user plainly what happened.
+
+It also keeps what the run going on has said so far (its events, the last one of each job),
+so that a widget shown during a run starts with what is running, not with the states of the
+last refresh.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import PipelineError
+from .events import Event
 from .session import Pipeline
 
 
@@ -29,6 +34,25 @@ class BackgroundRuns:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.what = ""  # what the current run is, for people
+        self._events_lock = threading.Lock()
+        self._started: Event | None = None  # the run going on (any thread's), if any
+        self._last: dict[str, Event] = {}  # job id -> its last event in that run
+
+    def on_event(self, event: Event) -> None:
+        """A listener of the pipeline: keep the events of the run going on."""
+        with self._events_lock:
+            if event.kind == "run_started":
+                self._started, self._last = event, {}
+            elif event.kind == "run_finished":
+                self._started, self._last = None, {}
+            elif self._started is not None and event.job_id:
+                self._last[event.job_id] = event
+
+    def in_progress(self) -> tuple[Event | None, list[Event]]:
+        """The `run_started` event of the run going on (None: no run) and each job's
+        last event in it since."""
+        with self._events_lock:
+            return self._started, list(self._last.values())
 
     @property
     def busy(self) -> bool:
@@ -88,4 +112,5 @@ def runs_of(pipeline: Pipeline) -> BackgroundRuns:
         runs = _RUNS.get(pipeline)
         if runs is None:
             runs = _RUNS[pipeline] = BackgroundRuns()
+            pipeline.listeners.append(runs.on_event)
         return runs

@@ -16,13 +16,14 @@ only if that output changes: amber, dotted):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import graphviz
 
 from . import dag_groups
+from . import widget_protocol as protocol
 from .decide import Reason
 from .events import Outcome
 
@@ -108,15 +109,34 @@ class GraphModel:
                 label = f"{g.pattern} ×{len(g.members)}"
                 members = tuple(jobs[m] for m in g.members)
                 drawn.append(Drawn(g.key, label, sub_kinds[k], members))
-        edges = sorted({(where[a], where[b]) for a, b in sub_edges if where[a] != where[b]})
-        return GraphView(tuple(drawn), tuple(edges), focus)
+        links = {(where[a], where[b]) for a, b in sub_edges if where[a] != where[b]}
+        # In an order that depends on the picture alone, not on the order the jobs were
+        # declared in: the same picture is the same DOT (one layout), and a job declared
+        # again, or one more job, moves the others in Graphviz's ranks as little as it can.
+        order = stable_order([d.key for d in drawn], links)
+        at = {old: new for new, old in enumerate(order)}
+        edges = sorted((at[a], at[b]) for a, b in links)
+        return GraphView(tuple(drawn[i] for i in order), tuple(edges), focus)
 
-    def to_json(self) -> dict[str, Any]:
-        """Every job and edge: the page searches, focuses and links with these."""
-        return {
-            "jobs": [list(t) for t in zip(self.nodes, self.labels, self.kinds, strict=True)],
-            "edges": [list(e) for e in self.edges],
-        }
+
+def stable_order(keys: Sequence[str], edges: Iterable[tuple[int, int]]) -> list[int]:
+    """The nodes `0..len(keys)-1` by depth (the longest path from a node without
+    upstream), then key: a topological order that is a function of keys and edges only."""
+    ups: list[list[int]] = [[] for _ in keys]
+    downs: list[list[int]] = [[] for _ in keys]
+    for a, b in edges:
+        ups[b].append(a)
+        downs[a].append(b)
+    waiting = [len(u) for u in ups]
+    depth = [0] * len(keys)
+    ready = [i for i, n in enumerate(waiting) if n == 0]
+    for i in ready:  # grows while we walk it (Kahn's algorithm)
+        for d in downs[i]:
+            depth[d] = max(depth[d], depth[i] + 1)
+            waiting[d] -= 1
+            if waiting[d] == 0:
+                ready.append(d)
+    return sorted(range(len(keys)), key=lambda i: (depth[i], keys[i]))
 
 
 def _closure(start: int, edges: tuple[tuple[int, int], ...]) -> set[int]:
@@ -195,12 +215,15 @@ class GraphView:
             g.edge(f"n{a}", f"n{b}")
         return g.source
 
-    def to_json(self, model: GraphModel) -> dict[str, Any]:
+    def to_json(self, model: GraphModel) -> protocol.Graph:
+        """The `graph` trait: this picture, and every job and edge of `model` (the page
+        searches, focuses and links with these)."""
         return {
             "dot": self.dot(),
-            "nodes": [[d.key, d.label, d.kind, list(d.members)] for d in self.drawn],
+            "nodes": [(d.key, d.label, d.kind, list(d.members)) for d in self.drawn],
+            "jobs": list(zip(model.nodes, model.labels, model.kinds, strict=True)),
+            "edges": list(model.edges),
             "focus": self.focus,
-            **model.to_json(),
         }
 
 

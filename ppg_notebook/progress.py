@@ -6,6 +6,11 @@ durations in the history) and, as they print it, what the running jobs print: wo
 write it through to a `.live` file beside the job's log (worker.LiveLog), read here.
 Fed by the run's events; draws from a thread of its own, since the kernel's main thread
 is busy running.
+
+The line is an output of the cell (a display), which the kernel cannot take away again:
+cleared, it would stay in the saved notebook as an empty output. So it ends as the run's
+summary line (`end`), or, when the run ends in an error, as its final count; a run shorter
+than a second shows no line and prints its summary.
 """
 
 from __future__ import annotations
@@ -59,8 +64,19 @@ class LiveProgress:
         self._done.set()
         self._thread.join()
         self.pipeline.listeners.remove(self.on_event)
+        if self._shown:  # true to the end, should `end` not be called (an error)
+            with self._lock:
+                finished, total = self._finished, max(self._total, self._finished)
+            elapsed = seconds(time.monotonic() - self._started)
+            self.show(f"ppg: {finished}/{total} done in {elapsed}")
+
+    def end(self, summary: str) -> None:
+        """Show the run's summary line: in the progress line's place if there is one
+        (after `__exit__`), else printed."""
         if self._shown:
-            self.show("")
+            self.show(summary)
+        else:
+            self.out(summary + "\n")
 
     def on_event(self, event: Event) -> None:
         with self._lock:

@@ -11,6 +11,7 @@ import reprlib
 from typing import Any
 
 from . import cache
+from .widget_protocol import ValuePreview
 
 MAX_LOAD_BYTES = 20_000_000
 _repr = reprlib.Repr()
@@ -21,7 +22,7 @@ _repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 8
 
 def of_job(
     job: Any, record: dict[str, Any], namespace: dict[str, Any] | None, cell: Any
-) -> dict[str, str] | None:
+) -> ValuePreview | None:
     """`{"type", "shape", "repr"}` of a value job's current value, or None."""
     if job.kind != "value" or record.get("o") != "ok":
         return None
@@ -36,7 +37,7 @@ def of_job(
         return None
 
 
-def describe(value: Any) -> dict[str, str]:
+def describe(value: Any) -> ValuePreview:
     shape = getattr(value, "shape", None)
     if shape is None and hasattr(value, "__len__"):
         try:

@@ -1,21 +1,10 @@
 """The live DAG widget (`%ppg_dag`, `ppg_notebook.dag()`): an anywidget over one pipeline.
 
-What crosses to the front end (`js/src/widget.ts` mirrors it):
-- trait `graph` — `{"dot": DOT text, "nodes": [[key, label, kind, [job index, ...]], ...],
-  "jobs": [[job id, label, kind], ...], "edges": [[up, down], ...], "focus": id or null}`:
-  the drawn nodes (a job, or a group of sibling jobs keyed `group:<pattern>`) and every
-  job; set once per picture (a declared or removed job, Expand, Focus change it; a status
-  change never does);
-- trait `progress` — `{"active", "what", "total", "done", "running", "queued", "failed",
-  "tally"}` (running: at most the workers' cores, the rest sent to them is queued; tally:
-  the last run's counts, `RunResult.tally`);
-- message `{"type": "status", "full": bool, "states": {job id: code}, "durations": {job id:
-  text}}` — node state codes (see `dag_model.py`) and last durations. Run events are
-  coalesced and flushed at most every `flush_interval` seconds, so 10,000 tiny jobs cost a
-  few messages a second, not one per event;
-- message `{"type": "reply", "req": n, "ok": bool, "message"/"error", ...}` — the answer
-  to front-end command `{"cmd": ..., "req": n, "job": id}`; every command gets one;
-- message `{"type": "notice", "ok": bool, "text": ...}` — a background run finished.
+What crosses to the front end (`js/src/`) is typed in `widget_protocol.py`: traits `graph`
+(once per picture) and `progress`, messages `status` (state codes, coalesced: run events
+are flushed at most every `flush_interval` seconds, so 10,000 tiny jobs cost a few
+messages a second, not one per event), `reply` (the answer to each front-end command) and
+`notice` (a background run finished).
 
 Commands: `hello` (send me everything), `run`, `rerun`, `invalidate` (a job, or a group's
 `key`: all its members), `run_all`, `details`, `expand` (a group), `focus` (a job),
@@ -35,6 +24,7 @@ import anywidget
 import traitlets
 
 from . import current, dag_model, dag_static, statedir, value_preview
+from . import widget_protocol as protocol
 from .background import RunInProgress, runs_of
 from .errors import JobsFailed, PipelineError
 from .events import Event, Outcome, RunResult
@@ -45,13 +35,14 @@ from .session import Pipeline
 STATIC = pathlib.Path(__file__).parent / "static"
 LOG_TAIL_LINES = 40
 GRAPH_SETTLE = 0.3  # seconds without a job declared before the graph is read again
-_IDLE = {
+_IDLE: protocol.Progress = {
     "active": False,
     "what": "",
     "total": 0,
     "done": 0,
     "running": 0,
     "queued": 0,
+    "failed": 0,
     "tally": "",
 }
 
@@ -94,7 +85,7 @@ class PipelineWidget(anywidget.AnyWidget):
         self.states: dict[str, str] = {}  # what the front end has been told, plus pending
         self._pending: dict[str, str] = {}
         self._upstream_failed: set[str] = set()
-        self._run: dict[str, Any] = dict(_IDLE, failed=0)
+        self._run: protocol.Progress = _IDLE.copy()
         self._running: set[str] = set()
         self._queued: set[str] = set()
         self._touched: set[str] = set()  # jobs with an event in the current run
@@ -106,6 +97,7 @@ class PipelineWidget(anywidget.AnyWidget):
         pipeline.listeners.append(self._on_event)
         pipeline.graph_listeners.append(self._on_graph_changed)
         self.refresh()
+        self._catch_up()
 
     # --- the graph and the states between runs -----------------------------------------
     def label(self, job_id: str) -> str:
@@ -119,8 +111,8 @@ class PipelineWidget(anywidget.AnyWidget):
         model = dag_model.build(upstream, order, kinds, self.label)
         records = self.pipeline.history.load()
         plan = self.pipeline._plan(None, records)
-        states = {}
-        durations = {}
+        states: dict[str, str] = {}
+        durations: dict[str, str] = {}
         for job_id in model.nodes:
             code = dag_model.state_code(plan.get(job_id), records.get(job_id))
             if job_id in self._upstream_failed and code.startswith("none"):
@@ -173,7 +165,7 @@ class PipelineWidget(anywidget.AnyWidget):
             self.model = model
             if changed or view != self.view:
                 self.view = view
-                self.graph = view.to_json(model)
+                self.graph = dict(view.to_json(model))
 
     def _on_graph_changed(self, job_id: str) -> None:
         """A job was declared, replaced or removed: refresh once the declaring is over."""
@@ -197,10 +189,23 @@ class PipelineWidget(anywidget.AnyWidget):
     def _send_status(
         self, states: dict[str, str], full: bool, durations: dict[str, str] | None = None
     ) -> None:
-        message: dict[str, Any] = {"type": "status", "full": full, "states": states}
+        message: protocol.Status = {"type": "status", "full": full, "states": states}
         if durations is not None:
             message["durations"] = durations
         self.send(message)
+
+    def _catch_up(self) -> None:
+        """Shown during a run (`%ppg_run --background`, then `%ppg_dag`): take in what the
+        run said before this widget listened, but for the jobs it has heard of since."""
+        started, events = self.runs.in_progress()
+        if started is None:
+            return
+        with self._lock:
+            if not self._run["active"]:
+                self._on_event(started)
+            for event in events:
+                if event.job_id not in self._touched:
+                    self._on_event(event)
 
     # --- run events, coalesced -----------------------------------------------------------
     def _on_event(self, event: Event) -> None:
@@ -209,8 +214,14 @@ class PipelineWidget(anywidget.AnyWidget):
         if kind == "run_started":
             with self._lock:
                 shown = len(self.model.nodes) if self.model else 0
-                self._run = dict(_IDLE, failed=0, active=True, total=min(shown, event.data))
-                self._run["what"] = self.runs.what if self.runs.busy else "a run"
+                self._run = _IDLE.copy()
+                self._run.update(
+                    {
+                        "active": True,
+                        "total": min(shown, event.data),
+                        "what": self.runs.what if self.runs.busy else "a run",
+                    }
+                )
                 self._running = set()
                 self._queued = set()
                 self._touched = set()
@@ -280,13 +291,15 @@ class PipelineWidget(anywidget.AnyWidget):
                 self._timer.cancel()
             done = [j for j in result.outcomes if j in shown]
             self._run.update(
-                active=False,
-                total=len(done),
-                done=len(done),
-                running=0,
-                queued=0,
-                failed=sum(1 for j in done if result.outcomes[j] is Outcome.FAILED),
-                tally=result.tally(),
+                {
+                    "active": False,
+                    "total": len(done),
+                    "done": len(done),
+                    "running": 0,
+                    "queued": 0,
+                    "failed": sum(1 for j in done if result.outcomes[j] is Outcome.FAILED),
+                    "tally": result.tally(),
+                }
             )
             self._running = set()
             self._queued = set()
@@ -306,20 +319,27 @@ class PipelineWidget(anywidget.AnyWidget):
         if isinstance(content, dict) and "cmd" in content:
             self.handle(content)
 
-    def handle(self, content: dict[str, Any]) -> dict[str, Any]:
-        """Answer one front-end command (a result or an error record); returns the reply sent."""
+    def handle(self, content: dict[str, Any]) -> protocol.Reply:
+        """Answer one front-end command (`protocol.Command`, as it came: unchecked) with a
+        result or an error record; returns the reply sent."""
         cmd = content.get("cmd")
-        handler: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(
+        handler: Callable[[dict[str, Any]], protocol.Answer] | None = getattr(
             self, f"_cmd_{cmd}", None
         )
+        reply: protocol.Reply = {
+            "type": "reply",
+            "req": content.get("req"),
+            "cmd": str(cmd),
+            "ok": True,
+        }
         try:
             if handler is None:
                 msg = f"unknown command {cmd!r}"
                 raise ValueError(msg)
-            answer = {"ok": True, **handler(content)}
+            reply.update(handler(content))
         except Exception as e:
-            answer = {"ok": False, "error": _describe(e)}
-        reply = {"type": "reply", "req": content.get("req"), "cmd": cmd, **answer}
+            reply["ok"] = False
+            reply["error"] = _describe(e)
         self.send(reply)
         return reply
 
@@ -340,18 +360,18 @@ class PipelineWidget(anywidget.AnyWidget):
         job_id = self._job(content)
         return [job_id], self.label(job_id)
 
-    def _cmd_hello(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _cmd_hello(self, content: dict[str, Any]) -> protocol.Answer:
         self.refresh()
         return {"message": ""}
 
-    def _cmd_refresh(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _cmd_refresh(self, content: dict[str, Any]) -> protocol.Answer:
         self.refresh()
         return {"message": f"refreshed: {len(self.states)} jobs, states read from disk again"}
 
-    def _cmd_details(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _cmd_details(self, content: dict[str, Any]) -> protocol.Answer:
         return {"message": "", "details": self.details(self._job(content))}
 
-    def _cmd_expand(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _cmd_expand(self, content: dict[str, Any]) -> protocol.Answer:
         key = content.get("job")
         if not isinstance(key, str) or not key.startswith("group:"):
             msg = f"{key!r} is not a group of jobs; refresh the graph"
@@ -360,29 +380,29 @@ class PipelineWidget(anywidget.AnyWidget):
         self._show()
         return {"message": ""}
 
-    def _cmd_focus(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _cmd_focus(self, content: dict[str, Any]) -> protocol.Answer:
         self.focus = self._job(content)
         self._show()
         return {"message": ""}
 
-    def _cmd_show_all(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _cmd_show_all(self, content: dict[str, Any]) -> protocol.Answer:
         self.focus = None
         self.expanded.clear()
         self._show()
         return {"message": ""}
 
-    def _cmd_run(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _cmd_run(self, content: dict[str, Any]) -> protocol.Answer:
         jobs, name = self._targets(content)
         return self.start_run(jobs, f"running {name} and its upstream")
 
-    def _cmd_run_all(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _cmd_run_all(self, content: dict[str, Any]) -> protocol.Answer:
         return self.start_run(None, "running all jobs")
 
-    def _cmd_rerun(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _cmd_rerun(self, content: dict[str, Any]) -> protocol.Answer:
         jobs, name = self._targets(content)
         return self.start_run(jobs, f"rerunning {name}", invalidate=True)
 
-    def _cmd_invalidate(self, content: dict[str, Any]) -> dict[str, Any]:
+    def _cmd_invalidate(self, content: dict[str, Any]) -> protocol.Answer:
         jobs, name = self._targets(content)
         if self.runs.busy:
             msg = (
@@ -397,7 +417,7 @@ class PipelineWidget(anywidget.AnyWidget):
     # --- running ---------------------------------------------------------------------
     def start_run(
         self, targets: list[str] | None, what: str, invalidate: bool = False
-    ) -> dict[str, Any]:
+    ) -> protocol.Answer:
         """Start a run on the background thread; RunInProgress when one is running."""
 
         def work() -> tuple[RunResult, JobsFailed | None]:
@@ -429,7 +449,7 @@ class PipelineWidget(anywidget.AnyWidget):
         self.send({"type": "notice", "ok": failure is None, "text": text})
 
     # --- details ---------------------------------------------------------------------
-    def details(self, job_id: str) -> dict[str, Any]:
+    def details(self, job_id: str) -> protocol.Details:
         """What the details panel shows about one job: from the graph, plan and history the
         last refresh read (one history read, no graph resolved again), and its files."""
         job = self.pipeline.jobs[job_id]

@@ -1,8 +1,10 @@
-"""The bundled front end in ppg_notebook/static/ is what js/ builds: never stale; and a
-wheel of the project ships it (issue 4: "a fresh `pip install .` must ship the bundle").
+"""The bundled front end in ppg_notebook/static/ is what js/ builds: never stale, and its
+TypeScript type-checks (js/tsconfig.json, strict); and a wheel of the project ships it
+(issue 4: "a fresh `pip install .` must ship the bundle").
 
-Rebuilds js/ with its locked esbuild (`npm ci` first when js/node_modules is missing) into a
-tmp dir and compares byte for byte. Without node/npm this fails under CI and skips elsewhere.
+Type-checks js/ with its locked TypeScript and rebuilds it with its locked esbuild (`npm ci`
+first when js/node_modules lacks them) into a tmp dir, and compares byte for byte. Without
+node/npm this fails under CI and skips elsewhere.
 """
 
 from __future__ import annotations
@@ -26,8 +28,15 @@ def test_the_shipped_bundle_is_built_from_js(tmp_path: Path) -> None:
         if os.environ.get("CI"):
             pytest.fail("node and npm are needed to check the widget bundle")
         pytest.skip("node/npm are missing")
-    if not (JS / "node_modules" / ".bin" / "esbuild").exists():
+    tools = JS / "node_modules" / ".bin"
+    if not ((tools / "esbuild").exists() and (tools / "tsc").exists()):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS, check=True)
+    check = subprocess.run(
+        [str(tools / "tsc"), "--noEmit", "-p", "."], cwd=JS, capture_output=True, text=True
+    )
+    assert check.returncode == 0, (
+        f"`cd js && npx tsc --noEmit` fails:\n{check.stdout}{check.stderr}"
+    )
     subprocess.run(["node", "build.mjs", "--outdir", str(tmp_path)], cwd=JS, check=True)
     for name in ("widget.js", "widget.css"):
         fresh = (tmp_path / name).read_bytes()

@@ -127,3 +127,36 @@ def test_may_run_is_told_apart_from_must_run() -> None:
     assert dag_model.state_code(Reason(5, "x will run first", maybe=True), ok) == "ok?"
     assert dag_model.state_code(Reason(2, "its code changed"), ok) == "ok*"
     assert dag_model.state_code(None, ok) == "ok"
+
+
+#   a ─┬─ b ─┐
+#      └─ c ─┴─ d        e
+DIAMOND = [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [["a", "b", "c", "d", "e"], ["e", "a", "c", "b", "d"], ["a", "c", "e", "b", "d"]],
+)
+def test_the_dot_is_the_same_in_whatever_order_the_jobs_were_declared(declared: list[str]) -> None:
+    view = _model(declared, DIAMOND).view()
+    assert [d.key for d in view.drawn] == ["a", "e", "b", "c", "d"]  # by depth, then id
+    assert view.dot() == _model(["a", "b", "c", "d", "e"], DIAMOND).view().dot()
+
+
+@pytest.mark.parametrize(
+    ("declared", "edges"),
+    [
+        (["a", "b", "c", "d", "e", "0"], []),
+        (["a", "bb", "b", "c", "d", "e"], [("a", "bb")]),
+        (["a", "b", "c", "d", "e", "z"], [("d", "z")]),
+        (["a", "b", "c", "c2", "d", "e"], [("c", "c2"), ("c2", "d")]),
+        (["a", "x", "e", "b", "c", "d"], [("x", "b")]),  # b now waits for x
+    ],
+)
+def test_one_more_job_leaves_the_others_in_their_order(
+    declared: list[str], edges: list[tuple[str, str]]
+) -> None:
+    before = [d.key for d in _model(["a", "b", "c", "d", "e"], DIAMOND).view().drawn]
+    after = [d.key for d in _model(declared, DIAMOND + edges).view().drawn]
+    assert [k for k in after if k in before] == before

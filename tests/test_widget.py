@@ -16,6 +16,7 @@ import comm
 import pytest
 
 import ppg_notebook as ppg
+from ppg_notebook.background import runs_of
 from ppg_notebook.dag_model import HIDDEN_KINDS
 from ppg_notebook.events import Event, Outcome
 from ppg_notebook.widget import PipelineWidget
@@ -182,6 +183,36 @@ def test_a_run_from_the_widget_runs_in_the_background_and_refuses_a_second(
     [notice] = c.custom("notice")
     assert notice["ok"] and "1 ran" in notice["text"]
     assert w.progress["done"] == w.progress["total"] == 1 and not w.progress["active"]
+
+
+def _say_then_wait(said: Path, go: Path) -> Any:
+    def fn(out: Path) -> None:
+        said.touch()
+        _wait_for(go)(out)
+
+    return fn
+
+
+def test_a_widget_shown_during_a_background_run_shows_what_is_running(workdir: Path) -> None:
+    pipeline = ppg.new_pipeline(cores=2)
+    ppg.FileGeneratingJob("first.txt", _write("1"))
+    ppg.FileGeneratingJob("slow.txt", _say_then_wait(workdir / "started", workdir / "go"))
+    runs = runs_of(pipeline)
+    runs.start(lambda: pipeline.run("slow.txt"), "a run started before the widget")
+    deadline = time.time() + 30
+    while not (workdir / "started").exists():
+        assert time.time() < deadline
+        time.sleep(0.02)
+    w, _c = _widget(pipeline)
+    assert w.states["slow.txt"] == "running" and w.states["first.txt"] == "none*"
+    w.flush()
+    assert w.progress["active"] and w.progress["running"] == 1, w.progress
+    assert w.progress["what"] == "a run started before the widget"
+    (workdir / "go").touch()
+    _settle(w)
+    assert w.states["slow.txt"] == "ok" and not w.progress["active"]
+    assert w.progress["tally"] == "1 ran"
+    w.close()
 
 
 def test_a_failed_job_is_red_with_its_traceback_and_log_in_the_details(workdir: Path) -> None:

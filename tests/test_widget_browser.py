@@ -151,16 +151,18 @@ def jupyter_lab(
                 msg = "JupyterLab did not start:\n" + (base / "server.log").read_text()
                 raise RuntimeError(msg) from None
             time.sleep(0.2)
-    with contextlib.ExitStack() as stack:
-        if browser is None:
-            browser = stack.enter_context(_chromium())
-        yield {"url": url, "token": token, "root": root, "browser": browser, "app": app}
-    server.terminate()
     try:
-        server.wait(10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+        with contextlib.ExitStack() as stack:
+            if browser is None:
+                browser = stack.enter_context(_chromium())
+            yield {"url": url, "token": token, "root": root, "browser": browser, "app": app}
+    finally:  # (also when the caller failed: a server left running outlives the test)
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
 
 
 def _notebook(root: Path, name: str, cells: list[str]) -> str:
@@ -525,3 +527,268 @@ def test_thousands_of_jobs_open_as_a_few_readable_groups_search_and_focus(
             time.sleep(0.3)
         assert "out/*.txt ×2000" in picture() and "in.txt" in picture()
         assert not page.is_visible(".ppg-static"), "the live widget hides the picture"
+
+
+STEADY = [
+    "%load_ext ppg_notebook",
+    "import ppg_notebook as ppg\n"
+    "def write(path):\n"
+    "    path.write_text('x')\n"
+    "source = ppg.FileGeneratingJob('in.txt', write)\n"
+    "for i in range(20):\n"
+    "    ppg.FileGeneratingJob(f'out/{i}.txt', write).depends_on(source)",
+    "%%ppg_job raw --no-run\nraw = 1",
+    "%%ppg_job total --no-run\ntotal = raw + 1",
+    "%ppg_dag",
+]
+
+# The middle of the nodes a selector matches (all of them: a group's members), on screen,
+# from the graph's canvas corner (the notebook may scroll to a new cell: the widget with it).
+MIDDLE = """(sel) => {
+    const boxes = Array.from(document.querySelectorAll(sel), (n) => n.getBoundingClientRect());
+    if (!boxes.length) return null;
+    const c = document.querySelector('.ppg-canvas').getBoundingClientRect();
+    const min = (side) => Math.min(...boxes.map((b) => b[side]));
+    const max = (side) => Math.max(...boxes.map((b) => b[side]));
+    return [(min('left') + max('right')) / 2 - c.left, (min('top') + max('bottom')) / 2 - c.top];
+}"""
+
+# Two animation frames: what a resize of the canvas (the details panel) sets off is done.
+SETTLED = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+def _add_cell(page: Any, source: str) -> None:
+    """Add a cell at the end of the notebook and run it, as a user would."""
+    page.evaluate(
+        """(source) => {
+            const app = window.jupyterapp;
+            const notebook = app.shell.currentWidget.content;
+            notebook.activeCellIndex = notebook.widgets.length - 1;
+            app.commands.execute('notebook:insert-cell-below');
+            notebook.activeCell.model.sharedModel.setSource(source);
+            app.commands.execute('notebook:run-cell');
+        }""",
+        source,
+    )
+
+
+def _moved(before: list[float], after: list[float]) -> float:
+    return max(abs(a - b) for a, b in zip(before, after, strict=True))
+
+
+def test_what_the_user_looks_at_stays_put_when_a_group_expands_or_a_job_is_added(
+    frontend: dict[str, Any],
+) -> None:
+    app = frontend["app"]
+    path = _notebook(frontend["root"], f"steady-{app}", STEADY)
+    with _open(frontend, path) as page:
+        _run_all(page)
+        group = '.ppg-dag g.node[data-group="group:out/*.txt"]'
+        page.wait_for_selector(group, timeout=30_000)
+        page.wait_for_selector(".ppg-dag[data-rendered='4']")
+
+        # One more job, declared by a --no-run cell: the selected job stays where it was.
+        page.click('.ppg-dag g.node[data-job="total"]')
+        page.wait_for_selector(".ppg-details[data-job='total'][data-complete='true']")
+        page.evaluate(SETTLED)
+        node = '.ppg-dag g.node[data-job="total"]'
+        before = page.evaluate(MIDDLE, node)
+        _add_cell(page, "%%ppg_job zzz --no-run\nzzz = 1")
+        page.wait_for_selector('.ppg-dag g.node[data-job="zzz"]', timeout=30_000)
+        after = page.evaluate(MIDDLE, node)
+        assert _moved(before, after) < 3, (before, after)
+
+        # Expand: the group's members are drawn where the group was.
+        page.click(group)
+        page.wait_for_selector(".ppg-details[data-group] button[data-action='expand']")
+        page.evaluate(SETTLED)
+        before = page.evaluate(MIDDLE, group)
+        page.click(".ppg-details button[data-action='expand']")
+        page.wait_for_selector(".ppg-dag[data-rendered='24']", timeout=30_000)
+        after = page.evaluate(MIDDLE, '.ppg-dag g.node[data-job^="out/"]')
+        assert _moved(before, after) < 3, (before, after)
+
+
+# Over an animation cycle and more of the running node's border: how opaque it is (its own
+# opacity times its ancestors' up to the widget, and the stroke's), and where its dashes are.
+RUNNING_SAMPLES = """async (job) => {
+    const out = [];
+    for (let i = 0; i < 14; i++) {
+        const g = document.querySelector(`.ppg-dag g.node[data-job="${job}"]`);
+        const shape = g.querySelector('path, polygon, ellipse');
+        const style = getComputedStyle(shape);
+        let opacity = Number(style.opacity) * Number(style.strokeOpacity);
+        for (let e = g; e && !e.classList.contains('ppg-dag'); e = e.parentElement) {
+            opacity *= Number(getComputedStyle(e).opacity);
+        }
+        out.push({
+            state: g.getAttribute('data-state'),
+            opacity,
+            offset: style.strokeDashoffset,
+            stroke: style.stroke,
+            fill: style.fill,
+            text: getComputedStyle(g.querySelector('text')).fill,
+            background: getComputedStyle(document.querySelector('.ppg-dag')).backgroundColor,
+        });
+        await new Promise((r) => setTimeout(r, 80));
+    }
+    return out;
+}"""
+
+
+def test_a_running_job_has_a_moving_border_that_never_fades(lab: dict[str, Any]) -> None:
+    folder = "running"
+    release = lab["root"] / folder / "release.flag"
+    cells = [
+        "%load_ext ppg_notebook",
+        "%%ppg_job prep --no-run\nprep = 1",
+        "%%ppg_job slow --no-run\nimport os, time\ndeadline = time.time() + 90\n"
+        f"while not os.path.exists({str(release)!r}) and time.time() < deadline:\n"
+        "    time.sleep(0.05)\nslow = prep + 1",
+        "%ppg_run --background slow",
+        "%ppg_dag",
+    ]
+    path = _notebook(lab["root"], folder, cells)
+    seen = {}
+    with _open(lab, path) as page:
+        try:
+            _run_all(page)
+            _wait_state(page, "slow", "running")
+            seen["JupyterLab Light"] = page.evaluate(RUNNING_SAMPLES, "slow")
+            page.evaluate(
+                "() => window.jupyterapp.commands.execute"
+                "('apputils:change-theme', {theme: 'JupyterLab Dark'})"
+            )
+            page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+            seen["JupyterLab Dark"] = page.evaluate(RUNNING_SAMPLES, "slow")
+        finally:
+            release.touch()
+            page.evaluate(
+                "() => window.jupyterapp.commands.execute"
+                "('apputils:change-theme', {theme: 'JupyterLab Light'})"
+            )
+        _wait_state(page, "slow", "ok")
+    for theme, samples in seen.items():
+        assert {s["state"] for s in samples} == {"running"}, (theme, samples)
+        faded = [round(s["opacity"], 2) for s in samples if s["opacity"] < 0.9]
+        assert not faded, f"{theme}: the running border fades to opacity {faded}"
+        assert len({s["offset"] for s in samples}) >= 3, f"{theme}: the border does not move"
+        s = samples[-1]
+        background = _rgb(s["background"])
+        border = _contrast(_rgb(s["stroke"], background), background)
+        text = _contrast(_rgb(s["text"]), _rgb(s["fill"]))
+        print(theme, "running border/background", round(border, 2), "text/fill", round(text, 2))
+        assert border >= 3, f"{theme}: the running border is {border:.2f}:1 on the background"
+        assert text >= MIN_CONTRAST, f"{theme}: a running job's name is {text:.2f}:1 on its fill"
+
+
+KEYS = [
+    "%load_ext ppg_notebook",
+    #   a ─┬─ b ─┐
+    #      └─ c ─┴─ d
+    "%%ppg_job a --no-run\na = 1",
+    "%%ppg_job b --no-run\nb = a + 1",
+    "%%ppg_job c --no-run\nc = a + 2",
+    "%%ppg_job d --no-run\nd = b + c",
+    "%ppg_dag",
+]
+
+
+def _selected(page: Any) -> str | None:
+    return page.evaluate(
+        "() => { const panel = document.querySelector('.ppg-details');"
+        " const node = document.querySelectorAll('.ppg-dag g.node.ppg-selected');"
+        " if (panel.hidden) return node.length ? 'node without panel' : null;"
+        " return node.length === 1 && node[0].getAttribute('data-job') === panel.dataset.job"
+        " ? panel.dataset.job : `panel ${panel.dataset.job}, ${node.length} nodes`; }"
+    )
+
+
+def test_keys_move_the_selection_fit_the_graph_and_escape(frontend: dict[str, Any]) -> None:
+    app = frontend["app"]
+    path = _notebook(frontend["root"], f"keys-{app}", KEYS)
+    with _open(frontend, path) as page:
+        _run_all(page)
+        page.wait_for_selector(".ppg-dag[data-rendered='4']", timeout=30_000)
+        page.click('.ppg-dag g.node[data-job="a"]')
+        assert _selected(page) == "a"
+        for key, job in [
+            ("ArrowRight", "b"),  # downstream
+            ("ArrowDown", "c"),  # the next sibling
+            ("ArrowDown", "b"),  # (round again)
+            ("ArrowUp", "c"),
+            ("ArrowRight", "d"),
+            ("ArrowLeft", "b"),  # upstream
+            ("ArrowLeft", "a"),
+        ]:
+            page.keyboard.press(key)
+            page.wait_for_function(
+                "(job) => document.querySelector('.ppg-details').dataset.job === job", arg=job
+            )
+            assert _selected(page) == job, key
+        page.keyboard.press("ArrowLeft")  # a has no upstream: it stays selected
+        assert _selected(page) == "a"
+        page.keyboard.press("Escape")
+        assert _selected(page) is None
+
+        # F: after zooming in (the graph no longer fits), everything is in view again.
+        page.wait_for_function(ALL_IN_VIEW)
+        for _ in range(6):
+            page.click(".ppg-toolbar button[data-action='zoom-in']")
+        assert not page.evaluate(ALL_IN_VIEW)
+        page.keyboard.press("f")
+        assert page.evaluate(ALL_IN_VIEW)
+
+        # Esc in the search box empties it and closes its list.
+        page.click(".ppg-search")
+        page.keyboard.type("b")
+        page.wait_for_selector(".ppg-results a[data-goto='b']")
+        page.keyboard.press("Escape")
+        assert page.input_value(".ppg-search") == ""
+        assert page.is_hidden(".ppg-results")
+        assert page.evaluate("() => document.activeElement?.classList.contains('ppg-dag')")
+
+
+VALUES = [
+    "%load_ext ppg_notebook",
+    "%%ppg_job grid\nimport numpy as np\ngrid = np.arange(12).reshape(3, 4)",
+    "%%ppg_job frame\nimport pandas as pd\n"
+    "frame = pd.DataFrame({'sample': ['A', 'B', 'C'], 'reads': [120, 98, 143]})",
+    "%ppg_dag",
+]
+
+
+def test_the_details_of_a_value_job_preview_its_value(frontend: dict[str, Any]) -> None:
+    path = _notebook(frontend["root"], f"values-{frontend['app']}", VALUES)
+    with _open(frontend, path) as page:
+        _run_all(page)
+        page.wait_for_selector(".ppg-dag[data-rendered='2']", timeout=30_000)
+        _wait_state(page, "frame", "ok")
+        for job, kind, text in [
+            ("grid", "numpy.ndarray · (3, 4)", "array([[ 0,  1,  2,  3],"),
+            ("frame", "pandas.DataFrame · (3, 2)", "sample  reads"),
+        ]:
+            page.click(f'.ppg-dag g.node[data-job="{job}"]')
+            panel = f".ppg-details[data-job='{job}'][data-complete='true']"
+            page.wait_for_selector(f"{panel} pre.ppg-d-repr", timeout=10_000)
+            assert page.inner_text(f"{panel} dd.ppg-d-value") == kind
+            shown = page.inner_text(f"{panel} pre.ppg-d-repr")
+            assert text in shown, shown
+            assert page.evaluate(FACTS_APART), "a label of the details panel overlaps its value"
+
+
+def test_a_graph_that_grows_below_the_widget_stays_in_view(lab: dict[str, Any]) -> None:
+    # The widget near the top of a notebook run all: each cell below adds a job to a chain,
+    # a picture after the other (they are apart: a cell that takes a moment between them).
+    cells = ["%load_ext ppg_notebook", "%%ppg_job step0 --no-run\nstep0 = 0", "%ppg_dag"]
+    for i in range(1, 8):
+        cells += [
+            "import time\ntime.sleep(1)",
+            f"%%ppg_job step{i} --no-run\nstep{i} = step{i - 1}",
+        ]
+    path = _notebook(lab["root"], "grows", cells)
+    with _open(lab, path) as page:
+        _run_all(page)
+        page.wait_for_selector(".ppg-dag[data-rendered='1']", timeout=30_000)
+        page.wait_for_selector(".ppg-dag[data-rendered='8']", timeout=60_000)
+        assert page.evaluate(ALL_IN_VIEW), "the graph outgrew the view"

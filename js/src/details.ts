@@ -2,7 +2,7 @@
 // answer), or one group (its members, filterable, and Expand).
 import { button, h } from "./dom";
 import { JobIndex } from "./index";
-import { Details, splitState } from "./types";
+import { Details, splitState } from "./protocol";
 
 const HEALTH_WORDS: Record<string, string> = {
   ok: "up to date",
@@ -116,7 +116,7 @@ export function jobPanel(panel: HTMLElement, job: string, state: string, index: 
   }
   rows.push(["upstream", links(index.upstream(job), index)], ["downstream", links(index.downstream(job), index)]);
   panel.append(facts(rows));
-  if (d?.value) panel.append(h("pre", "ppg-d-value", d.value.repr));
+  if (d?.value) panel.append(h("pre", "ppg-d-repr", d.value.repr));
   if (d?.traceback) panel.append(h("div", "ppg-d-label", "error"), h("pre", "ppg-d-traceback", d.traceback));
   if (d?.log_tail) panel.append(h("div", "ppg-d-label", "log (last lines)"), h("pre", "ppg-d-log", d.log_tail));
 }

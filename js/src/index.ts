@@ -1,6 +1,6 @@
 // Every job of the graph, indexed: its neighbours (for links, arrow keys and the details
 // shown before the kernel answers) and a search by id substring.
-import { Graph } from "./types";
+import { Graph } from "./protocol";
 
 export class JobIndex {
   readonly ids: string[];

@@ -1,7 +1,7 @@
 // The drawn nodes of one layout: a node's class follows its state (fill = health, border =
 // must/may run), a job node shows its last duration, a group node a bar of its members.
 import { SVG_NS } from "./dom";
-import { Graph, splitState } from "./types";
+import { Graph, splitState } from "./protocol";
 
 // Worst first: a group's fill is its worst member's.
 const ORDER = ["failed", "running", "queued", "upstream", "none", "lazy", "ok"];
@@ -61,6 +61,11 @@ export class Painter {
         this.dirty.clear();
       });
     }
+  }
+
+  /** The jobs a drawn node stands for: a group's members, or the job itself. */
+  jobsOf(key: string): string[] {
+    return this.members.get(key) ?? [key];
   }
 
   all() {

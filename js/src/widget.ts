@@ -10,7 +10,8 @@ import { JobIndex } from "./index";
 import { layout } from "./layout";
 import { Painter } from "./painter";
 import { PanZoom } from "./panzoom";
-import { Graph, Model, Reply } from "./types";
+import type { AnyWidget, RenderProps } from "@anywidget/types";
+import type { Command, CommandName, Graph, KernelMessage, Reply, Traits } from "./protocol";
 
 const LEGEND: [string, string][] = [
   ["ok", "up to date"],
@@ -23,6 +24,8 @@ const LEGEND: [string, string][] = [
   ["stale", "must run"],
   ["maybe", "may run (if an upstream output changes)"],
 ];
+// The commands a details panel's buttons send about the selected job or group.
+const PANEL_COMMANDS: readonly CommandName[] = ["run", "rerun", "invalidate", "expand"];
 const SLOW_REPLY_MS = 1000;
 const RESULTS_SHOWN = 12;
 
@@ -90,7 +93,7 @@ function hideStaticPicture(el: HTMLElement) {
   el.closest(".jp-OutputArea")?.classList.add("ppg-live");
 }
 
-function render({ model, el }: { model: Model; el: HTMLElement }) {
+function render({ model, el }: RenderProps<Traits>) {
   const root = h("div", "ppg-dag");
   root.tabIndex = 0;
   root.setAttribute("data-lm-suppress-shortcuts", "true");
@@ -116,8 +119,9 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
   let index = new JobIndex({ dot: "", nodes: [], jobs: [], edges: [], focus: null });
   let selected: string | null = null; // a job id or a group key
   let wanted: string | null = null; // a job to select once the next picture is drawn
+  let actedOn: string | null = null; // the node whose command asked for the next picture
   let nextReq = 1;
-  const pending = new Map<number, { cmd: string; timer: number }>();
+  const pending = new Map<number, { cmd: CommandName; timer: number }>();
   let layoutToken = 0;
   let detailsTimer = 0;
   let drawnOnce = false;
@@ -141,13 +145,14 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
     message.dataset.ok = String(ok);
   }
 
-  function send(cmd: string, job?: string) {
+  function send(cmd: CommandName, job?: string) {
     const req = nextReq++;
     const timer = window.setTimeout(() => {
       showMessage(`waiting for the kernel: it is busy (a cell is running); "${cmd}" is handled when that cell finishes`, true);
     }, SLOW_REPLY_MS);
     pending.set(req, { cmd, timer });
-    model.send({ cmd, job, req });
+    const command: Command = job === undefined ? { cmd, req } : { cmd, req, job };
+    model.send(command);
   }
 
   // --- states ---
@@ -182,6 +187,8 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
       return;
     }
     if (token !== layoutToken) return;
+    const keep = drawnOnce ? anchor() : null;
+    const fitted = pz.fitted;
     graph = g;
     index = new JobIndex(g);
     holder.innerHTML = svg;
@@ -199,15 +206,74 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
       const job = wanted;
       wanted = null;
       select(painter.drawnOf.get(job) ?? job, true);
-    } else if (!drawnOnce || g.focus) {
+    } else if (!drawnOnce) {
       pz.open();
-    } else if (selected && !painter.nodeOf.has(selected) && !index.has(selected)) {
-      select(null);
+    } else {
+      if (keep) stay(keep);
+      // All of the graph was in view and the user chose no node: keep it all in view.
+      if (fitted && !keep?.chosen) {
+        if (inView(svgEl)) pz.fitted = true;
+        else pz.fit();
+      }
+      if (selected && !painter.nodeOf.has(selected) && !index.has(selected)) select(null);
     }
     drawnOnce = true;
     root.dataset.layoutMs = String(Math.round(performance.now() - t0));
     root.dataset.rendered = String(g.nodes.length);
     root.dataset.jobs = String(index.ids.length);
+  }
+
+  // --- a new picture keeps what the user looks at where it was ---
+  // Graphviz lays out every picture afresh: expanding a group or one more job can move any
+  // node. The view is panned so that the node the user acted on (the group expanded), else
+  // the selected one, else the one nearest the middle of the view, stays where it was on
+  // screen; a group expanded is where its members now are, a job grouped where its group is.
+  // A graph that was all in view (fitted) with no node chosen is fitted again if it has
+  // outgrown the view: a notebook run all with the widget near its top draws a graph that
+  // grows cell by cell.
+  type Anchor = { jobs: string[]; x: number; y: number; chosen: boolean };
+
+  function middle(boxes: DOMRect[]): { x: number; y: number } {
+    const c = canvas.getBoundingClientRect();
+    const left = Math.min(...boxes.map((b) => b.left));
+    const right = Math.max(...boxes.map((b) => b.right));
+    const top = Math.min(...boxes.map((b) => b.top));
+    const bottom = Math.max(...boxes.map((b) => b.bottom));
+    return { x: (left + right) / 2 - c.left, y: (top + bottom) / 2 - c.top };
+  }
+
+  function anchor(): Anchor | null {
+    const acted = actedOn;
+    actedOn = null;
+    let key = [acted, selected].find((k) => k && painter.nodeOf.has(k)) ?? null;
+    const chosen = key !== null;
+    if (!key) {
+      const c = canvas.getBoundingClientRect();
+      let best = Infinity;
+      for (const [k, node] of painter.nodeOf) {
+        const r = node.getBoundingClientRect();
+        if (r.right < c.left || r.left > c.right || r.bottom < c.top || r.top > c.bottom) continue;
+        const d = Math.hypot(r.left + r.width / 2 - c.left - c.width / 2, r.top + r.height / 2 - c.top - c.height / 2);
+        if (d < best) [best, key] = [d, k];
+      }
+    }
+    const node = key ? painter.nodeOf.get(key) : undefined;
+    if (!key || !node) return null;
+    return { jobs: painter.jobsOf(key), ...middle([node.getBoundingClientRect()]), chosen };
+  }
+
+  function inView(e: Element): boolean {
+    const c = canvas.getBoundingClientRect();
+    const r = e.getBoundingClientRect();
+    return r.left >= c.left - 1 && r.right <= c.right + 1 && r.top >= c.top - 1 && r.bottom <= c.bottom + 1;
+  }
+
+  function stay(a: Anchor) {
+    const keys = new Set(a.jobs.map((j) => painter.drawnOf.get(j)).filter((k) => k !== undefined));
+    const boxes = Array.from(keys, (k) => painter.nodeOf.get(k)?.getBoundingClientRect()).filter((b) => b !== undefined);
+    if (!boxes.length) return;
+    const now = middle(boxes);
+    pz.set(pz.scale, pz.tx + a.x - now.x, pz.ty + a.y - now.y);
   }
 
   // --- selection and the details panel ---
@@ -352,11 +418,14 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
       return;
     }
     if (!selected) return;
+    if (action === "expand") actedOn = selected;
     if (action === "focus") {
       wanted = selected;
       return send("focus", selected);
     }
-    send(action, selected);
+    const cmd = PANEL_COMMANDS.find((c) => c === action);
+    if (cmd) send(cmd, selected);
+    else showMessage(`the widget has no action ${JSON.stringify(action)}`, false);
   }
 
   // --- progress ---
@@ -380,17 +449,17 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
   }
 
   // --- messages from Python ---
-  function onMessage(msg: any) {
+  function onMessage(msg: KernelMessage) {
     if (msg.type === "status") applyStates(msg.states, msg.full, msg.durations);
-    else if (msg.type === "reply") onReply(msg as Reply);
+    else if (msg.type === "reply") onReply(msg);
     else if (msg.type === "notice") {
       showMessage(msg.text, msg.ok);
       if (selected) scheduleDetails();
     }
   }
   function onReply(r: Reply) {
-    const p = pending.get(r.req);
-    if (p) {
+    const p = r.req === null ? undefined : pending.get(r.req);
+    if (p && r.req !== null) {
       window.clearTimeout(p.timer);
       pending.delete(r.req);
     }
@@ -416,4 +485,4 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
   };
 }
 
-export default { render };
+export default { render } satisfies AnyWidget<Traits>;

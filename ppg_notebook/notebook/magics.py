@@ -317,7 +317,7 @@ class PipelineMagics(Magics):
             for job_id in report.targets
             if (cell := notebook.cell_of(job_id)) is not None and not cell.is_file
         }
-        print(summary(result, report.targets, notebook.display_name, values))
+        progress.end(summary(result, report.targets, notebook.display_name, values))
         return report
 
     def _run_background(self, names: list[str]) -> None:
