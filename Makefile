@@ -16,10 +16,12 @@ demo: $(VENV)/.stamp-test
 
 test: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -n 2
 
 lint: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: $(VENV)/.stamp-bench
 	$(PY) bench/run.py

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pathlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anywidget
@@ -79,7 +79,7 @@ class PipelineWidget(anywidget.AnyWidget):
         self.expanded: set[str] = set()  # group keys drawn job by job
         self.focus: str | None = None
         self._reasons: dict[str, Any] = {}  # the plan of the last refresh
-        self._records: dict[str, Any] = {}  # the history as the last refresh read it
+        self._records: Mapping[str, Any] = {}  # the history as the last refresh read it
         self._graph_timer: threading.Timer | None = None
         self._picture: Any = None  # the display handle of the static picture, once shown
         self.states: dict[str, str] = {}  # what the front end has been told, plus pending

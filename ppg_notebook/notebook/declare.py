@@ -76,7 +76,7 @@ class CellJob:
         """The notebook names the cell binds: its name to the stored value or the output
         Path(s), or (--values) each value's name to it."""
         if self.values:
-            return self.job.values  # type: ignore[attr-defined, no-any-return]
+            return self.job.values  # type: ignore[attr-defined]
         if self.is_file:
             return {self.name: as_path_list(self.job)}
         return {self.name: self.job.value}  # type: ignore[attr-defined]
@@ -168,7 +168,8 @@ class Declarations:
             fn = value_function(code, bindings, parsed.result)
             job = ValueJob(name, fn, cores_needed=cores)
         job.depends_on(*upstream.values(), *extra, *invariants, *captured.jobs.values())
-        if replaced:  # (a retired job took its invariants along; a kept one still needs them)
+        # (a retired job took its invariants along; a kept one still needs them)
+        if previous is not None and replaced:
             stale_parts = [p for v, p in self._parts(previous).items() if v not in values]
             for stale in [*stale_parts, *(set(previous.invariants) - set(invariants))]:
                 self.pipeline.remove_job(stale)

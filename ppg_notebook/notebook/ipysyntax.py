@@ -17,7 +17,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 def transformed(source: str) -> str:
     """The cell as the Python IPython runs: its IPython syntax turned into calls of
     `get_ipython()`, on the lines it stood on."""
-    return TransformerManager().transform_cell(source)  # type: ignore[no-any-return]
+    return TransformerManager().transform_cell(source)  # type: ignore[no-any-return,unused-ignore]
 
 
 def magic_calls(source: str) -> list[tuple[str, str, list[Any]]] | None:

@@ -105,7 +105,7 @@ def _noqa_lines(body: str, params: list[str]) -> dict[int, set[str]]:
     tree = ast.parse(body)
     scope = _scope_walk(tree)
     bindings = [b for b in _bindings(scope) if b[3] != "handler"]
-    first_bound = {}
+    first_bound: dict[str, int] = {}
     last: dict[str, tuple[int, int, str | None]] = {}
     for name, line, col, code in sorted(bindings, key=lambda b: b[1:3]):
         first_bound.setdefault(name, line)

@@ -62,6 +62,11 @@ class PipelineMagics(Magics):
         self._notebook: NotebookPipeline | None = None
 
     @property
+    def _shell(self) -> Any:
+        """The shell the magics were loaded into (IPython types `shell` as optional)."""
+        return self.shell
+
+    @property
     def notebook(self) -> NotebookPipeline:
         """The kernel's one pipeline, shared with the plain API (`ppg.FileGeneratingJob`
         and friends): the current one, or one created in `.ppg/` of the current directory
@@ -87,8 +92,8 @@ class PipelineMagics(Magics):
         return pipeline is not None and runs_of(pipeline).busy
 
     def _reserved(self) -> set[str]:
-        magics = self.shell.magics_manager.magics
-        return {*magics["line"], *magics["cell"], *self.shell.user_ns_hidden}
+        magics = self._shell.magics_manager.magics
+        return {*magics["line"], *magics["cell"], *self._shell.user_ns_hidden}
 
     # --- %%ppg_job -------------------------------------------------------------------
     @magic_arguments()
@@ -111,7 +116,7 @@ class PipelineMagics(Magics):
             declared = notebook.declare(
                 args.name,
                 cell,
-                namespace=self.shell.user_ns,
+                namespace=self._shell.user_ns,
                 outs=args.out,
                 values=args.values,
                 deps=args.deps,
@@ -130,13 +135,13 @@ class PipelineMagics(Magics):
             report = self._run([args.name])
         outcome = report.result.outcomes.get(declared.job.job_id)
         if declared.shows_result and outcome in (Outcome.RAN, Outcome.UP_TO_DATE):
-            return self.shell.user_ns[args.name]
+            return self._shell.user_ns[args.name]
         return None
 
     def _cell_of_execution(self) -> tuple[str, int | None]:
         """The executing cell: the id JupyterLab 4 and Notebook 7 send in the request's
         metadata, and the count its prompt shows."""
-        kernel = getattr(self.shell, "kernel", None)
+        kernel: Any = getattr(self.shell, "kernel", None)
         parent = kernel.get_parent() if hasattr(kernel, "get_parent") else {}
         cell_id = (parent or {}).get("metadata", {}).get("cellId", "")
         count = getattr(self.shell, "execution_count", None)  # (already the next cell's)
@@ -165,7 +170,7 @@ class PipelineMagics(Magics):
         from ..widget import PipelineWidget
 
         try:
-            return PipelineWidget(notebook=self.notebook, namespace=self.shell.user_ns)
+            return PipelineWidget(notebook=self.notebook, namespace=self._shell.user_ns)
         except PipelineError as e:
             raise UsageError(str(e)) from None
 
@@ -248,7 +253,7 @@ class PipelineMagics(Magics):
         """
         with bad_options():
             args = options.parse("ppg_export", line)
-        history = self.shell.history_manager.input_hist_raw[1:]
+        history = self._shell.history_manager.input_hist_raw[1:]
         script = export.export(export.history_cells(history), results=args.results)
         try:
             with open(args.path, "w", encoding="utf-8") as f:
@@ -309,7 +314,7 @@ class PipelineMagics(Magics):
             elif job_id not in report.targets:
                 print(f"--- output of {notebook.display_name(job_id)} ---")
             print(log, end="" if log.endswith("\n") else "\n")
-        notebook.bind(report, self.shell.user_ns)
+        notebook.bind(report, self._shell.user_ns)
         if report.failure is not None:
             _raise_failure(notebook, report)
         values = {
@@ -322,7 +327,7 @@ class PipelineMagics(Magics):
 
     def _run_background(self, names: list[str]) -> None:
         notebook = self.notebook
-        namespace = self.shell.user_ns
+        namespace = self._shell.user_ns
         try:
             notebook.resolve(names)  # unknown names are refused now, not in the thread
 
@@ -379,7 +384,7 @@ def _raise_failure(notebook: NotebookPipeline, report: RunReport) -> None:
     cause = ""
     if len(report.targets) == 1 and report.targets[0] not in result.errors:
         cause = f"{notebook.display_name(report.targets[0])} did not run"
-    lines = []
+    lines: list[str] = []
     for job_id in failed:
         if lines:
             lines.append("")
