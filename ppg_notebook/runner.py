@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from . import cache, facts, graph, plotstate, pool, reads, statedir, tracebacks
+from . import batching, cache, facts, graph, plotstate, pool, reads, statedir, tracebacks
 from .consumed import (
     NO_DETAILS,
     CodeDetails,
@@ -47,8 +47,6 @@ from .userfiles import UserFiles, normalize_path
 from .worker import Context, Functions, Result, Task
 
 _BAD = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)
-_TARGET_BATCH_SECONDS = 0.02  # batches of tiny jobs are sized to take about this long
-_MAX_BATCH = 256
 
 
 @dataclass(slots=True)
@@ -135,8 +133,7 @@ class Runner:
         self.completions: queue.SimpleQueue[Future[list[Result]]] = queue.SimpleQueue()
         self.pending_records: list[tuple[str, dict[str, Any]]] = []
         self.refreshed: list[str] = []
-        self.timed_jobs = 0
-        self.timed_seconds = 0.0
+        self.timings = batching.Timings()  # this run's job durations so far
         self.ctrl_c = threading.Event()  # (set while a run is on, see _noticing_ctrl_c)
         # Jobs that failed earlier in this session, with the inputs they failed with: one
         # that has the same inputs now is not run again for a dependant, only when asked
@@ -381,34 +378,17 @@ class Runner:
         the worker right after its upstream: a chain costs one round trip, not one per job.
         A dependant that may be spared (rule 5) is decided in the worker, by comparing the
         upstream's new output with what it consumed last time."""
-        chain: list[str] = []
-        last = head
-        held = 0.0  # how long the head's record waits for the jobs fused behind it, expected
-        while len(chain) < _MAX_BATCH and not self._failed_before(last):
-            # A job's record is written when its batch returns: fuse a job only if what is
-            # fused is expected to be short, so a kill or an interrupt loses little
-            # finished work.
-            nxt = self._single_dependant(last)
-            if nxt is None:
-                break
-            held += self._expected_seconds(nxt)
-            if held > _TARGET_BATCH_SECONDS or not self._fuse(nxt, last):
-                break
-            chain.append(nxt)
-            last = nxt
+        chain = batching.chain_below(
+            head, self._single_dependant, self._expected_seconds, self._fuse, self._failed_before
+        )
         if chain:
             self.chains[head] = chain
             self.fused.update(chain)
 
     def _expected_seconds(self, job_id: str) -> float:
-        """How long the job took last time, else how long this run's jobs took on average
-        (unknown, so infinite, before three of them were timed)."""
         record = self.records.get(job_id)
-        if record is not None and "d" in record:
-            return float(record["d"])
-        if self.timed_jobs < 3:
-            return float("inf")
-        return self.timed_seconds / self.timed_jobs
+        last = record.get("d") if record is not None else None
+        return self.timings.expected(None if last is None else float(last))
 
     def _failed_before(self, job_id: str) -> bool:
         # A job that failed last time runs unchained: if it kills its worker again, it is
@@ -767,14 +747,6 @@ class Runner:
         need = self.jobs[job_id].cores_needed
         return self.cores if need < 1 or need > self.cores else need
 
-    def _batch_size(self) -> int:
-        if self.timed_jobs < 2 * self.cores:
-            return 1  # learn how long jobs take before batching them
-        per_job = self.timed_seconds / self.timed_jobs + 1e-4  # + transport overhead
-        fit = int(_TARGET_BATCH_SECONDS / per_job)
-        spread = len(self.queue) // (2 * self.cores)
-        return max(1, min(fit, spread, _MAX_BATCH))
-
     def _submit(self) -> None:
         while True:
             if self.suspects:
@@ -792,20 +764,14 @@ class Runner:
             if need > 1 or self.queue[0] in self.alone:
                 self._send([self.queue.popleft()], need)
                 continue
-            size = self._batch_size()
-            batch: list[str] = []
-            held = 0.0  # as in chains: finished jobs wait for the batch's end to be recorded
-            while self.queue and len(batch) < size:
-                nxt = self.queue[0]
-                if nxt in self.alone or self._cores_of(nxt) > 1:
-                    break
-                chain = self.chains.get(nxt, ())
-                held += sum(map(self._expected_seconds, (nxt, *chain)))
-                if batch and held > _TARGET_BATCH_SECONDS:
-                    break  # a job known to be long starts a batch of its own
-                batch.append(self.queue.popleft())
-                batch.extend(self.chains.pop(nxt, ()))
+            size = batching.batch_size(self.timings, len(self.queue), self.cores)
+            batch = batching.take_batch(
+                self.queue, size, self.chains, self._expected_seconds, self._batchable
+            )
             self._send(batch, 1)
+
+    def _batchable(self, job_id: str) -> bool:
+        return job_id not in self.alone and self._cores_of(job_id) <= 1
 
     def _send(self, ids: list[str], cores: int) -> None:
         tasks = [self._task(job_id) for job_id in ids]
@@ -864,8 +830,7 @@ class Runner:
         self.queue.extendleft(reversed(heads))
 
     def _record_result(self, r: Result) -> None:
-        self.timed_jobs += 1
-        self.timed_seconds += r.duration
+        self.timings.add(r.duration)
         if r.job_id in self.fused:
             self._settle_fused(r)
         if r.skipped:
