@@ -76,3 +76,8 @@ class CodeError(PipelineError):
         super().__init__(message)
         self.module = module
         self.path = path
+
+
+class StaleModule(PipelineError):
+    """A job of the main process (the kernel) would run a user module older than its file:
+    it fails instead of computing with the old code (livecode.py)."""

@@ -77,6 +77,11 @@ def _code_hasher(code: types.CodeType) -> Any:
 _code_hashers: dict[int, tuple[types.CodeType, Any]] = {}
 
 
+def code_digest(code: types.CodeType) -> bytes:
+    """The digest of a code object's canonical form (see `_code_digest`)."""
+    return _code_digest(code)
+
+
 def _code_digest(code: types.CodeType) -> bytes:
     """Digest of a code object's canonical form: its instructions with constants and names
     spelled out (not as table indices), so a docstring or a line move changes nothing."""

@@ -28,7 +28,18 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from . import batching, cache, facts, graph, plotstate, pool, reads, statedir, tracebacks
+from . import (
+    batching,
+    cache,
+    facts,
+    graph,
+    livecode,
+    plotstate,
+    pool,
+    reads,
+    statedir,
+    tracebacks,
+)
 from .consumed import (
     NO_DETAILS,
     CodeDetails,
@@ -39,7 +50,14 @@ from .consumed import (
     job_reason,
 )
 from .decide import UNKNOWN, Reason
-from .errors import CodeError, DamagedValue, FailedBefore, JobContractError, WorkerDied
+from .errors import (
+    CodeError,
+    DamagedValue,
+    FailedBefore,
+    JobContractError,
+    StaleModule,
+    WorkerDied,
+)
 from .events import Event, Outcome, RunResult
 from .jobs import MAIN, NOWHERE, TASK_PLOT, TASK_VALUES, WORKER, FileInvariant, Job
 from .records import Records
@@ -592,6 +610,11 @@ class Runner:
     # --- main-process jobs -----------------------------------------------------------
     def _run_main(self, job_id: str) -> None:
         job = self.jobs[job_id]
+        reach = job.code_reach()
+        stale = livecode.problem(job_id, reach.modules) if reach is not None else None
+        if stale is not None:  # (a kernel that imported the module before its last edit)
+            self._fail(job_id, StaleModule(stale), "")
+            return
         self.emit(Event("running", job_id))
         start = time.time()
         t0 = time.perf_counter()
