@@ -1,10 +1,10 @@
-"""`ppg-notebook`: a notebook's pipeline from the terminal (run, status, export).
+"""`ppg-notebook`: a notebook's pipeline from the terminal (run, status, du, gc, export).
 
-A thin layer over notebook/export.py and notebook/script.py: `run` and `status` turn the
-notebook into the script `export` would write and execute its setup cells and job
-declarations in this process, in the notebook's directory (where its kernel would run), so
-that the jobs are the notebook's own. Bad input is one line on stderr and exit status 2; a
-failed job is exit status 1.
+A thin layer over notebook/export.py and notebook/script.py: `run`, `status`, `du` and `gc`
+turn the notebook into the script `export` would write and execute its setup cells and job
+declarations in this process as a kernel started for the notebook would (in its directory,
+with that directory on `sys.path`), so that the jobs are the notebook's own. Bad input is
+one line on stderr and exit status 2; a failed job is exit status 1.
 
 `status` with a notebook says what would run and why. Without one it reports what the
 history in `--dir` knows (each job's last outcome, when and how long) and whether the
@@ -37,6 +37,7 @@ from .notebook.export import RESULTS, ExportError, Script, export, notebook_cell
 from .notebook.script import CellJobs
 
 _INVARIANT_PREFIXES = ("PI:", "FI:", "file:", "value:")  # (value: a MultiValueJob's part)
+_PACKAGE_DIRS = ("site-packages", "dist-packages")
 
 
 class CommandError(Exception):
@@ -61,8 +62,11 @@ def read_notebook(path: str, results: str = "omit") -> Script:
 
 
 def load_jobs(path: str, script: Script) -> CellJobs:
-    """Execute the notebook's setup cells and job declarations, in its directory."""
-    os.chdir(Path(path).resolve().parent)
+    """Execute the notebook's setup cells and job declarations as the notebook's kernel
+    would: in its directory, which is also where its own modules are imported from."""
+    folder = Path(path).resolve().parent
+    os.chdir(folder)
+    importing_from(str(folder))
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     filename = f"{path} (exported)"
     # Job functions are read back from their source (notebook/jobdefs.py): keep it where `inspect`
@@ -76,6 +80,31 @@ def load_jobs(path: str, script: Script) -> CellJobs:
         msg = f"{path}: the notebook's setup code failed: {type(e).__name__}: {e}"
         raise CommandError(msg) from None
     return namespace[script.collector]
+
+
+def importing_from(folder: str) -> None:
+    """Put the notebook's folder on `sys.path` where a kernel started for it has its working
+    directory: IPython puts `''` before the first `site-packages` (after the standard library),
+    unless `''` is there already or Python runs with `-P` (`PYTHONSAFEPATH`). A `utils.py`
+    beside the notebook is then `import utils`, here and in the workers (which get this
+    process's `sys.path` with every run)."""
+    if getattr(sys.flags, "safe_path", False) or "" in sys.path or folder in sys.path:
+        return
+    at = next(
+        (i for i, p in enumerate(sys.path) if os.path.basename(p) in _PACKAGE_DIRS),
+        0,
+    )
+    sys.path.insert(at, folder)
+
+
+def without_launch_directory() -> None:
+    """`python -m ppg_notebook` puts the directory it was started in first on `sys.path`; a
+    kernel has not got it (ipykernel's launcher removes it), so that a module there does not
+    stand in for one beside the notebook."""
+    if getattr(sys.flags, "safe_path", False) or not sys.path:
+        return
+    if sys.path[0] == "" or Path(sys.path[0]) == Path.cwd():
+        del sys.path[0]
 
 
 # --- commands ------------------------------------------------------------------------
@@ -250,7 +279,8 @@ def parser() -> argparse.ArgumentParser:
         "run",
         help="run a notebook's pipeline headless",
         description="Run what must run of a notebook's jobs (its setup cells run first), in "
-        "the notebook's directory, with a progress display. Exit status 1 if a job failed.",
+        "the notebook's directory and importing the modules beside it, as its kernel would, "
+        "with a progress display. Exit status 1 if a job failed.",
     )
     run.add_argument("notebook", metavar="NOTEBOOK.ipynb")
     run.add_argument("--cores", type=int, help="worker processes (default: the notebook's)")
@@ -265,7 +295,9 @@ def parser() -> argparse.ArgumentParser:
         "one, what the history in --dir records.",
     )
     status.add_argument("notebook", nargs="?", metavar="NOTEBOOK.ipynb")
-    status.add_argument("--dir", help="state directory (default: .ppg)")
+    status.add_argument(
+        "--dir", help="state directory (default: .ppg; relative to the notebook, if one is given)"
+    )
     exporting = commands.add_parser(
         "export",
         help="write a notebook's pipeline as a plain Python script",
@@ -311,7 +343,9 @@ def _declared_options(command: argparse.ArgumentParser) -> None:
         metavar="NOTEBOOK.ipynb",
         help="count all of the notebook's jobs as declared (not only the last run's)",
     )
-    command.add_argument("--dir", help="state directory (default: .ppg, or the notebook's)")
+    command.add_argument(
+        "--dir", help="state directory (default: .ppg; relative to the notebook, if one is given)"
+    )
 
 
 def du_command(args: argparse.Namespace, console: Console) -> int:
@@ -360,3 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ppg-notebook: interrupted", file=sys.stderr)
         return 130
+
+
+if __name__ == "__main__":
+    without_launch_directory()
+    sys.exit(main())

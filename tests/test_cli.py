@@ -160,3 +160,142 @@ def test_run_of_a_notebook_with_values_reruns_only_what_reads_a_changed_value(
     assert runs(tmp_path) == ["above", "pair"]  # low is the same: below stays up to date
     status = cli("status", cwd=tmp_path)
     assert "pair" in status.stdout and "value:" not in status.stdout, status.stdout
+
+
+# --- the notebook's own modules and files, as in its kernel ------------------------------
+# analysis.ipynb with utils.py and data.txt beside it: nums (utils.scale, reads data.txt)
+# and labels (utils.label) -> total (total.txt). The commands are run from another folder.
+UTILS = """\
+def scale(x):
+    return x * 2
+
+
+def label(i):
+    return f"s{i}"
+"""
+OWN_CELLS = [
+    "%load_ext ppg_notebook",
+    MARK,
+    "import utils\nfrom pathlib import Path",
+    "%%ppg_job nums\nmark('nums')\n"
+    "nums = [utils.scale(int(x)) for x in Path('data.txt').read_text().split()]",
+    "%%ppg_job labels\nmark('labels')\nlabels = [utils.label(i) for i in range(2)]",
+    "%%ppg_job total --out total.txt\nmark('total')\nout.write_text(f'{sum(nums)} {labels}')",
+]
+
+
+def own_modules_notebook(tmp_path: Path) -> tuple[Path, Path]:
+    """The notebook (in tmp_path/project) and an empty folder to run the commands from."""
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    (project / "utils.py").write_text(UTILS)
+    (project / "data.txt").write_text("1 2 3\n")
+    notebook = project / "analysis.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in OWN_CELLS]), notebook)
+    return notebook, elsewhere
+
+
+def edit_scale(project: Path) -> None:
+    utils = project / "utils.py"
+    utils.write_text(utils.read_text().replace("return x * 2", "return x * 20"))
+
+
+def test_run_imports_the_notebooks_modules_and_reads_its_files_from_anywhere(
+    tmp_path: Path,
+) -> None:
+    notebook, elsewhere = own_modules_notebook(tmp_path)
+    project = notebook.parent
+    first = cli("run", str(notebook), "--cores", "2", cwd=elsewhere)
+    assert first.returncode == 0, first.stderr
+    assert runs(project) == ["labels", "nums", "total"]
+    assert (project / "total.txt").read_text() == "12 ['s0', 's1']"
+    assert (project / ".ppg" / "history").exists()  # the notebook's own pipeline directory
+    assert not (elsewhere / ".ppg").exists()
+    assert sorted(p.name for p in elsewhere.iterdir()) == []
+
+    again = cli("run", "../project/analysis.ipynb", "--cores", "2", cwd=elsewhere)
+    assert again.returncode == 0, again.stderr
+    assert runs(project) == []
+    assert "nothing to do: 3 up to date" in again.stdout
+
+    status = cli("status", str(notebook), cwd=elsewhere)
+    assert status.returncode == 0, status.stderr
+    nums = next(line for line in status.stdout.splitlines() if line.startswith("│ nums"))
+    assert "up to date" in nums and "utils" in nums, status.stdout
+
+    # An edit of utils.scale reruns nums, and total as nums changed; labels stays.
+    edit_scale(project)
+    status = cli("status", str(notebook), cwd=elsewhere)
+    nums = next(line for line in status.stdout.splitlines() if line.startswith("│ nums"))
+    assert "must run" in nums, status.stdout
+    third = cli("run", str(notebook), "--cores", "2", cwd=elsewhere)
+    assert third.returncode == 0, third.stderr
+    assert runs(project) == ["nums", "total"]
+    assert (project / "total.txt").read_text() == "120 ['s0', 's1']"
+
+    for command in ("du", "gc"):
+        done = cli(
+            command, str(notebook), *(["--dry-run"] if command == "gc" else []), cwd=elsewhere
+        )
+        assert done.returncode == 0, done.stderr
+    assert runs(project) == []
+
+
+def test_the_notebooks_kernel_and_the_command_share_one_pipeline(tmp_path: Path) -> None:
+    notebook, elsewhere = own_modules_notebook(tmp_path)
+    project = notebook.parent
+    done = cli("run", str(notebook), "--cores", "2", cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    assert runs(project) == ["labels", "nums", "total"]
+
+    executed = in_kernel(notebook)  # a kernel started for it: cwd is its folder
+    assert runs(project) == []
+    assert "up to date" in "".join(_text(cell) for cell in executed.cells)
+
+    edit_scale(project)
+    in_kernel(notebook)
+    assert runs(project) == ["nums", "total"]
+    assert (project / "total.txt").read_text() == "120 ['s0', 's1']"
+
+    done = cli("run", str(notebook), "--cores", "2", cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    assert runs(project) == []
+    assert "nothing to do: 3 up to date" in done.stdout
+
+
+def test_python_m_is_the_command_and_imports_from_the_notebooks_folder(tmp_path: Path) -> None:
+    for module in ("ppg_notebook", "ppg_notebook.cli"):
+        done = python_m(module, "--help", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "usage: ppg-notebook" in done.stdout and "export" in done.stdout
+
+    # `python -m` puts the folder it starts in on sys.path; a kernel started for the
+    # notebook has not got it: a utils.py there is not the notebook's.
+    notebook, elsewhere = own_modules_notebook(tmp_path)
+    (elsewhere / "utils.py").write_text("raise ImportError('the utils.py of another folder')\n")
+    done = python_m("ppg_notebook", "run", str(notebook), "--cores", "2", cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    assert runs(notebook.parent) == ["labels", "nums", "total"]
+    done = python_m("ppg_notebook.cli", "status", str(notebook), cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    assert "up to date" in done.stdout and "must run" not in done.stdout
+
+
+def python_m(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", module, *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120, env=_env())
+
+
+def in_kernel(notebook: Path) -> nbformat.NotebookNode:
+    """Execute the notebook in a fresh kernel started in its folder, as JupyterLab does."""
+    from nbclient import NotebookClient
+
+    node = nbformat.read(notebook, as_version=4)
+    resources = {"metadata": {"path": str(notebook.parent)}}
+    NotebookClient(node, timeout=180, kernel_name="python3", resources=resources).execute()
+    return node
+
+
+def _text(cell: nbformat.NotebookNode) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", []))
