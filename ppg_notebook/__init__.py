@@ -18,6 +18,7 @@ from .errors import (
     PipelineError,
     PipelineLocked,
     PipelineWarning,
+    StaleModule,
     WorkerDied,
 )
 from .events import Event, Outcome, RunResult
@@ -74,6 +75,7 @@ __all__ = [
     "PipelineWarning",
     "PlotJob",
     "RunResult",
+    "StaleModule",
     "TempFileGeneratingJob",
     "ValueJob",
     "ValuePart",
