@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import housekeeping
+from . import housekeeping, status
 from .errors import PipelineError
 from .events import Event, Outcome
 from .facts import recorded_outputs_problem
@@ -177,12 +177,13 @@ def _history_row(
 ) -> dict[str, Any]:
     """A job's row as far as its record tells: its last outcome, and whether the outputs
     it wrote are still there as written."""
-    state = {"ok": "succeeded", "failed": "failed"}.get(record.get("o", ""), "must run")
-    why = record.get("e", "") if state == "failed" else ""
-    if state == "succeeded":
+    outcomes = {"ok": status.SUCCEEDED, "failed": status.FAILED}
+    state = outcomes.get(record.get("o", ""), status.MUST_RUN)
+    why = record.get("e", "") if state == status.FAILED else ""
+    if state == status.SUCCEEDED:
         problem = recorded_outputs_problem(record, stored)
         if problem:
-            state, why = "must run", problem
+            state, why = status.MUST_RUN, problem
     return {
         "job": job_id,
         "kind": "",
@@ -217,7 +218,12 @@ def _print_status(console: Console, rows: list[dict[str, Any]], caption: str) ->
     table = Table(caption=caption)
     for column in ("job", "state", "why", "uses", "last run", "duration"):
         table.add_column(column, overflow="fold")
-    colours = {"up to date": "green", "succeeded": "green", "failed": "red", "must run": "yellow"}
+    colours = {
+        status.UP_TO_DATE: "green",
+        status.SUCCEEDED: "green",
+        status.FAILED: "red",
+        status.MUST_RUN: "yellow",
+    }
     for row in rows:
         state = row["state"]
         colour = colours.get(state, "")

@@ -258,7 +258,7 @@ def state_code(reason: Reason | None, record: dict[str, Any] | None) -> str:
     """The code of a job between runs, from its plan reason and its history record."""
     if reason is None:
         return "ok"
-    if reason.rule == 0:
+    if reason.on_demand:
         return "lazy"
     mark = "?" if reason.maybe else "*"
     outcome = (record or {}).get("o")

@@ -22,14 +22,25 @@ UNKNOWN = "?"  # the fingerprint of an output that is about to be (re)made
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """Why a job must run: the rule (1-5 of SPEC §3) and a sentence for people."""
+    """Why a job must run: the rule (1-5 of SPEC §3) and a sentence for people; or, for a
+    job that no rule decides (`on_demand`, see `when_needed`), when it runs."""
 
-    rule: int
+    rule: int  # 1-5; 0 for a job that runs on demand
     text: str
     maybe: bool = False  # only if an upstream's new output differs
 
     def __str__(self) -> str:
         return self.text
+
+    @property
+    def on_demand(self) -> bool:
+        """It runs when it is needed (a loading job, a final job), not by a rule."""
+        return self.rule == 0
+
+
+def when_needed(text: str) -> Reason:
+    """The plan's word on a job that runs only when it is needed (`text`: when that is)."""
+    return Reason(0, text)
 
 
 def reason_to_run(

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import current, graph, hashing, statedir
+from . import current, graph, hashing, statedir, status
 from .codewalk import CodeWalker
 from .consumed import (
     code_details,
@@ -25,7 +25,7 @@ from .consumed import (
     job_reason,
 )
 from .dask_backend import DaskWorkers
-from .decide import UNKNOWN, Reason
+from .decide import UNKNOWN, Reason, when_needed
 from .errors import (
     CodeError,
     DependencyError,
@@ -385,7 +385,7 @@ class Pipeline:
                 fp[job_id] = UNKNOWN
                 continue
             if job.lazy:
-                plan[job_id] = Reason(0, "it runs only when a job that depends on it runs")
+                plan[job_id] = when_needed("it runs only when a job that depends on it runs")
                 unknown = UNKNOWN in inputs.values()
                 seen = reads_fingerprint(records.get(job_id), self.workdir, states)
                 fp[job_id] = UNKNOWN if unknown else inputs_fingerprint(job_id, inputs, seen)
@@ -393,7 +393,7 @@ class Pipeline:
             if job.always:
                 reason: Reason | None = Reason(1, "it runs on every run")
             elif job.kind == "final":
-                reason = Reason(0, "it runs after the other jobs when any of them ran")
+                reason = when_needed("it runs after the other jobs when any of them ran")
             else:
                 record = records.get(job_id)
                 reason = job_reason(job, record, inputs, self.jobs, [], details, states)
@@ -413,13 +413,11 @@ class Pipeline:
         records = self.history.load()
         reason = self._plan([job_id], records)[job_id]
         if reason is None:
-            text = f"{job_id!r} is up to date"
-        elif reason.rule == 0:
+            text = f"{job_id!r} is {status.UP_TO_DATE}"
+        elif reason.on_demand:
             text = f"{job_id!r}: {reason.text}"
-        elif reason.maybe:
-            text = f"{job_id!r} may run: {reason.text}"
         else:
-            text = f"{job_id!r} will run: {reason.text}"
+            text = f"{job_id!r} {status.sentence(reason)}"
         record = records.get(job_id)
         lines = [text, *self._failed_upstream_lines(job_id, records)]
         return "\n".join([*lines, *tracked_lines(record, self.history.modules(record))])
@@ -457,14 +455,7 @@ class Pipeline:
             if job.where == NOWHERE:
                 continue
             record = records.get(job_id) or {}
-            if reason is None:
-                state = "up to date"
-            elif reason.rule == 0:
-                state = "on demand"
-            elif record.get("o") == "failed":
-                state = "failed"
-            else:
-                state = "may run" if reason.maybe else "must run"
+            state = status.state(reason, record)
             rows.append(
                 {
                     "job": job_id,

@@ -23,7 +23,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from . import current, dag_model, dag_static, statedir, value_preview
+from . import current, dag_model, dag_static, statedir, status, value_preview
 from . import widget_protocol as protocol
 from .background import RunInProgress, runs_of
 from .errors import JobsFailed, PipelineError
@@ -505,11 +505,7 @@ def _why(reason: Any, known: bool) -> str:
     """The plan's reason in the words of `Pipeline.why` (its first line)."""
     if not known:
         return "not in the graph the widget last read; press Refresh"
-    if reason is None:
-        return "up to date"
-    if reason.rule == 0:
-        return reason.text
-    return ("may run: " if reason.maybe else "will run: ") + reason.text
+    return status.sentence(reason)
 
 
 def _describe(error: BaseException) -> str:

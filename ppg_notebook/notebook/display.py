@@ -12,6 +12,7 @@ import re
 import time
 from typing import Any
 
+from .. import status
 from ..errors import FailedBefore
 from ..events import Outcome, RunResult
 from . import cellfunc
@@ -19,11 +20,11 @@ from . import cellfunc
 _FRAME = re.compile(r'^  File "(?P<file>.+)", line (?P<line>\d+), in (?P<fn>.+)$')
 COLUMNS = ("job", "kind", "state", "why", "uses", "last run", "duration")
 _STATE_COLOURS = {
-    "up to date": "#2e7d32",
-    "must run": "#b26a00",
-    "may run": "#b26a00",
-    "failed": "#c62828",
-    "on demand": "#616161",
+    status.UP_TO_DATE: "#2e7d32",
+    status.MUST_RUN: "#b26a00",
+    status.MAY_RUN: "#b26a00",
+    status.FAILED: "#c62828",
+    status.ON_DEMAND: "#616161",
 }
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .. import status
 from ..codewalk import CodeWalker
 from ..errors import PipelineError
 from ..events import Event
@@ -184,12 +185,11 @@ def plan_lines(notebook: NotebookPipeline) -> list[str]:
             continue
         name = notebook.display_name(job_id)
         if reason is None:
-            lines.append(f"up to date  {name}")
-        elif reason.rule == 0:
-            lines.append(f"on demand   {name}: {reason.text}")
+            lines.append(f"{status.UP_TO_DATE:<11} {name}")
+        elif reason.on_demand:
+            lines.append(f"{status.ON_DEMAND:<11} {name}: {reason.text}")
         else:
-            verb = "may run " if reason.maybe else "will run"
-            lines.append(f"{verb}    {name}: {reason.text}")
+            lines.append(f"{status.verb(reason):<11} {name}: {reason.text}")
     return lines or ["no jobs declared"]
 
 
