@@ -86,8 +86,9 @@ class Records(MutableMapping[str, Record]):
 
     def written(self, job_id: str, text: str) -> None:
         """The record of `job_id` was just stored as `text`: keep that instead."""
-        if self._parsed.pop(job_id, None) is not None or job_id in self._text:
-            self._text[job_id] = text
+        if job_id in self._parsed or job_id in self._text:
+            self._text[job_id] = text  # (first: a reader on another thread finds one of them)
+            self._parsed.pop(job_id, None)
 
     # --- reading -----------------------------------------------------------------------
     def _parse(self, job_id: str, text: str) -> Record:
