@@ -583,7 +583,7 @@ def test_a_saved_notebook_reopened_shows_the_picture_not_model_not_found(
         return
 
     # Untrusted (changed behind the server's back): the <style> is sanitized away, but the
-    # widget's output is not rendered as a widget either: its text line shows, not an error.
+    # widget's output is not rendered as a widget either: its text/plain shows, not an error.
     nb = nbformat.read(saved, as_version=4)
     nb.metadata["changed"] = True
     nbformat.write(nb, saved)
@@ -591,7 +591,8 @@ def test_a_saved_notebook_reopened_shows_the_picture_not_model_not_found(
         _shows_the_picture(page)
         assert page.evaluate("() => !document.querySelector('.jp-OutputArea style')")
         shown = page.evaluate(SHOWN)
-        assert "PipelineWidget" in shown and "model not found" not in shown, shown
+        assert "model not found" not in shown, shown
+        assert "PipelineWidget(" in shown and ", 2 jobs)" in shown, shown
 
     # nbviewer's way (nbconvert to HTML): the picture shows.
     html = tmp_path / "saved.html"
@@ -600,6 +601,7 @@ def test_a_saved_notebook_reopened_shows_the_picture_not_model_not_found(
     try:
         page.goto(html.as_uri(), wait_until="domcontentloaded")
         _shows_the_picture(page)
+        assert ", 2 jobs)" in page.inner_text("body")  # the widget's text/plain
     finally:
         page.close()
 
