@@ -2,8 +2,9 @@
 
 HTML only (no Graphviz binary, no script): the drawn nodes in columns by depth, each named
 and coloured by its state, a group with its count and its members' states. nbviewer and
-GitHub show it; JupyterLab shows it when the notebook is reopened without a kernel; the
-live widget hides it (`.ppg-static`) while it runs.
+GitHub show it; JupyterLab and Notebook 7 show it in place of the widget when the notebook is
+reopened (its <style> hides their "model not found"); the live widget hides it (`.ppg-static`)
+while it runs.
 """
 
 from __future__ import annotations
@@ -32,6 +33,21 @@ WORDS = {
     "lazy": "on demand",
 }
 _WORST = ["failed", "running", "queued", "upstream", "none", "lazy", "ok"]
+
+# A notebook reopened in JupyterLab or Notebook 7 has no widget model (a fresh kernel):
+# the widget's output below the picture then holds only the text "Error displaying widget:
+# model not found" ("Loading widget..." until there is a kernel), with no element in it, in
+# the widget renderer's node (a Lumino Panel, `lm-Panel`; JupyterLab's renderers of text,
+# HTML and images are not). This hides that node; a live widget's node holds the widget's
+# elements and stays (and the widget's own CSS hides the picture). `~`, not `+`: a stream
+# output may come between the two. A <style> in an output applies to the whole page, and
+# only in a trusted notebook (JupyterLab's sanitizer drops it from an untrusted one, which
+# does not render the output as a widget either but shows its text/plain). nbconvert's HTML
+# has no `lm-Panel`: no effect there.
+FALLBACK_STYLE = (
+    "<style>.jp-OutputArea-child:has(.ppg-static) ~ .jp-OutputArea-child"
+    " > .jp-OutputArea-output.lm-Panel:not(:has(*)) { display: none; }</style>"
+)
 
 
 def picture(model: GraphModel, view: GraphView, states: dict[str, str], title: str) -> str:
@@ -67,7 +83,7 @@ def picture(model: GraphModel, view: GraphView, states: dict[str, str], title: s
     )
     count = len(model.nodes)
     return (
-        f'<div class="ppg-static" style="font-family:sans-serif">'
+        f'<div class="ppg-static" style="font-family:sans-serif">{FALLBACK_STYLE}'
         f"<div><b>ppg pipeline</b> {html.escape(title)}: {count} jobs"
         f" (a picture saved with the notebook; run the cell for the live graph)</div>"
         f"<div>{cols}</div></div>"

@@ -134,6 +134,12 @@ class PipelineWidget(anywidget.AnyWidget):
                 self._picture.update({"text/html": self.picture()}, raw=True)
 
     # --- saved notebooks -------------------------------------------------------------
+    def __repr__(self) -> str:
+        """Also the widget output's text/plain, which shows below the picture where the
+        widget cannot be drawn (nbviewer, GitHub, an untrusted notebook)."""
+        jobs = len(self.model.nodes) if self.model is not None else 0
+        return f"PipelineWidget({self.title!r}, {jobs} jobs)"
+
     def picture(self) -> str:
         """A static HTML picture of the graph with its states (`dag_static.py`)."""
         with self._lock:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nbconvert
 import nbformat
 import pytest
 
@@ -200,6 +201,28 @@ def _open(lab: dict[str, Any], path: str) -> Iterator[Any]:
 def _run_all(page: Any) -> None:
     # Not awaited: the command's promise settles only when every cell has finished.
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def _save(page: Any, saved: Path) -> str:
+    """Save the notebook open in `page` (at `saved`); the HTML of its outputs once it holds
+    the static picture of the graph."""
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+
+    def html() -> str:
+        nb = nbformat.read(saved, as_version=4)
+        parts = [
+            o.get("data", {}).get("text/html", "")
+            for c in nb.cells
+            if c.cell_type == "code"
+            for o in c.outputs
+        ]
+        return "".join(h if isinstance(h, str) else "".join(h) for h in parts)
+
+    deadline = time.monotonic() + 20
+    while "ppg-static" not in (text := html()):
+        assert time.monotonic() < deadline, "no static picture in the saved notebook"
+        time.sleep(0.3)
+    return text
 
 
 def _state(page: Any, job: str) -> str | None:
@@ -508,25 +531,79 @@ def test_thousands_of_jobs_open_as_a_few_readable_groups_search_and_focus(
         assert "%%ppg_job late" in (flashed.text_content() or "")
 
         # The saved notebook carries a static picture of the graph, naming its jobs.
-        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-        saved = frontend["root"] / path
-
-        def picture() -> str:
-            nb = nbformat.read(saved, as_version=4)
-            html = [
-                o.get("data", {}).get("text/html", "")
-                for c in nb.cells
-                if c.cell_type == "code"
-                for o in c.outputs
-            ]
-            return "".join(h if isinstance(h, str) else "".join(h) for h in html)
-
-        deadline = time.monotonic() + 20
-        while "ppg-static" not in picture():
-            assert time.monotonic() < deadline, "no static picture in the saved notebook"
-            time.sleep(0.3)
-        assert "out/*.txt ×2000" in picture() and "in.txt" in picture()
+        picture = _save(page, frontend["root"] / path)
+        assert "out/*.txt ×2000" in picture and "in.txt" in picture
         assert not page.is_visible(".ppg-static"), "the live widget hides the picture"
+
+
+SAVED = [
+    "%load_ext ppg_notebook",
+    "%%ppg_job raw --no-run\nraw = 1",
+    "%%ppg_job total --no-run\ntotal = raw + 1",
+    "%ppg_run raw",
+    "%ppg_dag",
+]
+
+# Text the user can see (innerText leaves out what is hidden) in the notebook's outputs.
+SHOWN = """() => Array.from(document.querySelectorAll('.jp-OutputArea'), (a) => a.innerText)
+    .join('\\n')"""
+WIDGET_GAVE_UP = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output'))
+    .some((n) => n.textContent.includes('model not found'))"""
+
+
+def _shows_the_picture(page: Any) -> None:
+    """The picture is on screen, naming the jobs and their states when it was saved."""
+    page.wait_for_selector(".ppg-static", state="visible", timeout=30_000)
+    picture = page.inner_text(".ppg-static")
+    assert "raw\nup to date" in picture and "total\nnot run yet; must run" in picture, picture
+
+
+def test_a_saved_notebook_reopened_shows_the_picture_not_model_not_found(
+    frontend: dict[str, Any], tmp_path: Path
+) -> None:
+    app = frontend["app"]
+    path = _notebook(frontend["root"], f"saved-{app}", SAVED)
+    saved = frontend["root"] / path
+    with _open(frontend, path) as page:
+        _run_all(page)
+        page.wait_for_selector(".ppg-dag[data-rendered='2']", timeout=30_000)
+        _wait_state(page, "raw", "ok")
+        assert "raw" in _save(page, saved)
+        assert not page.is_visible(".ppg-static"), "the live widget hides the picture"
+        assert page.is_visible(".ppg-dag")
+
+    # Reopened (saved by the server, so trusted): a fresh kernel, which has no widget model.
+    with _open(frontend, path) as page:
+        _shows_the_picture(page)
+        page.wait_for_function(WIDGET_GAVE_UP, timeout=30_000)  # (the widget manager tried)
+        shown = page.evaluate(SHOWN)
+        assert "model not found" not in shown and "Loading widget" not in shown, shown
+        assert page.locator(".ppg-dag").count() == 0
+    if app != "jupyterlab":
+        return
+
+    # Untrusted (changed behind the server's back): the <style> is sanitized away, but the
+    # widget's output is not rendered as a widget either: its text/plain shows, not an error.
+    nb = nbformat.read(saved, as_version=4)
+    nb.metadata["changed"] = True
+    nbformat.write(nb, saved)
+    with _open(frontend, path) as page:
+        _shows_the_picture(page)
+        assert page.evaluate("() => !document.querySelector('.jp-OutputArea style')")
+        shown = page.evaluate(SHOWN)
+        assert "model not found" not in shown, shown
+        assert "PipelineWidget(" in shown and ", 2 jobs)" in shown, shown
+
+    # nbviewer's way (nbconvert to HTML): the picture shows.
+    html = tmp_path / "saved.html"
+    html.write_text(nbconvert.HTMLExporter().from_filename(str(saved))[0])
+    page = frontend["browser"].new_page()
+    try:
+        page.goto(html.as_uri(), wait_until="domcontentloaded")
+        _shows_the_picture(page)
+        assert ", 2 jobs)" in page.inner_text("body")  # the widget's text/plain
+    finally:
+        page.close()
 
 
 STEADY = [
