@@ -145,3 +145,67 @@ def test_a_loading_job_does_not_run_a_module_older_than_its_file(tmp_path: Path)
         assert "importlib.reload(lc_utils)" in line
         assert line.endswith("| out.txt: old")  # (what it was: not made anew)
     assert lines[3].startswith("reloaded ran: new"), done.stdout
+
+
+KERNEL_CELLS = [
+    "%load_ext ppg_notebook",
+    "import ppg_notebook as ppg\nimport lc_utils",
+    """data = {}
+
+
+def load():
+    data["v"] = lc_utils.load()
+    return data["v"]
+
+
+def write(path):
+    path.write_text(data["v"])
+
+
+loader = ppg.DataLoadingJob("loader", load)
+ppg.FileGeneratingJob("out.txt", write).depends_on(loader)
+ppg.run()""",
+]
+
+
+def test_in_a_kernel_an_edited_module_is_reloaded_before_a_loading_job_runs_it(
+    tmp_path: Path,
+) -> None:
+    """A real kernel (nbclient): the same, as a user meets it, and its way out."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    (tmp_path / "lc_utils.py").write_text(textwrap.dedent(UTILS))
+    notebook = new_notebook(cells=[new_code_cell(c) for c in KERNEL_CELLS])
+    client = NotebookClient(
+        notebook,
+        timeout=180,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+
+    def shown(cell: nbformat.NotebookNode) -> str:
+        return "\n".join(
+            o.get("text", "") + "\n".join(o.get("traceback", [])) + str(o.get("evalue", ""))
+            for o in cell.outputs
+        )
+
+    run = len(KERNEL_CELLS) - 1
+    with client.setup_kernel():
+        for index, cell in enumerate(notebook.cells):
+            client.execute_cell(cell, index)
+        assert (tmp_path / "out.txt").read_text() == "old", shown(notebook.cells[run])
+
+        _edit(tmp_path / "lc_utils.py", 'return "old"', 'return "new"')
+        client.execute_cell(notebook.cells[run], run)
+        text = shown(notebook.cells[run])
+        assert "StaleModule" in text and "module 'lc_utils' is older than" in text, text
+        assert (tmp_path / "out.txt").read_text() == "old"  # (not made with the old code)
+
+        reload = new_code_cell("import importlib\nimportlib.reload(lc_utils)")
+        notebook.cells.append(reload)
+        client.execute_cell(reload, len(notebook.cells) - 1)
+        client.execute_cell(notebook.cells[run], run)
+        assert (tmp_path / "out.txt").read_text() == "new", shown(notebook.cells[run])
