@@ -61,6 +61,7 @@ from .errors import (
 from .events import Event, Outcome, RunResult
 from .jobs import MAIN, NOWHERE, TASK_PLOT, TASK_VALUES, WORKER, FileInvariant, Job
 from .records import Records
+from .triage import Action, triage
 from .userfiles import UserFiles, normalize_path
 from .worker import Context, Functions, Result, Task
 
@@ -71,7 +72,7 @@ _BAD = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)
 class _Batch:
     ids: list[str]
     cores: int
-    alone: bool  # nothing else was in flight while it ran (to find who kills workers)
+    only_one: bool  # nothing else was in flight while it ran (to find who kills workers)
     spool: str | None = None  # where its worker leaves results early (worker.Spool)
     taken: int = 0  # how many of its results were recorded from there
 
@@ -140,7 +141,7 @@ class Runner:
         self.finals: list[str] = []
         self.ready: deque[str] = deque()
         self.queue: deque[str] = deque()
-        self.alone: set[str] = set()  # jobs to send one per batch (after a pickling error)
+        self.send_alone: set[str] = set()  # jobs to send one per batch (after a pickling error)
         self.chains: dict[str, list[str]] = {}  # queued job -> dependants fused after it
         self.fused: set[str] = set()  # jobs travelling chained behind their upstream
         self.unless: dict[str, str] = {}  # fused job -> upstream output that spares it
@@ -784,7 +785,7 @@ class Runner:
                     return
             elif len(self.inflight) >= 2 * self.cores:
                 return
-            if need > 1 or self.queue[0] in self.alone:
+            if need > 1 or self.queue[0] in self.send_alone:
                 self._send([self.queue.popleft()], need)
                 continue
             size = batching.batch_size(self.timings, len(self.queue), self.cores)
@@ -794,7 +795,7 @@ class Runner:
             self._send(batch, 1)
 
     def _batchable(self, job_id: str) -> bool:
-        return job_id not in self.alone and self._cores_of(job_id) <= 1
+        return job_id not in self.send_alone and self._cores_of(job_id) <= 1
 
     def _send(self, ids: list[str], cores: int) -> None:
         tasks = [self._task(job_id) for job_id in ids]
@@ -807,8 +808,8 @@ class Runner:
             spool = os.path.join(self.spool, str(self.batches_sent))
         future = self.workers.run_batch(self.context, tasks, functions, marker, spool)
         for other in self.inflight.values():
-            other.alone = False
-        self.inflight[future] = _Batch(ids, cores, alone=not self.inflight, spool=spool)
+            other.only_one = False
+        self.inflight[future] = _Batch(ids, cores, only_one=not self.inflight, spool=spool)
         self.reserved += cores
         if cores > 1:
             self.multi_inflight += 1
@@ -831,16 +832,16 @@ class Runner:
             heads = [job_id for job_id in rest if job_id not in self.fused]
             self._unfuse(rest)
             how = self.workers.lost(e)
-            if how is not None:
-                if batch.alone and len(rest) == 1:
-                    self._fail(rest[0], _worker_died(rest[0], how), "")
-                else:
-                    self.suspects.extend(heads)
-            elif len(batch.ids) > 1:
-                self.alone.update(heads)
-                self.queue.extendleft(reversed(heads))
+            verdict = triage(how is not None, batch.only_one, len(batch.ids), rest, heads)
+            if verdict.action is Action.FAIL_DIED:
+                self._fail(rest[0], _worker_died(rest[0], str(how)), "")
+            elif verdict.action is Action.SUSPECT:
+                self.suspects.extend(verdict.jobs)
+            elif verdict.action is Action.SEND_ALONE:
+                self.send_alone.update(verdict.jobs)
+                self.queue.extendleft(reversed(verdict.jobs))
             else:
-                job_id = batch.ids[0]
+                job_id = verdict.jobs[0]
                 self._fail(job_id, pool.explain_send_failure(self.jobs[job_id], e), "")
             return
         for r in results[batch.taken :]:
