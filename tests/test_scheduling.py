@@ -1,0 +1,153 @@
+"""The runner's scheduling in-process, with a backend that runs each batch in this process
+(one at a time, in order) and keeps what it was sent: which jobs travel together, which
+are fused into a chain, what runs again alone after a worker died. The real workers are
+tested end to end (test_e2e, test_faults); here the runner's decisions are read directly.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ppg_notebook as ppg
+from ppg_notebook import worker
+
+
+class _Died(Exception):
+    """What the backend raises for a batch whose worker "died"."""
+
+
+class InProcessWorkers:
+    """The runner's backend (see pool.LokyWorkers), running batches here and now."""
+
+    lingers = False
+
+    def __init__(self, cores: int, kills: Callable[[list[str]], bool] = lambda ids: False):
+        self.cores = cores
+        self.kills = kills  # does a batch of these job ids kill its worker?
+        self.batches: list[list[str]] = []
+
+    def connect(self, workdir: str, ppg_dir: str) -> int:
+        return self.cores
+
+    def warm(self) -> None:
+        pass
+
+    def run_batch(self, context: Any, tasks: list[Any], functions: Any, abandoned: Any, spool: Any):
+        ids = [t.job_id for t in tasks]
+        self.batches.append(ids)
+        future: Future[list[worker.Result]] = Future()
+        if self.kills(ids):
+            future.set_exception(_Died("a worker died"))
+        else:
+            future.set_result(worker.run_batch(context, tasks, functions, None, None, False))
+        return future
+
+    def lost(self, error: BaseException) -> str | None:
+        return "killed by the test" if isinstance(error, _Died) else None
+
+    def stop(self) -> None:
+        pass
+
+
+def _write(path: Path) -> None:
+    path.write_text(path.name)
+
+
+def _pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: InProcessWorkers) -> Any:
+    monkeypatch.chdir(tmp_path)
+    pipeline = ppg.new_pipeline(cores=workers.cores, allow_redefinition=True)
+    pipeline.workers = workers
+    return pipeline
+
+
+def _chain(n: int) -> list[Any]:
+    jobs = [ppg.FileGeneratingJob(f"c{i}.txt", _write) for i in range(n)]
+    for up, down in itertools.pairwise(jobs):
+        down.depends_on(up)
+    return jobs
+
+
+def test_independent_jobs_go_one_by_one_until_timed_then_in_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workers = InProcessWorkers(2)
+    pipeline = _pipeline(tmp_path, monkeypatch, workers)
+    for i in range(200):
+        ppg.FileGeneratingJob(f"out/{i}.txt", _write)
+    assert len(pipeline.run().ran) == 200
+    sizes = [len(b) for b in workers.batches]
+    assert sizes[:4] == [1, 1, 1, 1]  # two per core, timed one by one first
+    assert max(sizes) > 1 and sum(sizes) == 200
+    assert len(workers.batches) < 200 // 2
+    # (they keep their order: a batch is taken from the front of the queue)
+    assert [j for b in workers.batches for j in b] == [f"out/{i}.txt" for i in range(200)]
+
+
+def test_a_line_of_single_dependants_travels_in_one_batch_and_is_decided_in_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workers = InProcessWorkers(1)
+    pipeline = _pipeline(tmp_path, monkeypatch, workers)
+    _chain(5)
+    pipeline.run()
+    # Durations unknown until three jobs were timed: nothing is held back behind those.
+    assert workers.batches == [["c0.txt"], ["c1.txt"], ["c2.txt"], ["c3.txt", "c4.txt"]]
+    workers.batches.clear()
+    ppg.FileGeneratingJob("c0.txt", lambda path: path.write_text("changed"))
+    result = pipeline.run()
+    # Known to be short now: the head and the whole line below it in one batch; the
+    # worker runs c1 (its input changed), and spares c2 (c1 wrote what it wrote before).
+    assert workers.batches == [[f"c{i}.txt" for i in range(5)]]
+    assert sorted(result.ran) == ["c0.txt", "c1.txt"]
+    assert result.outcomes["c2.txt"] is ppg.Outcome.UP_TO_DATE
+
+
+def test_a_job_that_failed_last_time_runs_unchained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If it kills its worker again, it is then known to be the one that did."""
+    workers = InProcessWorkers(1)
+    pipeline = _pipeline(tmp_path, monkeypatch, workers)
+    for i in range(4):  # (so that the chain's durations are known after the first run)
+        ppg.FileGeneratingJob(f"warm{i}.txt", _write)
+    jobs = _chain(3)
+    pipeline.run()
+
+    def broken(path: Path) -> None:
+        raise ValueError("broken")
+
+    ppg.FileGeneratingJob("c1.txt", broken).depends_on(jobs[0])
+    with pytest.raises(ppg.JobsFailed):
+        pipeline.run()
+    ppg.FileGeneratingJob("c1.txt", _write).depends_on(jobs[0])
+    workers.batches.clear()
+    result = pipeline.run()
+    # c2 is short and may be spared: it would travel behind c1, but c1 failed last time.
+    assert workers.batches == [["c1.txt"]]
+    assert result.ran == ["c1.txt"]  # (and c2, deciding after it, is spared)
+
+
+def test_a_worker_death_fails_only_the_job_that_killed_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workers = InProcessWorkers(2, kills=lambda ids: "out/7.txt" in ids)
+    pipeline = _pipeline(tmp_path, monkeypatch, workers)
+    for i in range(40):
+        ppg.FileGeneratingJob(f"out/{i}.txt", _write)
+    with pytest.raises(ppg.JobsFailed) as failed:
+        pipeline.run()
+    result = failed.value.result
+    assert list(result.failed) == ["out/7.txt"]
+    assert isinstance(result.errors["out/7.txt"], ppg.WorkerDied)
+    assert "killed by the test" in str(result.errors["out/7.txt"])
+    assert len(result.ran) == 39
+    # Every job of the batch that died ran again alone, the one at fault among them.
+    died = next(b for b in workers.batches if "out/7.txt" in b and len(b) > 1)
+    for job_id in died:
+        assert [job_id] in workers.batches[workers.batches.index(died) + 1 :], job_id
