@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import housekeeping, status
+from . import housekeeping, ids, status
 from .errors import PipelineError
 from .events import Event, Outcome
 from .facts import recorded_outputs_problem
@@ -36,7 +36,6 @@ from .notebook.display import StatusTable, failed_why, seconds, uses, when
 from .notebook.export import RESULTS, ExportError, Script, export, notebook_cells
 from .notebook.script import CellJobs
 
-_INVARIANT_PREFIXES = ("PI:", "FI:", "file:", "value:")  # (value: a MultiValueJob's part)
 _PACKAGE_DIRS = ("site-packages", "dist-packages")
 
 
@@ -165,7 +164,7 @@ def status_command(args: argparse.Namespace, console: Console) -> int:
     rows = [
         _history_row(job_id, record, stored, history)
         for job_id, record in sorted(records.items())
-        if not job_id.startswith(_INVARIANT_PREFIXES)
+        if not ids.is_invariant(job_id)
     ]
     note = "from the history only (outputs checked; pass the notebook to check code and inputs)"
     _print_status(console, rows, note)

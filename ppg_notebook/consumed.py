@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from . import facts, hashing
+from . import facts, hashing, ids
 from .decide import UNKNOWN, Reason, reason_to_run
 from .jobs import NOWHERE, Job
 
@@ -22,7 +22,7 @@ def inputs_fingerprint(job_id: str, inputs: dict[str, str], seen: str = "") -> s
     what it consumed: its inputs, and the files it read at run time (`seen`, see
     facts.reads_fingerprint; "" if none). Its own code is hashed under its former key,
     "FI:" + its id, so that fingerprints recorded before stay valid."""
-    parts = {("FI:" + job_id if k == "" else k): v for k, v in inputs.items()}
+    parts = {(ids.old_own_code(job_id) if k == ids.OWN_CODE else k): v for k, v in inputs.items()}
     if seen:
         parts[""] = seen
     return hashing.combine([f"{k}={v}" for k, v in sorted(parts.items())])
@@ -31,8 +31,8 @@ def inputs_fingerprint(job_id: str, inputs: dict[str, str], seen: str = "") -> s
 def code_key(job_id: str) -> str:
     """The input key under which a job's own code fingerprint is recorded: "", which no
     job or invariant id can be (a FunctionInvariant named like the job is another input;
-    records of the old key, "FI:" + the job's id, are read as this, see history.load)."""
-    return ""
+    records of the old key, "FI:" + the job's id, are read as this, see records.py)."""
+    return ids.OWN_CODE
 
 
 def job_inputs(
@@ -123,11 +123,11 @@ def describe(job: Job | None, job_id: str) -> str:
     """Names an input for people: 'parameter x', 'input file a.csv', 'job b'."""
     kind = job.kind if job is not None else ""
     if kind == "parameter":
-        return f"parameter {job_id[3:]!r}"
+        return f"parameter {ids.name_of(job_id)!r}"
     if kind == "function":
-        return f"function {job_id[3:]!r}"
+        return f"function {ids.name_of(job_id)!r}"
     if kind == "part":
         return f"job {job.owner!r} (its value {job.name!r})"  # type: ignore[union-attr]
     if kind == "input":
-        return f"input file {job_id[5:]!r}"
+        return f"input file {ids.name_of(job_id)!r}"
     return f"job {job_id!r}"

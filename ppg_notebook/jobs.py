@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from . import cache, current, hashing, plotstate
+from . import cache, current, hashing, ids, plotstate
 from .codewalk import TRACK_CONSTANTS, CodeWalker, Reach
 from .errors import DamagedValue, JobContractError
 from .userfiles import normalize_path
@@ -212,11 +212,13 @@ class FileGeneratingJob(Job):
         pipeline = current.get()
         if len(paths) == 1:  # (the common case, kept fast)
             rel, absolute = normalize_path(paths[0], pipeline.workdir)
-            ids, absolutes = (rel,), (absolute,)
+            rels, absolutes = (rel,), (absolute,)
         else:
-            ids, absolutes = zip(*(normalize_path(p, pipeline.workdir) for p in paths), strict=True)
-        job_id = ":::".join(ids) if self.kind == "multifile" else ids[0]
-        Job.__init__(self, job_id, fn, tuple(absolutes), tuple(ids), **kw)
+            rels, absolutes = zip(
+                *(normalize_path(p, pipeline.workdir) for p in paths), strict=True
+            )
+        job_id = ids.files(rels) if self.kind == "multifile" else rels[0]
+        Job.__init__(self, job_id, fn, tuple(absolutes), tuple(rels), **kw)
         self.with_path = fn is not None and hashing.wants_argument(fn)
         pipeline.add_job(self)
 
@@ -538,7 +540,7 @@ class FunctionInvariant(_CodeInvariant):
     def __init__(
         self, name: str, fn: Callable[..., Any], *, main_values: str = TRACK_CONSTANTS
     ) -> None:
-        super().__init__("FI:" + _name(name, type(self)), None)
+        super().__init__(ids.function(_name(name, type(self))), None)
         if not callable(fn):
             msg = f"FunctionInvariant {name!r}: expected a function, got {fn!r}"
             raise TypeError(msg)
@@ -560,7 +562,7 @@ class ModuleReadsInvariant(_CodeInvariant):
     kind = "function"
 
     def __init__(self, name: str, code: types.CodeType, modules: dict[str, Any]) -> None:
-        super().__init__("FI:" + _name(name, type(self)), None)
+        super().__init__(ids.function(_name(name, type(self))), None)
         self.code = code
         self.modules = dict(modules)
         self.fingerprint = hashing.hash_bytes(repr(sorted(modules)).encode())
@@ -579,7 +581,7 @@ class StyleInvariant(_Invariant):
     kind = "parameter"
 
     def __init__(self, name: str) -> None:
-        super().__init__("PI:" + _name(name, type(self)), None)
+        super().__init__(ids.parameter(_name(name, type(self))), None)
         self.fingerprint = "matplotlib style"  # (the identity: what it stands for)
         current.get().add_job(self)
 
@@ -597,7 +599,7 @@ class ParameterInvariant(_CodeInvariant):
     kind = "parameter"
 
     def __init__(self, name: str, value: Any, *, live: bool = False) -> None:
-        super().__init__("PI:" + _name(name, type(self)), None)
+        super().__init__(ids.parameter(_name(name, type(self))), None)
         self.value = value
         self.live = live
         pipeline = current.get()
@@ -623,7 +625,7 @@ class FileInvariant(_Invariant):
     def __init__(self, path: str | os.PathLike[str], *, pipeline: Any = None) -> None:
         pipeline = pipeline or current.get()
         rel, absolute = normalize_path(path, pipeline.workdir)
-        super().__init__("file:" + rel, None, (absolute,), (rel,))
+        super().__init__(ids.input_file(rel), None, (absolute,), (rel,))
         self.fingerprint = None  # computed by the pipeline from the file (with its stat cache)
         pipeline.add_job(self)
 
@@ -638,7 +640,7 @@ class ValuePart(FileInvariant):
 
     def __init__(self, job: MultiValueJob, name: str) -> None:
         path = job.outputs[job.names.index(name)]
-        _Invariant.__init__(self, f"value:{job.job_id}.{name}", None, (path,), (path,))
+        _Invariant.__init__(self, ids.value_part(job.job_id, name), None, (path,), (path,))
         self.fingerprint = None
         self.owner = job.job_id
         self.name = name

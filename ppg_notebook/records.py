@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
+from . import ids
 from .errors import PipelineWarning
 
 Record = dict[str, Any]
@@ -114,7 +115,7 @@ def _own_code_under_its_key(job_id: str, record: Record) -> None:
     change of key (a job that also depended on a FunctionInvariant of that name, whose
     fingerprint the old key hid, runs once: it now depends on it)."""
     inputs = record.get("i")
-    if inputs and "" not in inputs:
-        old = "FI:" + job_id
+    if inputs and ids.OWN_CODE not in inputs:
+        old = ids.old_own_code(job_id)
         if old in inputs:
-            inputs[""] = inputs.pop(old)
+            inputs[ids.OWN_CODE] = inputs.pop(old)

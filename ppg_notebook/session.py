@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import current, graph, hashing, statedir, status
+from . import current, graph, hashing, ids, statedir, status
 from .codewalk import CodeWalker
 from .consumed import (
     code_details,
@@ -206,7 +206,7 @@ class Pipeline:
         producer = self.producers.get(absolute)
         if producer is not None:
             return producer
-        invariant_id = "file:" + rel
+        invariant_id = ids.input_file(rel)
         if invariant_id in self.jobs:
             return invariant_id
         if not os.path.exists(absolute):

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import current, plotstate
+from .. import current, ids, plotstate
 from ..codewalk import TRACK_ALL
 from ..errors import DependencyError
 from ..jobs import (
@@ -283,7 +283,7 @@ class Declarations:
         return ids, paths
 
     def _id_for(self, name: str, out_ids: list[str]) -> str:
-        return ":::".join(out_ids) if out_ids else name
+        return ids.files(out_ids) if out_ids else name
 
     def _check_id(self, name: str, job_id: str) -> None:
         """Refuses the id of another cell's job (a file job is known by its path)."""
