@@ -608,6 +608,11 @@ class ParameterInvariant(_CodeInvariant):
         self._code = (pipeline.code.epoch, reach)
         pipeline.add_job(self)
 
+    def output_key(self) -> str | None:
+        if not self.live and self._code is not None and not self._code[1].children:
+            return self._code[1].fingerprint  # (a value as declared, with no code in it)
+        return super().output_key()
+
     def _walk(self, walker: CodeWalker) -> Reach:
         if self.live:
             return walker.value(self.value)
