@@ -16,25 +16,17 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import current, graph, hashing, ids, statedir, status
+from . import current, explain, graph, hashing, ids, statedir
 from .codewalk import CodeWalker
-from .consumed import (
-    code_details,
-    inputs_fingerprint,
-    job_inputs,
-    job_reason,
-)
 from .dask_backend import DaskWorkers
-from .decide import UNKNOWN, Reason, when_needed
+from .decide import Reason
 from .errors import (
-    CodeError,
     DependencyError,
     JobRedefinitionError,
     JobsFailed,
     PipelineWarning,
 )
 from .events import Event, Outcome, RunResult
-from .facts import FileStates, input_file_record, reads_fingerprint
 from .history import History
 from .jobs import NOWHERE, FileInvariant, Job, _Ref, normalize_path
 from .lock import DirectoryLock
@@ -365,74 +357,12 @@ class Pipeline:
         return self._plan(targets, self.history.load())
 
     def _plan(self, targets: Any, records: Records) -> dict[str, Reason | None]:
-        upstream, order = self._graph(targets)
-        self.code.new_epoch()
-        states = FileStates()
-        fp: dict[str, str] = {}
-        plan: dict[str, Reason | None] = {}
-        for job_id in order:
-            job = self.jobs[job_id]
-            try:
-                if job.where == NOWHERE:  # (a value part waits for its job)
-                    waits = any(fp[u] == UNKNOWN for u in upstream[job_id])
-                    fp[job_id] = UNKNOWN if waits else self._invariant_fingerprint(job, records)
-                    plan[job_id] = None
-                    continue
-                inputs = job_inputs(job, upstream[job_id], fp)
-                details = functools.partial(code_details, job, upstream[job_id], self.jobs)
-            except CodeError as e:
-                plan[job_id] = Reason(3, f"its code cannot be fingerprinted: {e}")
-                fp[job_id] = UNKNOWN
-                continue
-            if job.lazy:
-                plan[job_id] = when_needed("it runs only when a job that depends on it runs")
-                unknown = UNKNOWN in inputs.values()
-                seen = reads_fingerprint(records.get(job_id), self.workdir, states)
-                fp[job_id] = UNKNOWN if unknown else inputs_fingerprint(job_id, inputs, seen)
-                continue
-            if job.always:
-                reason: Reason | None = Reason(1, "it runs on every run")
-            elif job.kind == "final":
-                reason = when_needed("it runs after the other jobs when any of them ran")
-            else:
-                record = records.get(job_id)
-                reason = job_reason(job, record, inputs, self.jobs, [], details, states)
-            plan[job_id] = reason
-            fp[job_id] = UNKNOWN if reason is not None else records[job_id]["fp"]
-        return plan
-
-    def _invariant_fingerprint(self, job: Job, records: Records) -> str:
-        if isinstance(job, FileInvariant):
-            record = input_file_record(job.outputs[0], records.get(job.job_id))
-            return UNKNOWN if record is None else record["fp"]
-        return job.output_key() or ""
+        return explain.plan(self, targets, records)
 
     def why(self, job: Job | str) -> str:
         """In words: will this job run on the next `run()`, and why?"""
         job_id = job.job_id if isinstance(job, Job) else self._target_ids([job])[0]
-        records = self.history.load()
-        reason = self._plan([job_id], records)[job_id]
-        if reason is None:
-            text = f"{job_id!r} is {status.UP_TO_DATE}"
-        elif reason.on_demand:
-            text = f"{job_id!r}: {reason.text}"
-        else:
-            text = f"{job_id!r} {status.sentence(reason)}"
-        record = records.get(job_id)
-        lines = [text, *self._failed_upstream_lines(job_id, records)]
-        return "\n".join([*lines, *tracked_lines(record, self.history.modules(record))])
-
-    def _failed_upstream_lines(self, job_id: str, records: Records) -> list[str]:
-        """The upstream jobs whose last run failed: why `job_id` could not run."""
-        _, order = self._graph([job_id])
-        failed = [
-            u for u in reversed(order) if u != job_id and records.get(u, {}).get("o") == "failed"
-        ]
-        return [
-            f"  an upstream job failed: {u!r} ({records[u].get('e', 'error unknown')}); "
-            f"fix it, then run again"
-            for u in failed
-        ]
+        return explain.why(self, job_id)
 
     def invalidate(self, *jobs: Job | str) -> None:
         """Make these jobs run again on the next run (their dependants rerun if outputs change)."""
@@ -447,49 +377,12 @@ class Pipeline:
 
     def status(self) -> list[dict[str, Any]]:
         """One row per job: id, kind, state, why it must run, last duration."""
-        records = self.history.load()
-        plan = self._plan(None, records)
-        rows = []
-        for job_id, reason in plan.items():
-            job = self.jobs[job_id]
-            if job.where == NOWHERE:
-                continue
-            record = records.get(job_id) or {}
-            state = status.state(reason, record)
-            rows.append(
-                {
-                    "job": job_id,
-                    "kind": job.kind,
-                    "state": state,
-                    "why": reason.text if reason else "",
-                    "last_run": record.get("t"),
-                    "duration": record.get("d"),
-                    "error": record.get("e", ""),
-                    "reads": sorted(record.get("r", ())),
-                    "modules": self.history.modules(record),
-                }
-            )
-        return rows
+        return explain.status_rows(self)
 
     def close(self) -> None:
         if self._history is not None:
             self._history.close()
             self._history = None
-
-
-def tracked_lines(record: dict[str, Any] | None, modules: list[str]) -> list[str]:
-    """What a job's last successful run was seen to use besides what was declared: the
-    files it read and the user modules its code reaches (SPEC §3a), for `why`."""
-    if not record:
-        return []
-    lines = []
-    found = sorted(record.get("r", ()))
-    if found:
-        shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
-        lines.append(f"  files it read at run time: {shown}")
-    if modules:
-        lines.append(f"  code followed into: {', '.join(modules)}")
-    return lines
 
 
 def _function_key(fn: Any) -> str:

@@ -1,0 +1,128 @@
+"""What the next run would do, and why, without running: the pipeline's plan, `why` and
+`status` (SPEC §3: the same rules the runner applies, walked over the whole graph with
+the fingerprints known now; a job below one that will run gets a `maybe` reason)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from . import status
+from .consumed import code_details, inputs_fingerprint, job_inputs, job_reason
+from .decide import UNKNOWN, Reason, when_needed
+from .errors import CodeError
+from .facts import FileStates, input_file_record, reads_fingerprint
+from .jobs import NOWHERE, FileInvariant, Job
+from .records import Records
+
+
+def plan(pipeline: Any, targets: Any, records: Records) -> dict[str, Reason | None]:
+    """Each job's reason to run (None: up to date), given the history's `records`."""
+    upstream, order = pipeline._graph(targets)
+    pipeline.code.new_epoch()
+    states = FileStates()
+    fp: dict[str, str] = {}
+    found: dict[str, Reason | None] = {}
+    for job_id in order:
+        job = pipeline.jobs[job_id]
+        try:
+            if job.where == NOWHERE:  # (a value part waits for its job)
+                waits = any(fp[u] == UNKNOWN for u in upstream[job_id])
+                fp[job_id] = UNKNOWN if waits else _invariant_fingerprint(job, records)
+                found[job_id] = None
+                continue
+            inputs = job_inputs(job, upstream[job_id], fp)
+            details = functools.partial(code_details, job, upstream[job_id], pipeline.jobs)
+        except CodeError as e:
+            found[job_id] = Reason(3, f"its code cannot be fingerprinted: {e}")
+            fp[job_id] = UNKNOWN
+            continue
+        if job.lazy:
+            found[job_id] = when_needed("it runs only when a job that depends on it runs")
+            unknown = UNKNOWN in inputs.values()
+            seen = reads_fingerprint(records.get(job_id), pipeline.workdir, states)
+            fp[job_id] = UNKNOWN if unknown else inputs_fingerprint(job_id, inputs, seen)
+            continue
+        if job.always:
+            reason: Reason | None = Reason(1, "it runs on every run")
+        elif job.kind == "final":
+            reason = when_needed("it runs after the other jobs when any of them ran")
+        else:
+            record = records.get(job_id)
+            reason = job_reason(job, record, inputs, pipeline.jobs, [], details, states)
+        found[job_id] = reason
+        fp[job_id] = UNKNOWN if reason is not None else records[job_id]["fp"]
+    return found
+
+
+def _invariant_fingerprint(job: Job, records: Records) -> str:
+    if isinstance(job, FileInvariant):
+        record = input_file_record(job.outputs[0], records.get(job.job_id))
+        return UNKNOWN if record is None else record["fp"]
+    return job.output_key() or ""
+
+
+def why(pipeline: Any, job_id: str) -> str:
+    """In words: will this job run on the next run, and why?"""
+    records = pipeline.history.load()
+    reason = plan(pipeline, [job_id], records)[job_id]
+    if reason is None:
+        text = f"{job_id!r} is {status.UP_TO_DATE}"
+    elif reason.on_demand:
+        text = f"{job_id!r}: {reason.text}"
+    else:
+        text = f"{job_id!r} {status.sentence(reason)}"
+    record = records.get(job_id)
+    lines = [text, *_failed_upstream_lines(pipeline, job_id, records)]
+    return "\n".join([*lines, *tracked_lines(record, pipeline.history.modules(record))])
+
+
+def _failed_upstream_lines(pipeline: Any, job_id: str, records: Records) -> list[str]:
+    """The upstream jobs whose last run failed: why `job_id` could not run."""
+    _, order = pipeline._graph([job_id])
+    failed = [u for u in reversed(order) if u != job_id and records.get(u, {}).get("o") == "failed"]
+    return [
+        f"  an upstream job failed: {u!r} ({records[u].get('e', 'error unknown')}); "
+        f"fix it, then run again"
+        for u in failed
+    ]
+
+
+def status_rows(pipeline: Any) -> list[dict[str, Any]]:
+    """One row per job: id, kind, state, why it must run, last duration."""
+    records = pipeline.history.load()
+    rows = []
+    for job_id, reason in plan(pipeline, None, records).items():
+        job = pipeline.jobs[job_id]
+        if job.where == NOWHERE:
+            continue
+        record = records.get(job_id) or {}
+        rows.append(
+            {
+                "job": job_id,
+                "kind": job.kind,
+                "state": status.state(reason, record),
+                "why": reason.text if reason else "",
+                "last_run": record.get("t"),
+                "duration": record.get("d"),
+                "error": record.get("e", ""),
+                "reads": sorted(record.get("r", ())),
+                "modules": pipeline.history.modules(record),
+            }
+        )
+    return rows
+
+
+def tracked_lines(record: dict[str, Any] | None, modules: list[str]) -> list[str]:
+    """What a job's last successful run was seen to use besides what was declared: the
+    files it read and the user modules its code reaches (SPEC §3a), for `why`."""
+    if not record:
+        return []
+    lines = []
+    found = sorted(record.get("r", ()))
+    if found:
+        shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+        lines.append(f"  files it read at run time: {shown}")
+    if modules:
+        lines.append(f"  code followed into: {', '.join(modules)}")
+    return lines
