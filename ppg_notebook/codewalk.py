@@ -31,7 +31,6 @@ at (stat) once and each function's reach computed once.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import inspect
 import os
@@ -189,7 +188,10 @@ class CodeWalker:
         if not template.digest:
             return Reach(own, own, _NO_ITEMS, (), (), template.children, main_values)
         fingerprint = hashing.combine([own, template.digest])
-        return dataclasses.replace(template, fingerprint=fingerprint, own=own)
+        t = template
+        return Reach(
+            fingerprint, own, t.items, t.modules, t.values, t.children, main_values, t.digest
+        )
 
     # --- combining -----------------------------------------------------------------
     def _reach(self, own: str, children: list[Any], main_values: str, reader: str = "") -> Reach:

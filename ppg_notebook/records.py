@@ -74,7 +74,7 @@ class Records(MutableMapping[str, Record]):
         yield from (job_id for job_id in list(self._text) if job_id not in self._parsed)
 
     def __len__(self) -> int:
-        return len(self._parsed) + sum(1 for job_id in self._text if job_id not in self._parsed)
+        return len(self._text) + sum(1 for job_id in self._parsed if job_id not in self._text)
 
     def __repr__(self) -> str:
         return f"Records({len(self)} records)"
