@@ -109,11 +109,15 @@ def _code_of(obj: Any, name: str, path: str) -> types.CodeType | None:
     return code if os.path.abspath(code.co_filename) == os.path.abspath(path) else None
 
 
-def problem(job_id: str, modules: tuple[str, ...]) -> str | None:
+def problem(job_id: str, modules: tuple[str, ...], seen: dict[str, list[str]]) -> str | None:
     """Why the main-process job `job_id`, whose code reaches the user modules `modules`,
-    must not run now (this process has an older version of one of them), or None."""
+    must not run now (this process has an older version of one of them), or None.
+    `seen`: what was found of each module in this run (thousands of loading jobs reach the
+    same modules; a module reloaded between runs is looked at again in the next)."""
     for name in modules:
-        stale = stale_definitions(name)
+        if name not in seen:
+            seen[name] = stale_definitions(name)
+        stale = seen[name]
         if stale:
             path = getattr(sys.modules[name], "__file__", name)
             shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")

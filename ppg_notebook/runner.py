@@ -153,6 +153,7 @@ class Runner:
         self.pending_records: list[tuple[str, dict[str, Any]]] = []
         self.refreshed: list[str] = []
         self.timings = batching.Timings()  # this run's job durations so far
+        self.modules_seen: dict[str, list[str]] = {}  # user modules compared with their files
         self.ctrl_c = threading.Event()  # (set while a run is on, see _noticing_ctrl_c)
         # Jobs that failed earlier in this session, with the inputs they failed with: one
         # that has the same inputs now is not run again for a dependant, only when asked
@@ -612,7 +613,7 @@ class Runner:
     def _run_main(self, job_id: str) -> None:
         job = self.jobs[job_id]
         reach = job.code_reach()
-        stale = livecode.problem(job_id, reach.modules) if reach is not None else None
+        stale = livecode.problem(job_id, reach.modules, self.modules_seen) if reach else None
         if stale is not None:  # (a kernel that imported the module before its last edit)
             self._fail(job_id, StaleModule(stale), "")
             return
