@@ -4,62 +4,42 @@ the fingerprints known now; a job below one that will run gets a `maybe` reason)
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from . import status
-from .consumed import code_details, inputs_fingerprint, job_inputs, job_reason
 from .decide import UNKNOWN, Reason, when_needed
-from .errors import CodeError
-from .facts import FileStates, input_file_record, reads_fingerprint
-from .jobs import NOWHERE, FileInvariant, Job
+from .facts import FileStates
+from .jobs import NOWHERE
+from .judge import Judge, Verdict
 from .records import Records
 
 
 def plan(pipeline: Any, targets: Any, records: Records) -> dict[str, Reason | None]:
-    """Each job's reason to run (None: up to date), given the history's `records`."""
+    """Each job's reason to run (None: up to date), given the history's `records`: the
+    runner's verdicts (judge.py), with a job that would run taken to change its output."""
     upstream, order = pipeline._graph(targets)
     pipeline.code.new_epoch()
-    states = FileStates()
-    fp: dict[str, str] = {}
+    judge = Judge(pipeline.jobs, upstream, records, pipeline.workdir, FileStates())
     found: dict[str, Reason | None] = {}
     for job_id in order:
-        job = pipeline.jobs[job_id]
-        try:
-            if job.where == NOWHERE:  # (a value part waits for its job)
-                waits = any(fp[u] == UNKNOWN for u in upstream[job_id])
-                fp[job_id] = UNKNOWN if waits else _invariant_fingerprint(job, records)
-                found[job_id] = None
-                continue
-            inputs = job_inputs(job, upstream[job_id], fp)
-            details = functools.partial(code_details, job, upstream[job_id], pipeline.jobs)
-        except CodeError as e:
-            found[job_id] = Reason(3, f"its code cannot be fingerprinted: {e}")
-            fp[job_id] = UNKNOWN
-            continue
-        if job.lazy:
-            found[job_id] = when_needed("it runs only when a job that depends on it runs")
-            unknown = UNKNOWN in inputs.values()
-            seen = reads_fingerprint(records.get(job_id), pipeline.workdir, states)
-            fp[job_id] = UNKNOWN if unknown else inputs_fingerprint(job_id, inputs, seen)
-            continue
-        if job.always:
-            reason: Reason | None = Reason(1, "it runs on every run")
-        elif job.kind == "final":
-            reason = when_needed("it runs after the other jobs when any of them ran")
-        else:
-            record = records.get(job_id)
-            reason = job_reason(job, record, inputs, pipeline.jobs, [], details, states)
+        decision = judge.decide(job_id)
+        verdict = decision.verdict
+        reason = _PLANNED.get(verdict, decision.reason)
+        if verdict is Verdict.CODE_ERROR:
+            reason = Reason(3, f"its code cannot be fingerprinted: {decision.error}")
+        if verdict in _UNKNOWN_AFTER or (reason is not None and not reason.on_demand):
+            judge.fp[job_id] = UNKNOWN  # (what it makes is not known before it runs)
         found[job_id] = reason
-        fp[job_id] = UNKNOWN if reason is not None else records[job_id]["fp"]
     return found
 
 
-def _invariant_fingerprint(job: Job, records: Records) -> str:
-    if isinstance(job, FileInvariant):
-        record = input_file_record(job.outputs[0], records.get(job.job_id))
-        return UNKNOWN if record is None else record["fp"]
-    return job.output_key() or ""
+_PLANNED = {  # what the plan says of a verdict that no rule decides
+    Verdict.INVARIANT: None,
+    Verdict.MISSING_INPUT: None,  # (the run fails it; its dependants cannot run)
+    Verdict.ON_DEMAND: when_needed("it runs only when a job that depends on it runs"),
+    Verdict.FINAL: when_needed("it runs after the other jobs when any of them ran"),
+}
+_UNKNOWN_AFTER = {Verdict.MISSING_INPUT, Verdict.FINAL}
 
 
 def why(pipeline: Any, job_id: str) -> str:

@@ -12,7 +12,6 @@ what finished.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import pickle
 import queue
@@ -42,14 +41,10 @@ from . import (
 )
 from .consumed import (
     NO_DETAILS,
-    CodeDetails,
-    code_details,
     describe,
     inputs_fingerprint,
-    job_inputs,
-    job_reason,
 )
-from .decide import UNKNOWN, Reason
+from .decide import UNKNOWN
 from .errors import (
     CodeError,
     DamagedValue,
@@ -59,7 +54,8 @@ from .errors import (
     WorkerDied,
 )
 from .events import Event, Outcome, RunResult
-from .jobs import MAIN, NOWHERE, TASK_PLOT, TASK_VALUES, WORKER, FileInvariant, Job
+from .jobs import MAIN, NOWHERE, TASK_PLOT, TASK_VALUES, WORKER, Job
+from .judge import Judge, Verdict
 from .records import Records
 from .triage import Action, triage
 from .userfiles import UserFiles, normalize_path
@@ -132,8 +128,6 @@ class Runner:
         self.result = RunResult()
         self.remaining = {job_id: len(upstream[job_id]) for job_id in order}
         self.released: set[str] = set()
-        self.fp: dict[str, str] = {}
-        self.inputs: dict[str, dict[str, str]] = {}
         self.lazy_state: dict[str, str] = {}  # "running", "ok", "failed"
         self.waiters: dict[str, list[str]] = {}
         self.blocked: dict[str, int] = {}
@@ -151,7 +145,6 @@ class Runner:
         self.multi_inflight = 0
         self.completions: queue.SimpleQueue[Future[list[Result]]] = queue.SimpleQueue()
         self.pending_records: list[tuple[str, dict[str, Any]]] = []
-        self.refreshed: list[str] = []
         self.timings = batching.Timings()  # this run's job durations so far
         self.modules_seen: dict[str, list[str]] = {}  # user modules compared with their files
         self.ctrl_c = threading.Event()  # (set while a run is on, see _noticing_ctrl_c)
@@ -166,8 +159,10 @@ class Runner:
         key = plotstate.style_fingerprint(style) if style else ""
         self.context = Context(workdir, ppg_dir, files, record_reads, tuple(sys.path), style, key)
         self.producers = producers or {}
-        self.states = facts.FileStates()
-        self.details: dict[str, CodeDetails] = {}
+        self.refreshed: list[str] = []
+        self.judge = Judge(jobs, upstream, records, workdir, facts.FileStates(), self.refreshed)
+        self.fp = self.judge.fp  # each settled job's output fingerprint
+        self.inputs = self.judge.inputs  # what each decided job consumes (recorded if it runs)
         self.pending_code: dict[str, dict[str, Any]] = {}  # pieces of code to store
         self.stored_code: set[str] = set()
 
@@ -247,45 +242,42 @@ class Runner:
     # --- deciding --------------------------------------------------------------------
     def _resolve(self, job_id: str) -> None:
         """All upstream of `job_id` is settled: decide it, and run it if it must."""
-        job = self.jobs[job_id]
-        ups = self.up[job_id]
         outcomes = self.result.outcomes
-        if any(outcomes.get(u) in _BAD for u in ups):
+        if any(outcomes.get(u) in _BAD for u in self.up[job_id]):
             self._settle(job_id, Outcome.UPSTREAM_FAILED)
             return
-        if job.where == NOWHERE:
-            self._resolve_invariant(job)
-            return
-        if job.kind == "final":
-            self.finals.append(job_id)
-            return
-        try:
-            inputs = self._inputs(job_id)
-        except CodeError as e:
-            self._fail(job_id, _code_error(job_id, e), "")
-            return
-        if job.lazy:
-            seen = facts.reads_fingerprint(self.records.get(job_id), self.workdir, self.states)
-            self.fp[job_id] = inputs_fingerprint(job_id, inputs, seen)
-            self.temp_users[job_id] = len(self.down[job_id])
-            self._release(job_id)
-            return
-        if job.always:
-            self.result.reasons[job_id] = "it runs on every run"
-            self._want(job_id)
-            return
-        if self._failed_again(job_id, inputs):
-            return
-        reason = self._reason(job_id, inputs)
-        if reason is None:
-            self.fp[job_id] = self.records[job_id]["fp"]
+        decision = self.judge.decide(job_id)
+        verdict = decision.verdict
+        if verdict is Verdict.UP_TO_DATE:
             self._settle(job_id, Outcome.UP_TO_DATE)
             del self.inputs[job_id]  # (recorded only by a job that runs)
             if not (self.refreshed and self.refreshed[-1] == job_id):
                 self.records.forget(job_id)  # (read again if asked: its text is kept)
-        else:
-            self.result.reasons[job_id] = reason.text
+        elif verdict is Verdict.RUN or verdict is Verdict.ALWAYS:
+            assert decision.reason is not None
+            if verdict is Verdict.RUN and self._failed_again(job_id, self.inputs[job_id]):
+                return
+            self.result.reasons[job_id] = decision.reason.text
             self._want(job_id)
+        elif verdict is Verdict.INVARIANT:
+            if decision.record is not None:  # (an input file's stat changed, not its content)
+                self.records[job_id] = decision.record
+                self.pending_records.append((job_id, decision.record))
+            self._settle(job_id, Outcome.UP_TO_DATE, quiet=True)
+        elif verdict is Verdict.ON_DEMAND:
+            self.temp_users[job_id] = len(self.down[job_id])
+            self._release(job_id)
+        elif verdict is Verdict.FINAL:
+            self.finals.append(job_id)
+        elif verdict is Verdict.MISSING_INPUT:
+            path = self.jobs[job_id].paths[0]
+            msg = (
+                f"input file {path!r} does not exist; create it, or declare the job that writes it"
+            )
+            self._fail(job_id, JobContractError(msg), "")
+        else:
+            assert decision.error is not None
+            self._fail(job_id, _code_error(job_id, decision.error), "")
 
     def _failed_again(self, job_id: str, inputs: dict[str, str]) -> bool:
         """A job that failed earlier in this session with these same inputs, and that is
@@ -310,54 +302,8 @@ class Runner:
         self._settle(job_id, Outcome.FAILED)
         return True
 
-    def _inputs(self, job_id: str, pending: str = "") -> dict[str, str]:
-        """What the job would consume now (`pending`: an upstream whose output is not known
-        yet). Remembered as the job's inputs, recorded if it runs."""
-        job = self.jobs[job_id]
-        inputs = job_inputs(job, self.up[job_id], self.fp, pending)
-        self.inputs[job_id] = inputs
-        self.details.pop(job_id, None)  # (worked out when asked for: see _details)
-        return inputs
-
-    def _details(self, job_id: str) -> CodeDetails:
-        """The job's CodeDetails, as of its inputs (needed only if it runs, or its code
-        changed: most jobs of a run with nothing to do never need them)."""
-        found = self.details.get(job_id)
-        if found is None:
-            found = code_details(self.jobs[job_id], self.up[job_id], self.jobs)
-            self.details[job_id] = found
-        return found
-
-    def _reason(self, job_id: str, inputs: dict[str, str]) -> Reason | None:
-        record = self.records.get(job_id)
-        job = self.jobs[job_id]
-        details = functools.partial(self._details, job_id)
-        return job_reason(job, record, inputs, self.jobs, self.refreshed, details, self.states)
-
     def _describe(self, job_id: str) -> str:
         return describe(self.jobs.get(job_id), job_id)
-
-    def _resolve_invariant(self, job: Job) -> None:
-        if isinstance(job, FileInvariant):
-            record = facts.input_file_record(job.outputs[0], self.records.get(job.job_id))
-            if record is None:
-                msg = (
-                    f"input file {job.paths[0]!r} does not exist; create it, or declare "
-                    f"the job that writes it"
-                )
-                self._fail(job.job_id, JobContractError(msg), "")
-                return
-            if record is not self.records.get(job.job_id):
-                self.records[job.job_id] = record
-                self.pending_records.append((job.job_id, record))
-            self.fp[job.job_id] = record["fp"]
-        else:
-            try:
-                self.fp[job.job_id] = job.output_key()  # type: ignore[assignment]
-            except CodeError as e:
-                self._fail(job.job_id, _code_error(job.job_id, e), "")
-                return
-        self._settle(job.job_id, Outcome.UP_TO_DATE, quiet=True)
 
     def _want(self, job_id: str) -> None:
         """`job_id` must run: first make the loading jobs it reads from available."""
@@ -435,7 +381,7 @@ class Runner:
     def _fuse(self, job_id: str, upstream: str) -> bool:
         """Decide `job_id` before its upstream has run; False if it must be decided later."""
         try:
-            reason = self._reason(job_id, self._inputs(job_id, pending=upstream))
+            reason = self.judge.reason(job_id, self.judge.inputs_of(job_id, pending=upstream))
         except CodeError:
             return False  # decided alone, and failed, once its upstream is done
         if reason is None:
@@ -509,9 +455,9 @@ class Runner:
     ) -> None:
         job = self.jobs[job_id]
         record["o"] = "ok"
-        details = self._details(job_id) if job_id in self.inputs else NO_DETAILS
+        details = self.judge.details_of(job_id) if job_id in self.inputs else NO_DETAILS
         record["i"] = self.inputs.pop(job_id, {})  # (its record holds them from now on)
-        self.details.pop(job_id, None)
+        self.judge.details.pop(job_id, None)
         if details.digests:
             record["c"] = details.digests
             for digest, pieces in details.pieces.items():
@@ -671,21 +617,11 @@ class Runner:
                 self._resolve(self.ready.popleft())
 
     def _run_final(self, job_id: str, anything_ran: bool) -> None:
-        inputs = self._inputs(job_id)
-        record = self.records.get(job_id)
-        problem = None
-        if record is not None and record.get("o") == "ok":
-            problem = facts.read_problem(job_id, record, self.workdir, self.states, self.refreshed)
-        if anything_ran:
-            self.result.reasons[job_id] = "other jobs ran"
-        elif record is None or record.get("o") != "ok" or record.get("i") != inputs:
-            self.result.reasons[job_id] = "it has not run with these inputs"
-        elif problem is not None:
-            self.result.reasons[job_id] = problem
-        else:
-            self.fp[job_id] = inputs_fingerprint(job_id, inputs)  # as recorded when it ran
+        reason = self.judge.final_reason(job_id, anything_ran)
+        if reason is None:
             self._settle(job_id, Outcome.UP_TO_DATE)
             return
+        self.result.reasons[job_id] = reason.text
         self._dispatch(job_id)
 
     # --- worker jobs -----------------------------------------------------------------

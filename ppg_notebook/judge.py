@@ -1,0 +1,156 @@
+"""The verdict on one job once what it consumes is known: the one step of every walk.
+
+The runner decides each job as its upstream settles; `explain.plan` walks the whole graph
+before anything runs. Both ask a `Judge`, which owns what the walk has learned so far:
+each settled job's output fingerprint (`fp`), what each job would consume (`inputs`), and
+the pieces of code behind a job's code inputs, worked out only when asked (`details`). The
+walker says what happens next; the judge only says what the rules (SPEC §3, through
+consumed.job_reason) and the job's kind make of it. A job that must run leaves its `fp`
+unset: the runner sets it from the result, the plan from `UNKNOWN`.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from typing import Any, NamedTuple
+
+from . import facts
+from .consumed import CodeDetails, code_details, inputs_fingerprint, job_inputs, job_reason
+from .decide import UNKNOWN, Reason
+from .errors import CodeError
+from .jobs import NOWHERE, FileInvariant, Job
+from .records import Records
+
+
+class Verdict(enum.Enum):
+    INVARIANT = "invariant"  # its fingerprint is known (fp); nothing runs
+    MISSING_INPUT = "missing input"  # an input file invariant whose file does not exist
+    CODE_ERROR = "code error"  # its code cannot be fingerprinted (error)
+    ON_DEMAND = "on demand"  # a loading job: runs when a dependant that runs needs it
+    FINAL = "final"  # runs after all else, when anything ran
+    ALWAYS = "always"  # runs on every run
+    UP_TO_DATE = "up to date"
+    RUN = "run"  # a rule says it must (reason); a `maybe` reason: it may
+
+
+class Decision(NamedTuple):
+    verdict: Verdict
+    reason: Reason | None = None
+    error: CodeError | None = None
+    record: dict[str, Any] | None = None  # an input file's new record (its stat changed)
+
+
+ALWAYS = Reason(1, "it runs on every run")
+_INVARIANT = Decision(Verdict.INVARIANT)
+_UP_TO_DATE = Decision(Verdict.UP_TO_DATE)
+_ON_DEMAND = Decision(Verdict.ON_DEMAND)
+_FINAL = Decision(Verdict.FINAL)
+_ALWAYS = Decision(Verdict.ALWAYS, ALWAYS)
+
+
+class Judge:
+    """What the walk knows of the jobs it has passed, and the verdict on the next one."""
+
+    def __init__(
+        self,
+        jobs: dict[str, Job],
+        upstream: dict[str, list[str]],
+        records: Records,
+        workdir: str,
+        states: facts.FileStates,
+        refreshed: list[str] | None = None,
+    ) -> None:
+        self.jobs = jobs
+        self.up = upstream
+        self.records = records
+        self.workdir = workdir
+        self.states = states  # the files looked at in this walk (stat once)
+        # Records whose outputs' or reads' stat changed but content did not (written
+        # again with the new stat by the runner; the plan leaves them alone).
+        self.refreshed = refreshed if refreshed is not None else []
+        self.fp: dict[str, str] = {}
+        self.inputs: dict[str, dict[str, str]] = {}
+        self.details: dict[str, CodeDetails] = {}
+
+    def decide(self, job_id: str) -> Decision:
+        """The verdict on `job_id`, whose upstream jobs all have a fingerprint in `fp`."""
+        job = self.jobs[job_id]
+        if job.where == NOWHERE:
+            return self._invariant(job)
+        if job.kind == "final":
+            return _FINAL
+        try:
+            inputs = self.inputs_of(job_id)
+        except CodeError as e:
+            return Decision(Verdict.CODE_ERROR, error=e)
+        if job.lazy:
+            if UNKNOWN in inputs.values():  # (the plan: an upstream job will run first)
+                self.fp[job_id] = UNKNOWN
+            else:
+                seen = facts.reads_fingerprint(self.records.get(job_id), self.workdir, self.states)
+                self.fp[job_id] = inputs_fingerprint(job_id, inputs, seen)
+            return _ON_DEMAND
+        if job.always:
+            return _ALWAYS
+        reason = self.reason(job_id, inputs)
+        if reason is None:
+            self.fp[job_id] = self.records[job_id]["fp"]
+            return _UP_TO_DATE
+        return Decision(Verdict.RUN, reason)
+
+    def inputs_of(self, job_id: str, pending: str = "") -> dict[str, str]:
+        """What the job would consume now (`pending`: an upstream whose output is not known
+        yet). Remembered as the job's inputs, recorded if it runs."""
+        inputs = job_inputs(self.jobs[job_id], self.up[job_id], self.fp, pending)
+        self.inputs[job_id] = inputs
+        self.details.pop(job_id, None)  # (worked out when asked for: see details_of)
+        return inputs
+
+    def details_of(self, job_id: str) -> CodeDetails:
+        """The job's CodeDetails, as of its inputs (needed only if it runs, or its code
+        changed: most jobs of a run with nothing to do never need them)."""
+        found = self.details.get(job_id)
+        if found is None:
+            found = code_details(self.jobs[job_id], self.up[job_id], self.jobs)
+            self.details[job_id] = found
+        return found
+
+    def reason(self, job_id: str, inputs: dict[str, str]) -> Reason | None:
+        """SPEC §3's rules for the job, were it to consume `inputs`."""
+        details = functools.partial(self.details_of, job_id)
+        record = self.records.get(job_id)
+        job = self.jobs[job_id]
+        return job_reason(job, record, inputs, self.jobs, self.refreshed, details, self.states)
+
+    def final_reason(self, job_id: str, anything_ran: bool) -> Reason | None:
+        """A final job's reason to run, once every other job has settled."""
+        inputs = self.inputs_of(job_id)
+        record = self.records.get(job_id)
+        if anything_ran:
+            return Reason(1, "other jobs ran")
+        if record is None or record.get("o") != "ok" or record.get("i") != inputs:
+            return Reason(1, "it has not run with these inputs")
+        problem = facts.read_problem(job_id, record, self.workdir, self.states, self.refreshed)
+        if problem is not None:
+            return Reason(3, problem)
+        self.fp[job_id] = inputs_fingerprint(job_id, inputs)  # as recorded when it ran
+        return None
+
+    def _invariant(self, job: Job) -> Decision:
+        job_id = job.job_id
+        if any(self.fp[u] == UNKNOWN for u in self.up[job_id]):
+            self.fp[job_id] = UNKNOWN  # (the plan: a value part waits for its job)
+            return _INVARIANT
+        if isinstance(job, FileInvariant):
+            before = self.records.get(job_id)
+            record = facts.input_file_record(job.outputs[0], before)
+            if record is None:
+                return Decision(Verdict.MISSING_INPUT)
+            self.fp[job_id] = record["fp"]
+            return _INVARIANT if record is before else Decision(Verdict.INVARIANT, record=record)
+        try:
+            self.fp[job_id] = job.output_key() or ""
+        except CodeError as e:
+            return Decision(Verdict.CODE_ERROR, error=e)
+        return _INVARIANT
