@@ -77,6 +77,14 @@ class CodeError(PipelineError):
         self.module = module
         self.path = path
 
+    def in_job(self, job_id: str) -> CodeError:
+        """The error as the job that reaches that code fails with."""
+        msg = (
+            f"job {job_id!r} uses code of {self}, so what it computes cannot be "
+            f"fingerprinted. Fix the module; nothing of this job ran"
+        )
+        return CodeError(msg, self.module, self.path)
+
 
 class StaleModule(PipelineError):
     """A job of the main process (the kernel) would run a user module older than its file:

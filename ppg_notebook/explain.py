@@ -26,7 +26,7 @@ def plan(pipeline: Any, targets: Any, records: Records) -> dict[str, Reason | No
         verdict = decision.verdict
         reason = _PLANNED.get(verdict, decision.reason)
         if verdict is Verdict.CODE_ERROR:
-            reason = Reason(3, f"its code cannot be fingerprinted: {decision.error}")
+            reason = Reason(3, f"its code cannot be fingerprinted: {decision.cause}")
         if verdict in _UNKNOWN_AFTER or (reason is not None and not reason.on_demand):
             judge.fp[job_id] = UNKNOWN  # (what it makes is not known before it runs)
         found[job_id] = reason

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from . import facts
 from .consumed import CodeDetails, code_details, inputs_fingerprint, job_inputs, job_reason
 from .decide import UNKNOWN, Reason
-from .errors import CodeError
+from .errors import CodeError, JobContractError, PipelineError
 from .jobs import NOWHERE, FileInvariant, Job
 from .records import Records
 
@@ -37,7 +37,8 @@ class Verdict(enum.Enum):
 class Decision(NamedTuple):
     verdict: Verdict
     reason: Reason | None = None
-    error: CodeError | None = None
+    error: PipelineError | None = None  # what the job fails with, if it cannot run
+    cause: CodeError | None = None  # (a code error: in the module's own words)
     record: dict[str, Any] | None = None  # an input file's new record (its stat changed)
 
 
@@ -83,7 +84,7 @@ class Judge:
         try:
             inputs = self.inputs_of(job_id)
         except CodeError as e:
-            return Decision(Verdict.CODE_ERROR, error=e)
+            return Decision(Verdict.CODE_ERROR, error=e.in_job(job_id), cause=e)
         if job.lazy:
             if UNKNOWN in inputs.values():  # (the plan: an upstream job will run first)
                 self.fp[job_id] = UNKNOWN
@@ -146,11 +147,15 @@ class Judge:
             before = self.records.get(job_id)
             record = facts.input_file_record(job.outputs[0], before)
             if record is None:
-                return Decision(Verdict.MISSING_INPUT)
+                msg = (
+                    f"input file {job.paths[0]!r} does not exist; create it, or declare "
+                    f"the job that writes it"
+                )
+                return Decision(Verdict.MISSING_INPUT, error=JobContractError(msg))
             self.fp[job_id] = record["fp"]
             return _INVARIANT if record is before else Decision(Verdict.INVARIANT, record=record)
         try:
             self.fp[job_id] = job.output_key() or ""
         except CodeError as e:
-            return Decision(Verdict.CODE_ERROR, error=e)
+            return Decision(Verdict.CODE_ERROR, error=e.in_job(job_id), cause=e)
         return _INVARIANT

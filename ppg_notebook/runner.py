@@ -1,81 +1,53 @@
 """Executes a decided graph: worker jobs on loky, loading/generating jobs in the main process.
 
 The runner walks the graph as upstream jobs finish. A job whose upstream is all settled is
-decided (decide.reason_to_run) with the actual fingerprints of what it would consume, so an
-upstream rerun with identical output does not rerun it. Small worker jobs travel in batches;
-one job's failure never fails its batch. A dead worker fails only the job that killed it:
-every job that was in flight with it is retried alone first. Each job's record is committed
-as soon as its result arrives. Ctrl-C stops the workers, removes partial outputs and keeps
-what finished.
+decided (judge.py) with the actual fingerprints of what it would consume, so an upstream
+rerun with identical output does not rerun it. Small worker jobs travel in batches, and a
+line of single dependants is fused behind its head (batching.py); one job's failure never
+fails its batch. A dead worker fails only the job that killed it: every job that was in
+flight with it is retried alone first (triage.py). Each job's record is committed as soon
+as its result arrives (recording.py). Loading jobs run when a dependant needs them
+(ondemand.py), in this process (mainjob.py). Ctrl-C stops the workers (inflight.py),
+removes partial outputs and keeps what finished.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-import pickle
-import queue
-import shutil
-import signal
 import sys
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any
 
 from . import (
-    batching,
-    cache,
     facts,
     graph,
-    livecode,
+    mainjob,
     plotstate,
-    pool,
     reads,
-    statedir,
+    tasks,
     tracebacks,
+    undeclared,
 )
-from .consumed import (
-    NO_DETAILS,
-    describe,
-    inputs_fingerprint,
-)
-from .decide import UNKNOWN
-from .errors import (
-    CodeError,
-    DamagedValue,
-    FailedBefore,
-    JobContractError,
-    StaleModule,
-    WorkerDied,
-)
+from .consumed import NO_DETAILS, inputs_fingerprint
 from .events import Event, Outcome, RunResult
-from .jobs import MAIN, NOWHERE, TASK_PLOT, TASK_VALUES, WORKER, Job
+from .failures import Failures
+from .fusion import Chains
+from .jobs import MAIN, NOWHERE, Job
 from .judge import Judge, Verdict
+from .ondemand import OnDemand
+from .recording import Recorder
 from .records import Records
-from .triage import Action, triage
-from .userfiles import UserFiles, normalize_path
-from .worker import Context, Functions, Result, Task
+from .sending import Sender
+from .userfiles import UserFiles
+from .worker import Context, Result
 
 _BAD = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)
-
-
-@dataclass(slots=True)
-class _Batch:
-    ids: list[str]
-    cores: int
-    only_one: bool  # nothing else was in flight while it ran (to find who kills workers)
-    spool: str | None = None  # where its worker leaves results early (worker.Spool)
-    taken: int = 0  # how many of its results were recorded from there
-
-    @property
-    def rest(self) -> list[str]:
-        """Its jobs not recorded yet."""
-        return self.ids[self.taken :]
 
 
 class Runner:
@@ -108,63 +80,39 @@ class Runner:
         self.down = downstream if downstream is not None else graph.downstream_of(upstream)
         self.order = order
         self.records = records
-        self.history = history
         self.workdir = workdir
-        self.workers = workers  # pool.LokyWorkers or dask_backend.DaskWorkers
         self.ppg_dir = ppg_dir
-        # Workers whose jobs outlive an interrupt (a cluster's) are told through this file
-        # that their run was abandoned: they then leave the outputs alone.
-        self.abandoned = os.path.join(ppg_dir, "abandoned", f"{os.getpid()}-{id(self):x}")
-        # Results of finished jobs of batches still running (what a kill left there is
-        # stale: the lock is held, nothing else writes here).
-        self.spool = os.path.join(ppg_dir, "spool")
-        if os.path.isdir(self.spool):
-            shutil.rmtree(self.spool, ignore_errors=True)
-        self.batches_sent = 0
-        self.connected = False  # workers are reached when the first job is queued for them
-        self.cores = workers.cores
         self.emit = emit
         self.extend = extend
         self.result = RunResult()
         self.remaining = {job_id: len(upstream[job_id]) for job_id in order}
         self.released: set[str] = set()
-        self.lazy_state: dict[str, str] = {}  # "running", "ok", "failed"
-        self.waiters: dict[str, list[str]] = {}
-        self.blocked: dict[str, int] = {}
-        self.temp_users: dict[str, int] = {}
+        self.ondemand = OnDemand()
         self.finals: list[str] = []
         self.ready: deque[str] = deque()
-        self.queue: deque[str] = deque()
-        self.send_alone: set[str] = set()  # jobs to send one per batch (after a pickling error)
-        self.chains: dict[str, list[str]] = {}  # queued job -> dependants fused after it
-        self.fused: set[str] = set()  # jobs travelling chained behind their upstream
-        self.unless: dict[str, str] = {}  # fused job -> upstream output that spares it
-        self.suspects: deque[str] = deque()  # in flight when a worker died
-        self.inflight: dict[Future[list[Result]], _Batch] = {}
-        self.reserved = 0
-        self.multi_inflight = 0
-        self.completions: queue.SimpleQueue[Future[list[Result]]] = queue.SimpleQueue()
-        self.pending_records: list[tuple[str, dict[str, Any]]] = []
-        self.timings = batching.Timings()  # this run's job durations so far
         self.modules_seen: dict[str, list[str]] = {}  # user modules compared with their files
-        self.ctrl_c = threading.Event()  # (set while a run is on, see _noticing_ctrl_c)
-        # Jobs that failed earlier in this session, with the inputs they failed with: one
-        # that has the same inputs now is not run again for a dependant, only when asked
-        # for itself (`retry`: the run's targets; None: every job is asked for).
-        self.failures = failures if failures is not None else {}
-        self.damaged: set[str] = set()  # jobs whose stored value could not be read
-        self.retry = retry
+        self.ctrl_c = threading.Event()  # (set while a run is on, see mainjob.noticing_ctrl_c)
         files = files or UserFiles.of(workdir)
         style = plotstate.kernel_style()
         key = plotstate.style_fingerprint(style) if style else ""
         self.context = Context(workdir, ppg_dir, files, record_reads, tuple(sys.path), style, key)
         self.producers = producers or {}
-        self.refreshed: list[str] = []
+        # Jobs that failed earlier in this session, with the inputs they failed with
+        # (`retry`: the run's targets, which run again all the same; None: every job).
+        failed = failures if failures is not None else {}
+        self.failures = Failures(failed, retry, self.producers, workdir)
+        self.damaged = self.failures.damaged  # jobs whose stored value could not be read
+        self.recorder = Recorder(history, records, ppg_dir)
+        self.refreshed = self.recorder.refreshed
         self.judge = Judge(jobs, upstream, records, workdir, facts.FileStates(), self.refreshed)
         self.fp = self.judge.fp  # each settled job's output fingerprint
         self.inputs = self.judge.inputs  # what each decided job consumes (recorded if it runs)
-        self.pending_code: dict[str, dict[str, Any]] = {}  # pieces of code to store
-        self.stored_code: set[str] = set()
+        outcomes, reasons = self.result.outcomes, self.result.reasons
+        self.chains = Chains(
+            jobs, upstream, self.down, self.remaining, records, self.judge, outcomes, reasons, emit
+        )
+        self.sender = Sender(workers, self.context, jobs, upstream, records, self.chains, emit)
+        self.flights = self.sender.flights
 
     # --- the loop --------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -173,18 +121,18 @@ class Runner:
         self.emit(Event("run_started", data=jobs))
         self.ready.extend(job_id for job_id in self.order if self.remaining[job_id] == 0)
         try:
-            with _noticing_ctrl_c() as self.ctrl_c:
+            with mainjob.noticing_ctrl_c() as self.ctrl_c:
                 self._loop()
                 self._run_finals()
         except BaseException:
             self._abort()
             raise
         finally:
-            self._flush()
+            self.recorder.flush()
         for job_id in self.jobs:
             if job_id not in self.result.outcomes and self.jobs[job_id].lazy:
                 self.result.outcomes[job_id] = Outcome.NOT_NEEDED
-        self._remove_temp_files(list(self.temp_users))
+        self._remove_temp_files(self.ondemand.unused())
         self.result.loaders = {job_id for job_id, job in self.jobs.items() if job.lazy}
         self.result.invariants = {j for j, job in self.jobs.items() if job.where == NOWHERE}
         self.result.duration = time.perf_counter() - t0
@@ -195,9 +143,9 @@ class Runner:
         while True:
             while self.ready:
                 self._resolve(self.ready.popleft())
-            self._flush()
-            self._submit()
-            if not self.inflight:
+            self.recorder.flush()
+            self.sender.submit()
+            if not self.flights:
                 if self.ready:
                     continue
                 break
@@ -209,34 +157,20 @@ class Runner:
         """The next batch that returned; None when, meanwhile, results a worker left
         early (see _take_spooled) released jobs that are ready now."""
         while True:
-            if self.stop.is_set():
-                msg = "the run was stopped (Pipeline.stop())"
-                raise KeyboardInterrupt(msg)
-            try:  # a timeout keeps the wait interruptible by Ctrl-C, and by stop()
-                return self.completions.get(timeout=0.25)
-            except queue.Empty:
-                if self._take_spooled():
-                    self._flush()
-                    if self.ready:
-                        return None
+            future = self.flights.wait(self.stop)
+            if future is not None:
+                return future
+            if self._take_spooled():
+                self.recorder.flush()
+                if self.ready:
+                    return None
 
     def _take_spooled(self) -> bool:
         """Record the results that workers left for jobs of batches still running."""
         taken = False
-        for batch in list(self.inflight.values()):
-            if batch.spool is None:
-                continue
-            while True:
-                path = os.path.join(batch.spool, f"{batch.taken:06d}.pkl")
-                try:
-                    with open(path, "rb") as f:
-                        results = pickle.load(f)
-                except FileNotFoundError:
-                    break
-                for r in results:
-                    self._record_result(r)
-                batch.taken += len(results)
-                taken = True
+        for r in self.flights.spooled():
+            self._record_result(r)
+            taken = True
         return taken
 
     # --- deciding --------------------------------------------------------------------
@@ -261,191 +195,81 @@ class Runner:
             self._want(job_id)
         elif verdict is Verdict.INVARIANT:
             if decision.record is not None:  # (an input file's stat changed, not its content)
-                self.records[job_id] = decision.record
-                self.pending_records.append((job_id, decision.record))
+                self.recorder.put(job_id, decision.record)
             self._settle(job_id, Outcome.UP_TO_DATE, quiet=True)
         elif verdict is Verdict.ON_DEMAND:
-            self.temp_users[job_id] = len(self.down[job_id])
+            self.ondemand.users[job_id] = len(self.down[job_id])
             self._release(job_id)
         elif verdict is Verdict.FINAL:
             self.finals.append(job_id)
-        elif verdict is Verdict.MISSING_INPUT:
-            path = self.jobs[job_id].paths[0]
-            msg = (
-                f"input file {path!r} does not exist; create it, or declare the job that writes it"
-            )
-            self._fail(job_id, JobContractError(msg), "")
-        else:
+        else:  # (it cannot run: a missing input file, code that cannot be fingerprinted)
             assert decision.error is not None
-            self._fail(job_id, _code_error(job_id, decision.error), "")
+            self._fail(job_id, decision.error, "")
 
     def _failed_again(self, job_id: str, inputs: dict[str, str]) -> bool:
-        """A job that failed earlier in this session with these same inputs, and that is
-        not asked for itself, is reported failed again rather than run again (one cell's
-        failing upstream would otherwise run once for each cell that depends on it)."""
-        before = self.failures.get(job_id)
-        if before is None or before != inputs or self.retry is None or job_id in self.retry:
+        """Reported failed again rather than run again (failures.py)?"""
+        record = self.records.get(job_id)
+        error = self.failures.again(job_id, inputs, record, self.recorder.last_error)
+        if error is None:
             return False
-        record = self.records.get(job_id) or {}
-        if record.get("o") != "failed":
-            return False
-        tb = _read_error(statedir.error_file(self.ppg_dir, job_id))
-        msg = (
-            f"{record.get('e', 'it failed')} (it failed earlier in this session with the "
-            f"inputs it has now, so it was not run again: fix it, or run it itself again)"
-        )
-        error = FailedBefore(msg)
-        with contextlib.suppress(AttributeError, TypeError):
-            error.ppg_traceback = tb  # type: ignore[attr-defined]
         self.result.errors[job_id] = error
-        self.result.tracebacks[job_id] = tb
+        self.result.tracebacks[job_id] = getattr(error, "ppg_traceback", "")
         self._settle(job_id, Outcome.FAILED)
         return True
-
-    def _describe(self, job_id: str) -> str:
-        return describe(self.jobs.get(job_id), job_id)
 
     def _want(self, job_id: str) -> None:
         """`job_id` must run: first make the loading jobs it reads from available."""
         needed = [
-            u for u in self.up[job_id] if self.jobs[u].lazy and self.lazy_state.get(u) != "ok"
+            u for u in self.up[job_id] if self.jobs[u].lazy and not self.ondemand.is_loaded(u)
         ]
         if not needed:
             self._dispatch(job_id)
             return
-        self.blocked[job_id] = len(needed)
-        for lazy in needed:
-            self.waiters.setdefault(lazy, []).append(job_id)
-            if lazy not in self.lazy_state:
-                self.lazy_state[lazy] = "running"
-                self.result.reasons[lazy] = f"job {job_id!r} needs it"
-                self._want(lazy)
+        for lazy in self.ondemand.wait(job_id, needed):
+            self.result.reasons[lazy] = f"job {job_id!r} needs it"
+            self._want(lazy)
 
     def _dispatch(self, job_id: str) -> None:
         self.emit(Event("queued", job_id))
         if self.jobs[job_id].where == MAIN:
             self._run_main(job_id)
         else:
-            if not self.queue and not self.inflight:
-                self._connect()
-                self.workers.warm()  # start workers while the rest is being decided
-            self.queue.append(job_id)
-            self._fuse_behind(job_id)
-
-    # --- chains ----------------------------------------------------------------------
-    def _connect(self) -> None:
-        """Reach the workers (once per run): how many batches may be in flight."""
-        if not self.connected:
-            self.cores = self.workers.connect(self.workdir, self.ppg_dir)
-            self.connected = True
-
-    def _fuse_behind(self, head: str) -> None:
-        """Send the line of single dependants below `head` in the same batch, each run by
-        the worker right after its upstream: a chain costs one round trip, not one per job.
-        A dependant that may be spared (rule 5) is decided in the worker, by comparing the
-        upstream's new output with what it consumed last time."""
-        chain = batching.chain_below(
-            head, self._single_dependant, self._expected_seconds, self._fuse, self._failed_before
-        )
-        if chain:
-            self.chains[head] = chain
-            self.fused.update(chain)
-
-    def _expected_seconds(self, job_id: str) -> float:
-        record = self.records.get(job_id)
-        last = record.get("d") if record is not None else None
-        return self.timings.expected(None if last is None else float(last))
-
-    def _failed_before(self, job_id: str) -> bool:
-        # A job that failed last time runs unchained: if it kills its worker again, it is
-        # then known to be the one that did.
-        record = self.records.get(job_id)
-        return record is not None and record.get("o") == "failed"
-
-    def _single_dependant(self, upstream: str) -> str | None:
-        """The one dependant of `upstream`, if a worker can run it right after it."""
-        down = self.down[upstream]
-        if len(down) != 1:
-            return None
-        job_id = down[0]
-        job = self.jobs[job_id]
-        if job.where != WORKER or job.lazy or job.always or self._cores_of(job_id) != 1:
-            return None
-        if self.remaining.get(job_id) != 1:
-            return None  # it waits for other upstream jobs too
-        for u in self.up[job_id]:
-            if u != upstream and (self.jobs[u].lazy or self.result.outcomes.get(u) in _BAD):
-                return None
-        return job_id
-
-    def _fuse(self, job_id: str, upstream: str) -> bool:
-        """Decide `job_id` before its upstream has run; False if it must be decided later."""
-        try:
-            reason = self.judge.reason(job_id, self.judge.inputs_of(job_id, pending=upstream))
-        except CodeError:
-            return False  # decided alone, and failed, once its upstream is done
-        if reason is None:
-            return False
-        if reason.maybe:
-            self.unless[job_id] = self.records[job_id]["i"][upstream]
-        self.result.reasons[job_id] = reason.text
-        self.emit(Event("queued", job_id))
-        return True
-
-    def _unfuse(self, ids: list[str]) -> None:
-        """Fused jobs that did not run with their batch are decided again, normally."""
-        for job_id in ids:
-            self.chains.pop(job_id, None)
-            if job_id in self.fused:
-                self.fused.discard(job_id)
-                self.unless.pop(job_id, None)
-                self.result.reasons.pop(job_id, None)
-                if self.remaining[job_id] == 0 and job_id not in self.result.outcomes:
-                    self.ready.append(job_id)
+            self.sender.enqueue(job_id)
 
     # --- settling --------------------------------------------------------------------
     def _release(self, job_id: str) -> None:
         """Let dependants of `job_id` proceed (it is decided, ran, or failed)."""
         self.released.add(job_id)
         remaining = self.remaining
+        fused = self.chains.fused
         for d in self.down[job_id]:
             remaining[d] -= 1
-            if remaining[d] == 0 and d not in self.fused:
+            if remaining[d] == 0 and d not in fused:
                 self.ready.append(d)
 
     def _settle(self, job_id: str, outcome: Outcome, quiet: bool = False) -> None:
         self.result.outcomes[job_id] = outcome
         if not quiet:
             self.emit(Event("done", job_id, outcome))
-        job = self.jobs[job_id]
-        if job.lazy:
-            self.lazy_state[job_id] = "ok" if outcome is Outcome.RAN else "failed"
-            self._wake(job_id, ok=outcome is Outcome.RAN)
+        if self.jobs[job_id].lazy:
+            ok = outcome is Outcome.RAN
+            for waiter in self.ondemand.loaded(job_id, ok):
+                if ok:
+                    self._dispatch(waiter)
+                elif waiter not in self.result.outcomes:
+                    self._settle(waiter, Outcome.UPSTREAM_FAILED)
             if job_id not in self.released:
                 self._release(job_id)
         else:
             self._release(job_id)
+        users = self.ondemand.users
         for u in self.up[job_id]:
-            if u in self.temp_users:
-                self.temp_users[u] -= 1
-                if self.temp_users[u] == 0:
-                    self._remove_temp_files([u])
-
-    def _wake(self, lazy: str, ok: bool) -> None:
-        for waiter in self.waiters.pop(lazy, ()):
-            if not ok:
-                if waiter not in self.result.outcomes:
-                    self._settle(waiter, Outcome.UPSTREAM_FAILED)
-                continue
-            self.blocked[waiter] -= 1
-            if self.blocked[waiter] == 0:
-                del self.blocked[waiter]
-                self._dispatch(waiter)
+            if u in users and self.ondemand.used_by_one(u):
+                self._remove_temp_files([u])
 
     def _remove_temp_files(self, temp_ids: list[str]) -> None:
         for temp_id in temp_ids:
-            del self.temp_users[temp_id]
-            if self.lazy_state.get(temp_id) and self.jobs[temp_id].where != MAIN:
+            if self.ondemand.ran(temp_id) and self.jobs[temp_id].where != MAIN:
                 for path in self.jobs[temp_id].outputs:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(path)
@@ -454,22 +278,13 @@ class Runner:
         self, job_id: str, record: dict[str, Any], log: str = "", found: reads.Found = reads.NOTHING
     ) -> None:
         job = self.jobs[job_id]
-        record["o"] = "ok"
         details = self.judge.details_of(job_id) if job_id in self.inputs else NO_DETAILS
-        record["i"] = self.inputs.pop(job_id, {})  # (its record holds them from now on)
         self.judge.details.pop(job_id, None)
-        if details.digests:
-            record["c"] = details.digests
-            for digest, pieces in details.pieces.items():
-                if digest not in self.stored_code:
-                    self.stored_code.add(digest)
-                    self.pending_code[digest] = {
-                        "pieces": pieces,
-                        "modules": details.modules[digest],
-                    }
-        if found.reads:
-            record["r"] = found.reads
-        self._note_found(job_id, found)
+        inputs = self.inputs.pop(job_id, {})  # (its record holds them from now on)
+        self.recorder.ran(record, inputs, details, found)
+        upstream = functools.partial(graph.upstream_closure, self.up, [job_id])
+        said = undeclared.warnings(job_id, found, self.producers, self.workdir, upstream)
+        self.result.warnings.extend(said)
         if job.where == MAIN:
             if job.lazy and found.reads:  # what it provides rests on what it read now
                 self._refingerprint(job_id, record)
@@ -480,34 +295,11 @@ class Runner:
             self.fp[job_id] = record["fp"]
         if job.kind in ("value", "values"):
             job.forget_value()  # type: ignore[attr-defined]
-        self.failures.pop(job_id, None)
-        previous = self.records.get(job_id)
-        if previous is not None and previous.get("o") == "failed":
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(statedir.error_file(self.ppg_dir, job_id))
-        self.records[job_id] = record
-        self.pending_records.append((job_id, record))
+        self.failures.succeeded(job_id)
+        self.recorder.put(job_id, record)
         if log:
             self.result.logs[job_id] = log
         self._settle(job_id, Outcome.RAN)
-
-    def _damaged_upstream(self, job_id: str, error: BaseException) -> bool:
-        """`job_id` failed because an upstream job's stored value cannot be read: the
-        value is removed, so that job runs again (the session then runs again what
-        failed for it, see `damaged`)."""
-        if not isinstance(error, DamagedValue):
-            return False
-        owner = self.producers.get(normalize_path(error.path, self.workdir)[1])
-        if owner is None or owner == job_id:
-            return False
-        cache.discard(error.path)
-        if owner not in self.damaged:
-            self.damaged.add(owner)
-            self.result.warnings.append(
-                f"job {owner!r}: {error}, needed by {job_id!r}; it was damaged on disk and "
-                f"is removed: {owner!r} runs again"
-            )
-        return True
 
     def _refingerprint(self, job_id: str, record: dict[str, Any]) -> None:
         """A loading job's fingerprint with the files it has just read, also in what its
@@ -527,63 +319,31 @@ class Runner:
         self.result.tracebacks[job_id] = tb
         if log:
             self.result.logs[job_id] = log
-        text = tb or "".join(traceback.format_exception_only(type(error), error))
-        path = statedir.error_file(self.ppg_dir, job_id)
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as f:
-                f.write(f"job: {job_id}\nat: {time.ctime()}\n\n{text}")
-        except OSError as e:  # (a full disk): the failure is reported all the same
-            with contextlib.suppress(OSError):
-                os.unlink(path)  # (not half a traceback)
-            self.result.warnings.append(f"job {job_id!r}: its traceback could not be saved: {e}")
-        record = {"o": "failed", "i": {}, "t": time.time(), "e": f"{type(error).__name__}: {error}"}
-        if not self._damaged_upstream(job_id, error):  # (then it is tried again at once)
-            self.failures[job_id] = self.inputs.get(job_id, {})
-        self.records[job_id] = record
-        self.pending_records.append((job_id, record))
+        unsaved = self.recorder.failed(job_id, error, tb)
+        damaged = self.failures.failed_with(job_id, error, self.inputs.get(job_id, {}))
+        self.result.warnings.extend(w for w in (unsaved, damaged) if w)
         self._settle(job_id, Outcome.FAILED)
-
-    def _flush(self) -> None:
-        if self.refreshed:
-            self.pending_records.extend((i, self.records[i]) for i in set(self.refreshed))
-            self.refreshed.clear()
-        if self.pending_records:
-            texts = self.history.put(self.pending_records, self.pending_code)
-            for (job_id, _), text in zip(self.pending_records, texts, strict=True):
-                self.records.written(job_id, text)  # (held as text from now on)
-            self.pending_records = []
-            self.pending_code = {}
 
     # --- main-process jobs -----------------------------------------------------------
     def _run_main(self, job_id: str) -> None:
         job = self.jobs[job_id]
-        reach = job.code_reach()
-        stale = livecode.problem(job_id, reach.modules, self.modules_seen) if reach else None
-        if stale is not None:  # (a kernel that imported the module before its last edit)
-            self._fail(job_id, StaleModule(stale), "")
+        refused = mainjob.refused(job, self.modules_seen)
+        if refused is not None:
+            self._fail(job_id, refused, "")
             return
         self.emit(Event("running", job_id))
-        start = time.time()
-        t0 = time.perf_counter()
-        recording_on = self.context.record_reads
-        try:
-            with _working_directory(self.workdir), contextlib.ExitStack() as stack:
-                recorded = stack.enter_context(reads.recording()) if recording_on else None
-                job.load()  # type: ignore[attr-defined]
-        except KeyboardInterrupt as e:
-            if self.ctrl_c.is_set() or self.stop.is_set():
-                raise  # the user's Ctrl-C, or stop(): the run stops
-            self._fail(job_id, e, _traceback_from_user(e))  # the job's own: it fails
+        ran = mainjob.run_here(
+            job,
+            self.workdir,
+            self.context.record_reads,
+            lambda: tasks.scope(job, tasks.declared(job_id, self.up, self.jobs), self.context),
+            lambda: self.ctrl_c.is_set() or self.stop.is_set(),
+        )
+        if ran.record is None:
+            assert ran.error is not None
+            self._fail(job_id, ran.error, ran.traceback)
             return
-        except Exception as e:
-            self._fail(job_id, e, _traceback_from_user(e))
-            return
-        found = reads.NOTHING
-        if recorded is not None:
-            found = reads.summarize(recorded, self._scope(job_id))
-        record = {"t": start, "d": time.perf_counter() - t0}
-        self._succeed(job_id, record, found=found)
+        self._succeed(job_id, ran.record, found=ran.found)
         if job.kind == "generating":
             self._add_generated_jobs()
 
@@ -612,188 +372,25 @@ class Runner:
         while self.finals:
             finals, self.finals = self.finals, []
             for job_id in finals:
-                self._run_final(job_id, anything_ran)
+                reason = self.judge.final_reason(job_id, anything_ran)
+                if reason is None:
+                    self._settle(job_id, Outcome.UP_TO_DATE)
+                else:
+                    self.result.reasons[job_id] = reason.text
+                    self._dispatch(job_id)
             while self.ready:  # the finals that waited for these
                 self._resolve(self.ready.popleft())
 
-    def _run_final(self, job_id: str, anything_ran: bool) -> None:
-        reason = self.judge.final_reason(job_id, anything_ran)
-        if reason is None:
-            self._settle(job_id, Outcome.UP_TO_DATE)
-            return
-        self.result.reasons[job_id] = reason.text
-        self._dispatch(job_id)
-
     # --- worker jobs -----------------------------------------------------------------
-    def _task(self, job_id: str) -> Task:
-        job = self.jobs[job_id]
-        extra: Any = None
-        if job.task == TASK_PLOT:
-            extra = job.calc_job.outputs[0]  # type: ignore[attr-defined]
-        elif job.task == TASK_VALUES:
-            extra = job.names  # type: ignore[attr-defined]
-        return Task(
-            job_id,
-            job.task,
-            job.fn,
-            job.paths,
-            job.outputs,
-            job.with_path,
-            job.kind == "multifile",
-            job.empty_ok,
-            extra,
-            statedir.log_file(self.ppg_dir, job_id),
-            chained=job_id in self.fused,
-            unless=self.unless.get(job_id),
-            kept=self.records[job_id]["fp"] if job_id in self.unless else "",
-            declared=self._declared(job_id) if self.context.record_reads else (),
-            ignored=job.ignored_reads,
-        )
-
-    def _declared(self, job_id: str) -> tuple[str, ...]:
-        """The files the job's declared dependencies stand for (not discovered inputs)."""
-        return tuple(p for u in self.up[job_id] for p in self.jobs[u].outputs)
-
-    def _scope(self, job_id: str) -> reads.Scope:
-        job = self.jobs[job_id]
-        declared = self._declared(job_id)
-        return reads.Scope(
-            self.context.files, self.workdir, self.ppg_dir, job.outputs, declared, job.ignored_reads
-        )
-
-    def _note_found(self, job_id: str, found: reads.Found) -> None:
-        """Warnings about what a job read or wrote without saying so (SPEC §3a)."""
-        if found is reads.NOTHING:
-            return
-        warn = self.result.warnings.append
-        upstream: set[str] | None = None
-        for shown in found.reads:
-            producer = self.producers.get(normalize_path(shown, self.workdir)[1])
-            if producer is None or producer == job_id:
-                continue
-            if upstream is None:
-                upstream = graph.upstream_closure(self.up, [job_id])
-            if producer not in upstream:
-                warn(
-                    f"job {job_id!r} read {shown!r}, which job {producer!r} writes, but does "
-                    f"not depend on it: it may have read it before that job wrote it. Declare "
-                    f"the dependency (in a script `.depends_on(...)` that job, in a notebook "
-                    f"name it in the cell or add --deps {shown}); until then it reruns when "
-                    f"that file changes"
-                )
-        for shown in found.writes:
-            owner = self.producers.get(normalize_path(shown, self.workdir)[1])
-            whose = f", which is job {owner!r}'s output," if owner and owner != job_id else ""
-            warn(
-                f"job {job_id!r} wrote {shown!r}{whose} which is not one of its declared "
-                f"outputs: nothing checks or rebuilds that file. Declare it as an output "
-                f"(MultiFileGeneratingJob, or --out in a notebook) or write it elsewhere "
-                f"(a temporary directory)"
-            )
-        for shown in found.unreadable:
-            warn(
-                f"job {job_id!r} read {shown!r}, which cannot be read to fingerprint it "
-                f"(permission denied?): the job runs again on every run until it can be read"
-            )
-        if found.dropped:
-            warn(
-                f"job {job_id!r} read {len(found.reads) + found.dropped} files under the "
-                f"project at run time; only {len(found.reads)} are tracked as its inputs, "
-                f"so a change to the other {found.dropped} does not rerun it. Exclude files "
-                f"that do not matter with job.ignore_reads(DIRECTORY), or declare a "
-                f"FileInvariant for what does"
-            )
-
-    def _cores_of(self, job_id: str) -> int:
-        need = self.jobs[job_id].cores_needed
-        return self.cores if need < 1 or need > self.cores else need
-
-    def _submit(self) -> None:
-        while True:
-            if self.suspects:
-                if not self.inflight:
-                    self._send([self.suspects.popleft()], 1)
-                return
-            if not self.queue:
-                return
-            need = self._cores_of(self.queue[0])
-            if need > 1 or self.multi_inflight:
-                if self.reserved + need > self.cores:
-                    return
-            elif len(self.inflight) >= 2 * self.cores:
-                return
-            if need > 1 or self.queue[0] in self.send_alone:
-                self._send([self.queue.popleft()], need)
-                continue
-            size = batching.batch_size(self.timings, len(self.queue), self.cores)
-            batch = batching.take_batch(
-                self.queue, size, self.chains, self._expected_seconds, self._batchable
-            )
-            self._send(batch, 1)
-
-    def _batchable(self, job_id: str) -> bool:
-        return job_id not in self.send_alone and self._cores_of(job_id) <= 1
-
-    def _send(self, ids: list[str], cores: int) -> None:
-        tasks = [self._task(job_id) for job_id in ids]
-        functions = Functions([task.fn for task in tasks])
-        tasks = [task._replace(fn=None) for task in tasks]
-        marker = self.abandoned if self.workers.lingers else None
-        spool = None
-        if len(ids) > 1:
-            self.batches_sent += 1
-            spool = os.path.join(self.spool, str(self.batches_sent))
-        future = self.workers.run_batch(self.context, tasks, functions, marker, spool)
-        for other in self.inflight.values():
-            other.only_one = False
-        self.inflight[future] = _Batch(ids, cores, only_one=not self.inflight, spool=spool)
-        self.reserved += cores
-        if cores > 1:
-            self.multi_inflight += 1
-        for job_id in ids:
-            self.emit(Event("running", job_id))
-        future.add_done_callback(self.completions.put)
-
     def _handle(self, future: Future[list[Result]]) -> None:
         self._take_spooled()
-        batch = self.inflight.pop(future)
-        if batch.spool is not None:
-            shutil.rmtree(batch.spool, ignore_errors=True)
-        self.reserved -= batch.cores
-        if batch.cores > 1:
-            self.multi_inflight -= 1
-        try:
-            results = future.result()
-        except Exception as e:
-            rest = batch.rest
-            heads = [job_id for job_id in rest if job_id not in self.fused]
-            self._unfuse(rest)
-            how = self.workers.lost(e)
-            verdict = triage(how is not None, batch.only_one, len(batch.ids), rest, heads)
-            if verdict.action is Action.FAIL_DIED:
-                self._fail(rest[0], _worker_died(rest[0], str(how)), "")
-            elif verdict.action is Action.SUSPECT:
-                self.suspects.extend(verdict.jobs)
-            elif verdict.action is Action.SEND_ALONE:
-                self.send_alone.update(verdict.jobs)
-                self.queue.extendleft(reversed(verdict.jobs))
-            else:
-                job_id = verdict.jobs[0]
-                self._fail(job_id, pool.explain_send_failure(self.jobs[job_id], e), "")
-            return
-        for r in results[batch.taken :]:
-            self._record_result(r)
-        # A batch stops at a chained job whose upstream failed: what it held after that
-        # is decided again, and the independent jobs among it are sent again.
-        rest = batch.ids[len(results) :]
-        heads = [job_id for job_id in rest if job_id not in self.fused]
-        self._unfuse(rest)
-        self.queue.extendleft(reversed(heads))
+        fail = functools.partial(self._fail, tb="")
+        self.ready.extend(self.sender.returned(future, self._record_result, fail))
 
     def _record_result(self, r: Result) -> None:
-        self.timings.add(r.duration)
-        if r.job_id in self.fused:
-            self._settle_fused(r)
+        self.sender.timings.add(r.duration)
+        if r.job_id in self.chains.fused:
+            self.chains.ran_behind(r.job_id, self.fp)
         if r.skipped:
             self.fp[r.job_id] = r.fingerprint
             self.result.reasons.pop(r.job_id, None)
@@ -806,114 +403,15 @@ class Runner:
             tb = tracebacks.render(self.jobs[r.job_id].fn, r.frames, error, r.traceback)
             self._fail(r.job_id, error, tb, r.log)
 
-    def _settle_fused(self, r: Result) -> None:
-        """A fused job's upstream has run: fill in what it consumed, say why it ran."""
-        job_id = r.job_id
-        self.fused.discard(job_id)
-        inputs = self.inputs[job_id]
-        for u, value in inputs.items():
-            if value == UNKNOWN:
-                inputs[u] = self.fp[u]
-                if self.unless.pop(job_id, None) is not None:
-                    self.result.reasons[job_id] = (
-                        f"{self._describe(u)} produced different output than it used last time"
-                    )
-
     # --- interruption ----------------------------------------------------------------
     def _abort(self) -> None:
         """Ctrl-C: keep what finished, stop what runs, remove partial outputs."""
         self._take_spooled()
-        for future, batch in list(self.inflight.items()):
-            if future.done() and not future.cancelled() and future.exception() is None:
-                for r in future.result()[batch.taken :]:
-                    self._record_result(r)
-                del self.inflight[future]
-        if self.inflight:
-            if self.workers.lingers:
-                with contextlib.suppress(OSError):
-                    os.makedirs(os.path.dirname(self.abandoned), exist_ok=True)
-                    with open(self.abandoned, "w"):
-                        pass
-            for future in self.inflight:
-                future.cancel()
-            self.workers.stop()
-            for batch in self.inflight.values():
-                for job_id in batch.ids:
-                    if job_id not in self.result.outcomes:
-                        for path in self.jobs[job_id].outputs:
-                            with contextlib.suppress(FileNotFoundError):
-                                os.unlink(path)
-            self.inflight.clear()
-        self._remove_temp_files(list(self.temp_users))
-
-
-def _read_error(path: str) -> str:
-    """The traceback an error file holds (after its header lines)."""
-    try:
-        with open(path, errors="replace") as fh:
-            text = fh.read()
-    except OSError:
-        return ""
-    return text.split("\n\n", 1)[1] if "\n\n" in text else text
-
-
-def _code_error(job_id: str, error: CodeError) -> CodeError:
-    msg = (
-        f"job {job_id!r} uses code of {error}, so what it computes cannot be fingerprinted. "
-        f"Fix the module; nothing of this job ran"
-    )
-    return CodeError(msg, error.module, error.path)
-
-
-def _worker_died(job_id: str, how: str) -> WorkerDied:
-    how = f" ({how})" if how else ""
-    msg = (
-        f"the worker process running job {job_id!r} died{how}: the job crashed it "
-        f"(a segmentation fault, os._exit(), a kill signal, or running out of memory). "
-        f"Other jobs were not affected."
-    )
-    return WorkerDied(msg)
-
-
-def _traceback_from_user(e: BaseException) -> str:
-    return "".join(traceback.format_exception(type(e), e, tracebacks.user_frames(e)))
-
-
-@contextlib.contextmanager
-def _noticing_ctrl_c() -> Any:
-    """Within the block, an event set when a real Ctrl-C (SIGINT) arrives, as opposed to a
-    job that raises KeyboardInterrupt itself. Signals reach the main thread only: a run
-    in another thread is stopped with Pipeline.stop()."""
-    seen = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield seen
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def handler(signum: int, frame: Any) -> None:
-        if previous == signal.SIG_IGN:
-            return
-        seen.set()
-        if callable(previous):
-            previous(signum, frame)
-        else:
-            raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield seen
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextlib.contextmanager
-def _working_directory(path: str) -> Any:
-    before = os.getcwd()
-    if before == path:
-        yield
-        return
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
+        for r in self.flights.finished():
+            self._record_result(r)
+        for job_id in self.flights.cancel():
+            if job_id not in self.result.outcomes:
+                for path in self.jobs[job_id].outputs:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+        self._remove_temp_files(self.ondemand.unused())

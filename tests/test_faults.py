@@ -42,7 +42,8 @@ def second(path):
 
 def hang(name):
     if Path("hang.flag").exists():
-        Path(name + ".started").write_text(str(os.getpid()))
+        Path(name + ".tmp").write_text(str(os.getpid()))
+        os.replace(name + ".tmp", name + ".started")  # (the test reads the pid it holds)
         deadline = time.time() + 60
         while time.time() < deadline:
             time.sleep(0.05)
