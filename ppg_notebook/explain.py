@@ -12,7 +12,9 @@ from .consumed import code_details, inputs_fingerprint, job_inputs, job_reason
 from .decide import UNKNOWN, Reason, when_needed
 from .errors import CodeError
 from .facts import FileStates, input_file_record, reads_fingerprint
-from .jobs import NOWHERE, FileInvariant, Job
+from .invariants import FileInvariant
+from .jobs import Job
+from .kinds import NOWHERE
 from .records import Records
 
 
@@ -45,7 +47,7 @@ def plan(pipeline: Any, targets: Any, records: Records) -> dict[str, Reason | No
             continue
         if job.always:
             reason: Reason | None = Reason(1, "it runs on every run")
-        elif job.kind == "final":
+        elif job.policy.last:
             reason = when_needed("it runs after the other jobs when any of them ran")
         else:
             record = records.get(job_id)

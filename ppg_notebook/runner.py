@@ -59,7 +59,9 @@ from .errors import (
     WorkerDied,
 )
 from .events import Event, Outcome, RunResult
-from .jobs import MAIN, NOWHERE, TASK_PLOT, TASK_VALUES, WORKER, FileInvariant, Job
+from .invariants import FileInvariant
+from .jobs import Job
+from .kinds import MAIN, NOWHERE, TASK_PLOT, TASK_VALUES, WORKER
 from .records import Records
 from .triage import Action, triage
 from .userfiles import UserFiles, normalize_path
@@ -256,7 +258,7 @@ class Runner:
         if job.where == NOWHERE:
             self._resolve_invariant(job)
             return
-        if job.kind == "final":
+        if job.policy.last:
             self.finals.append(job_id)
             return
         try:
@@ -532,7 +534,7 @@ class Runner:
             record["fp"] = self.fp[job_id]
         else:
             self.fp[job_id] = record["fp"]
-        if job.kind in ("value", "values"):
+        if job.policy.stores:
             job.forget_value()  # type: ignore[attr-defined]
         self.failures.pop(job_id, None)
         previous = self.records.get(job_id)
@@ -638,7 +640,7 @@ class Runner:
             found = reads.summarize(recorded, self._scope(job_id))
         record = {"t": start, "d": time.perf_counter() - t0}
         self._succeed(job_id, record, found=found)
-        if job.kind == "generating":
+        if job.policy.generates:
             self._add_generated_jobs()
 
     def _add_generated_jobs(self) -> None:
@@ -703,7 +705,7 @@ class Runner:
             job.paths,
             job.outputs,
             job.with_path,
-            job.kind == "multifile",
+            job.policy.several_files,
             job.empty_ok,
             extra,
             statedir.log_file(self.ppg_dir, job_id),
