@@ -52,8 +52,8 @@ class Job:
         super().__init_subclass__(**kwargs)
         if "policy" in cls.__dict__:
             p = cls.policy
-            cls.kind, cls.where, cls.task, cls.lazy = p.name, p.where, p.task, p.lazy
-            cls.always = p.always
+            cls.kind, cls.where, cls.task = p.name, p.where, p.task
+            cls.lazy, cls.always = p.lazy, p.always
 
     def __init__(
         self,
