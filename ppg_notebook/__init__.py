@@ -22,26 +22,21 @@ from .errors import (
     WorkerDied,
 )
 from .events import Event, Outcome, RunResult
+from .invariants import FileInvariant, FunctionInvariant, ParameterInvariant
 from .jobs import (
     AttributeLoadingJob,
     CachedAttributeLoadingJob,
     CachedDataLoadingJob,
     DataLoadingJob,
     FileGeneratingJob,
-    FileInvariant,
     FinalJob,
-    FunctionInvariant,
     Job,
     JobGeneratingJob,
     MultiFileGeneratingJob,
-    MultiValueJob,
-    ParameterInvariant,
-    PlotJob,
     TempFileGeneratingJob,
-    ValueJob,
-    ValuePart,
 )
 from .session import Pipeline, get_pipeline, invalidate, new_pipeline, run, why
+from .values import MultiValueJob, PlotJob, ValueJob, ValuePart
 
 new_pipegraph = new_pipeline
 run_pipegraph = run

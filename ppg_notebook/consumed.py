@@ -14,7 +14,8 @@ from typing import Any, NamedTuple
 
 from . import facts, hashing, ids
 from .decide import UNKNOWN, Reason, reason_to_run
-from .jobs import NOWHERE, Job
+from .jobs import Job
+from .kinds import NOWHERE
 
 
 def inputs_fingerprint(job_id: str, inputs: dict[str, str], seen: str = "") -> str:
@@ -62,7 +63,7 @@ NO_DETAILS = CodeDetails({}, {}, {})  # (shared by the jobs that reach no user c
 def code_details(job: Job, upstream: list[str], jobs: dict[str, Job]) -> CodeDetails:
     """What `CodeDetails` says of `job` now."""
     reach = job.code_reach()
-    invariants = [u for u in upstream if u in jobs and jobs[u].kind == "function"]
+    invariants = [u for u in upstream if u in jobs and jobs[u].policy.code]
     if not invariants:
         if reach is None or not reach.items:
             return NO_DETAILS  # (the common case, kept small: thousands of jobs hold it)
@@ -99,16 +100,17 @@ def job_reason(
     content did not; `details()`: the job's CodeDetails, asked for only to say which
     piece of code changed; `states`: the files looked at in this run). A value part
     counts as the output of its job (rule 5), not as an invariant."""
-    workdir = job.pipeline.workdir
+    pipeline: Any = job.pipeline  # (the session's Pipeline: the rules read its history)
+    workdir = pipeline.workdir
     files = states or facts.FileStates()
-    history = job.pipeline.history
+    history = pipeline.history
     return reason_to_run(
         record,
         inputs,
         code_key(job.job_id),
         lambda: facts.check_outputs(job, record, refreshed),  # type: ignore[arg-type]
         lambda i: describe(jobs.get(i), i),
-        lambda i: i not in jobs or (jobs[i].where == NOWHERE and jobs[i].kind != "part"),
+        lambda i: i not in jobs or (jobs[i].where == NOWHERE and not jobs[i].policy.part),
         lambda key: _pieces(details() if details is not None else NO_DETAILS, key),
         lambda: facts.read_problem(job.job_id, record, workdir, files, refreshed),  # type: ignore[arg-type]
         history.pieces,
@@ -121,13 +123,10 @@ def _pieces(details: CodeDetails, key: str) -> dict[str, str] | None:
 
 def describe(job: Job | None, job_id: str) -> str:
     """Names an input for people: 'parameter x', 'input file a.csv', 'job b'."""
-    kind = job.kind if job is not None else ""
-    if kind == "parameter":
-        return f"parameter {ids.name_of(job_id)!r}"
-    if kind == "function":
-        return f"function {ids.name_of(job_id)!r}"
-    if kind == "part":
-        return f"job {job.owner!r} (its value {job.name!r})"  # type: ignore[union-attr]
-    if kind == "input":
-        return f"input file {ids.name_of(job_id)!r}"
+    if job is None:
+        return f"job {job_id!r}"
+    if job.policy.part:
+        return f"job {job.owner!r} (its value {job.name!r})"  # type: ignore[attr-defined]
+    if job.policy.named:
+        return f"{job.policy.named} {ids.name_of(job_id)!r}"
     return f"job {job_id!r}"

@@ -1,16 +1,36 @@
-"""Which pipeline newly constructed jobs join (pypipegraph's "current pipegraph")."""
+"""Which pipeline newly constructed jobs join (pypipegraph's "current pipegraph"), and
+what jobs need of it (`Registry`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-_current: Any = None
-_factory: Callable[[], Any] | None = None
+from .codewalk import CodeWalker
+
+
+class Registry(Protocol):
+    """What a job needs of the pipeline it joins (session.Pipeline is one)."""
+
+    workdir: str  # what relative paths are relative to
+    code: CodeWalker  # the walk of the user's code, for code fingerprints
+
+    def add_job(self, job: Any) -> object:
+        """Register a newly constructed job."""
+        ...
+
+    def value_path(self, name: str) -> str:
+        """Where the value stored under `name` lives."""
+        ...
+
+
+_current: Registry | None = None
+_factory: Callable[[], Registry] | None = None
 
 
 def get() -> Any:
-    """The current pipeline, created with default settings on first use."""
+    """The current pipeline, created with default settings on first use (the whole
+    session.Pipeline, which only modules above this one can name; jobs use `registry()`)."""
     global _current
     if _current is None:
         if _factory is None:
@@ -20,16 +40,22 @@ def get() -> Any:
     return _current
 
 
+def registry() -> Registry:
+    """The current pipeline (`get()`), as the jobs see it."""
+    pipeline: Registry = get()
+    return pipeline
+
+
 def peek() -> Any:
     """The current pipeline, or None if there is none yet."""
     return _current
 
 
-def set_current(pipeline: Any) -> None:
+def set_current(pipeline: Registry) -> None:
     global _current
     _current = pipeline
 
 
-def set_factory(factory: Callable[[], Any]) -> None:
+def set_factory(factory: Callable[[], Registry]) -> None:
     global _factory
     _factory = factory

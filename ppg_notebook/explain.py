@@ -9,8 +9,8 @@ from typing import Any
 from . import status
 from .decide import UNKNOWN, Reason, when_needed
 from .facts import FileStates
-from .jobs import NOWHERE
 from .judge import Judge, Verdict
+from .kinds import NOWHERE
 from .records import Records
 
 

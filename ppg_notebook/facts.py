@@ -35,9 +35,9 @@ def check_outputs(job: Job, record: dict[str, Any], refreshed: list[str]) -> str
 
 
 def _shown_output(job: Any, i: int) -> str:
-    if job.kind == "value":
+    if job.policy.value:
         return "(its stored value)"
-    if job.kind == "values":
+    if job.policy.values:
         return f"(its stored value {job.names[i]!r})"
     return repr((job.paths or job.outputs)[i])
 

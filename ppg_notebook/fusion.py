@@ -19,8 +19,9 @@ from .consumed import describe
 from .decide import UNKNOWN
 from .errors import CodeError
 from .events import Event, Outcome
-from .jobs import WORKER, Job
+from .jobs import Job
 from .judge import Judge
+from .kinds import WORKER
 from .records import Records
 
 _BAD = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)

@@ -19,7 +19,9 @@ from . import facts
 from .consumed import CodeDetails, code_details, inputs_fingerprint, job_inputs, job_reason
 from .decide import UNKNOWN, Reason
 from .errors import CodeError, JobContractError, PipelineError
-from .jobs import NOWHERE, FileInvariant, Job
+from .invariants import FileInvariant
+from .jobs import Job
+from .kinds import NOWHERE
 from .records import Records
 
 
@@ -79,7 +81,7 @@ class Judge:
         job = self.jobs[job_id]
         if job.where == NOWHERE:
             return self._invariant(job)
-        if job.kind == "final":
+        if job.policy.last:
             return _FINAL
         try:
             inputs = self.inputs_of(job_id)

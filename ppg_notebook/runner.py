@@ -38,8 +38,9 @@ from .consumed import NO_DETAILS, inputs_fingerprint
 from .events import Event, Outcome, RunResult
 from .failures import Failures
 from .fusion import Chains
-from .jobs import MAIN, NOWHERE, Job
+from .jobs import Job
 from .judge import Judge, Verdict
+from .kinds import MAIN, NOWHERE
 from .ondemand import OnDemand
 from .recording import Recorder
 from .records import Records
@@ -293,7 +294,7 @@ class Runner:
             record["fp"] = self.fp[job_id]
         else:
             self.fp[job_id] = record["fp"]
-        if job.kind in ("value", "values"):
+        if job.policy.stores:
             job.forget_value()  # type: ignore[attr-defined]
         self.failures.succeeded(job_id)
         self.recorder.put(job_id, record)
@@ -344,7 +345,7 @@ class Runner:
             self._fail(job_id, ran.error, ran.traceback)
             return
         self._succeed(job_id, ran.record, found=ran.found)
-        if job.kind == "generating":
+        if job.policy.generates:
             self._add_generated_jobs()
 
     def _add_generated_jobs(self) -> None:

@@ -28,7 +28,9 @@ from .errors import (
 )
 from .events import Event, Outcome, RunResult
 from .history import History
-from .jobs import NOWHERE, FileInvariant, Job, _Ref, normalize_path
+from .invariants import FileInvariant
+from .jobs import Job, _Ref, normalize_path
+from .kinds import NOWHERE
 from .lock import DirectoryLock
 from .pool import LokyWorkers
 from .records import Records

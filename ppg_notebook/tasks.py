@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import reads, statedir
-from .jobs import TASK_PLOT, TASK_VALUES, Job
+from .jobs import Job
+from .kinds import TASK_PLOT, TASK_VALUES
 from .worker import Context, Task
 
 
@@ -36,7 +37,7 @@ def task(job: Job, context: Context, declared: tuple[str, ...], chain: dict[str,
         job.paths,
         job.outputs,
         job.with_path,
-        job.kind == "multifile",
+        job.policy.several_files,
         job.empty_ok,
         extra,
         statedir.log_file(context.ppg_dir, job.job_id),

@@ -24,7 +24,7 @@ def of_job(
     job: Any, record: dict[str, Any], namespace: dict[str, Any] | None, cell: Any
 ) -> ValuePreview | None:
     """`{"type", "shape", "repr"}` of a value job's current value, or None."""
-    if job.kind != "value" or record.get("o") != "ok":
+    if not job.policy.value or record.get("o") != "ok":
         return None
     if cell is not None and namespace is not None and cell.name in namespace:
         return describe(namespace[cell.name])

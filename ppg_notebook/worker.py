@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from . import cache, hashing, plotstate, reads, statedir
 from .errors import JobContractError
-from .jobs import TASK_DUMP, TASK_PLOT, TASK_VALUE, TASK_VALUES
+from .kinds import TASK_DUMP, TASK_PLOT, TASK_VALUE, TASK_VALUES
 from .tracebacks import user_frames
 from .userfiles import UserFiles
 

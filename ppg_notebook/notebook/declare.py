@@ -33,20 +33,16 @@ from typing import Any
 from .. import current, ids, plotstate
 from ..codewalk import TRACK_ALL
 from ..errors import DependencyError
-from ..jobs import (
-    FileGeneratingJob,
+from ..invariants import (
     FunctionInvariant,
-    Job,
     ModuleReadsInvariant,
-    MultiFileGeneratingJob,
-    MultiValueJob,
     ParameterInvariant,
     StyleInvariant,
-    ValueJob,
-    as_path_list,
-    normalize_path,
 )
+from ..jobs import FileGeneratingJob, Job, MultiFileGeneratingJob, as_path_list
 from ..session import Pipeline
+from ..userfiles import normalize_path
+from ..values import MultiValueJob, ValueJob
 from .body import Body, CellError, analyse
 from .capture import Captured, capture_globals, check_picklable, modules_read
 from .cellfunc import Binding, binding, carrier, file_function, value_function, values_function
@@ -70,7 +66,7 @@ class CellJob:
 
     @property
     def is_file(self) -> bool:
-        return self.job.kind not in ("value", "values")
+        return not self.job.policy.stores
 
     def product(self) -> dict[str, Any]:
         """The notebook names the cell binds: its name to the stored value or the output
@@ -337,7 +333,7 @@ class Declarations:
                 f"({', '.join(cell.values)}): read the values it needs by their names"
             )
             raise CellError(msg)
-        kind = "files" if job.kind == "multifile" else "file" if cell.is_file else "value"
+        kind = "files" if job.policy.several_files else "file" if cell.is_file else "value"
         paths = job.paths if cell.is_file else job.outputs
         return binding(n, kind, paths, workdir), job
 

@@ -22,8 +22,9 @@ from typing import Any
 
 from ..errors import DamagedValue, JobsFailed, PipelineWarning
 from ..events import Outcome, RunResult
-from ..jobs import NOWHERE, normalize_path
+from ..kinds import NOWHERE
 from ..session import Pipeline, new_pipeline
+from ..userfiles import normalize_path
 from .body import CellError
 from .declare import CellJob, Declarations
 
