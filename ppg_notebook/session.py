@@ -9,14 +9,13 @@ from __future__ import annotations
 import atexit
 import functools
 import gc
-import itertools
 import os
 import threading
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import current, explain, graph, hashing, ids, statedir
+from . import current, explain, graph, hashing, statedir
 from .codewalk import CodeWalker
 from .dask_backend import DaskWorkers
 from .decide import Reason
@@ -29,11 +28,12 @@ from .errors import (
 from .events import Event, Outcome, RunResult
 from .history import History
 from .invariants import FileInvariant
-from .jobs import Job, _Ref, normalize_path
+from .jobs import Job, _Ref
 from .kinds import NOWHERE
 from .lock import DirectoryLock
 from .pool import LokyWorkers
 from .records import Records
+from .references import References
 from .runner import Runner
 from .userfiles import UserFiles
 
@@ -79,6 +79,7 @@ class Pipeline:
         self.code = CodeWalker(self.files, lambda: self.history)
         self.jobs: dict[str, Job] = {}
         self.producers: dict[str, str] = {}  # absolute output path -> job id
+        self.references = References(self.jobs, self.producers, self.workdir, self._input_file)
         self.listeners: list[Callable[[Event], None]] = []
         # Called with the job's id after a job is declared, replaced or removed (the widget).
         self.graph_listeners: list[Callable[[str], None]] = []
@@ -158,97 +159,28 @@ class Pipeline:
                 del self.producers[path]
         self._graph_changed(job_id)
 
+    def _input_file(self, ref: _Ref) -> str:
+        return FileInvariant(ref, pipeline=self).job_id
+
     def value_path(self, name: str) -> str:
         return statedir.value_file(self.dir, name)
 
-    # --- the graph as it stands --------------------------------------------------------
+    # --- the graph as it stands (references.py) -------------------------------------
     def _resolve(self, job_ids: Iterable[str]) -> dict[str, list[str]]:
-        """Upstream ids of each job, with path references turned into jobs or input files."""
-        upstream: dict[str, list[str]] = {}
-        for job_id in job_ids:
-            job = self.jobs[job_id]
-            if not job.upstream:
-                upstream[job_id] = []
-                continue
-            ups = []
-            for ref in job.upstream:
-                if type(ref) is str:
-                    if ref not in self.jobs:
-                        msg = (
-                            f"job {job_id!r} depends on {ref!r}, which is no longer declared; "
-                            f"declare it again or remove the dependency"
-                        )
-                        raise DependencyError(msg)
-                    ups.append(ref)
-                else:
-                    ups.append(self._resolve_ref(job, ref))
-            upstream[job_id] = ups
-        return upstream
-
-    def _resolve_all(self, job_ids: list[str]) -> dict[str, list[str]]:
-        """Like _resolve, including the input-file invariants resolving creates."""
-        before = len(self.jobs)
-        upstream = self._resolve(job_ids)
-        created = list(itertools.islice(self.jobs, before, None))  # (jobs are kept in order)
-        upstream.update(self._resolve(created))
-        return upstream
-
-    def _resolve_ref(self, job: Job, ref: _Ref) -> str:
-        if ref in self.jobs:
-            return str(ref)
-        rel, absolute = normalize_path(ref, self.workdir)
-        producer = self.producers.get(absolute)
-        if producer is not None:
-            return producer
-        invariant_id = ids.input_file(rel)
-        if invariant_id in self.jobs:
-            return invariant_id
-        if not os.path.exists(absolute):
-            msg = (
-                f"job {job.job_id!r} depends on {str(ref)!r}, but no job writes that file and "
-                f"it does not exist (looked for {absolute}); create it, declare the job that "
-                f"writes it, or fix the path"
-            )
-            raise DependencyError(msg)
-        return FileInvariant(ref, pipeline=self).job_id
+        return self.references.upstream(job_ids)
 
     def _graph(self, targets: Any = None) -> tuple[dict[str, list[str]], list[str]]:
         """(upstream, topological order) of the targets' closure (all jobs by default)."""
-        upstream, order, _ = self._ordered(targets)
+        upstream, order, _ = self.references.ordered(targets)
         return upstream, order
 
     def _ordered(
         self, targets: Any = None
     ) -> tuple[dict[str, list[str]], list[str], dict[str, list[str]]]:
-        """`_graph`, and the downstream of each job in it."""
-        upstream = self._resolve_all(list(self.jobs))
-        down = graph.downstream_of(upstream)
-        order = graph.topological_order(upstream, down)
-        if targets is not None:
-            keep = graph.upstream_closure(upstream, self._target_ids(targets))
-            order = [job_id for job_id in order if job_id in keep]
-            upstream = {job_id: upstream[job_id] for job_id in order}
-            down = graph.downstream_of(upstream)
-        return upstream, order, down
+        return self.references.ordered(targets)
 
     def _target_ids(self, targets: Any) -> list[str]:
-        if isinstance(targets, (Job, str, os.PathLike)):
-            targets = [targets]
-        ids = []
-        for target in targets:
-            if isinstance(target, Job):
-                ids.append(target.job_id)
-                continue
-            ref = os.fspath(target)
-            if ref in self.jobs:
-                ids.append(ref)
-                continue
-            producer = self.producers.get(normalize_path(ref, self.workdir)[1])
-            if producer is None:
-                msg = f"run(targets=...): no job has id or output {ref!r}"
-                raise DependencyError(msg)
-            ids.append(producer)
-        return ids
+        return self.references.targets(targets)
 
     @property
     def history(self) -> History:
@@ -335,7 +267,7 @@ class Pipeline:
         def generated(known: set[str]) -> tuple[dict[str, Job], dict[str, list[str]]]:
             new = [job_id for job_id in self.jobs if job_id not in declared]
             declared.update(new)
-            upstream = self._resolve_all(list(self.jobs))
+            upstream = self.references.all_upstream(list(self.jobs))
             order = graph.topological_order(upstream)  # refuses a cycle
             needed = graph.upstream_closure(upstream, new)
             added = [job_id for job_id in order if job_id in needed and job_id not in known]
