@@ -30,6 +30,7 @@ from .errors import JobsFailed, PipelineError
 from .events import Event, Outcome, RunResult
 from .notebook.display import seconds, some, when
 from .notebook.kernel import NotebookPipeline
+from .progress import RunEvents
 from .session import Pipeline
 
 STATIC = pathlib.Path(__file__).parent / "static"
@@ -86,9 +87,7 @@ class PipelineWidget(anywidget.AnyWidget):
         self._pending: dict[str, str] = {}
         self._upstream_failed: set[str] = set()
         self._run: protocol.Progress = _IDLE.copy()
-        self._running: set[str] = set()
-        self._queued: set[str] = set()
-        self._touched: set[str] = set()  # jobs with an event in the current run
+        self._events = RunEvents()  # what the current run said of the jobs shown
         self._lock = threading.RLock()
         self._timer: threading.Timer | None = None
         self.title = pipeline.dir
@@ -126,7 +125,7 @@ class PipelineWidget(anywidget.AnyWidget):
             self._records = records
             self._show(model)
             if self._run["active"]:  # keep what this run's events said
-                states.update({j: self.states[j] for j in self._touched if j in states})
+                states.update({j: self.states[j] for j in self._events.seen if j in states})
             self.states = states
             self._pending.clear()
             self._send_status(states, full=True, durations=durations)
@@ -210,16 +209,17 @@ class PipelineWidget(anywidget.AnyWidget):
             if not self._run["active"]:
                 self._on_event(started)
             for event in events:
-                if event.job_id not in self._touched:
+                if event.job_id not in self._events.seen:
                     self._on_event(event)
 
     # --- run events, coalesced -----------------------------------------------------------
     def _on_event(self, event: Event) -> None:
         """Called by the runner, on whichever thread runs: record, and flush soon."""
-        kind = event.kind
+        kind, job_id = event.kind, event.job_id
         if kind == "run_started":
             with self._lock:
                 shown = len(self.model.nodes) if self.model else 0
+                self._events.feed(event)
                 self._run = _IDLE.copy()
                 self._run.update(
                     {
@@ -228,39 +228,24 @@ class PipelineWidget(anywidget.AnyWidget):
                         "what": self.runs.what if self.runs.busy else "a run",
                     }
                 )
-                self._running = set()
-                self._queued = set()
-                self._touched = set()
             self._schedule()
             return
         if kind == "run_finished":
             self._finished(event.data)
             return
+        if kind not in ("queued", "running", "done"):
+            return
         with self._lock:
-            if event.job_id not in self.states:
+            if job_id not in self.states:
                 return  # an invariant, or a job the picture does not show yet
-            job_id = event.job_id
-            if kind == "queued":
-                code = "queued"
-                self._queued.add(job_id)
-            elif kind == "running":
-                code = "running"
-                self._queued.discard(job_id)
-                self._running.add(job_id)
-            elif kind == "done":
+            self._events.feed(event)
+            code = kind
+            if kind == "done":
                 code = dag_model.OUTCOME_CODES.get(event.data, "none*")
-                self._queued.discard(job_id)
-                self._running.discard(job_id)
-                self._run["done"] += 1
-                if event.data is Outcome.FAILED:
-                    self._run["failed"] += 1
                 if event.data is Outcome.UPSTREAM_FAILED:
                     self._upstream_failed.add(job_id)
                 else:
                     self._upstream_failed.discard(job_id)
-            else:
-                return
-            self._touched.add(job_id)
             self._pending[job_id] = code
             self.states[job_id] = code
         self._schedule()
@@ -280,9 +265,12 @@ class PipelineWidget(anywidget.AnyWidget):
             run = self._run
             if run["active"]:
                 # Jobs batched behind others are sent (and said running) before they start.
-                running = min(len(self._running), self.pipeline.cores)
+                events = self._events
+                running = min(len(events.running), self.pipeline.cores)
+                run["done"] = events.done
+                run["failed"] = len(events.failed)
                 run["running"] = running
-                run["queued"] = len(self._queued) + len(self._running) - running
+                run["queued"] = len(events.queued) + len(events.running) - running
                 run["total"] = max(run["total"], run["done"] + run["running"] + run["queued"])
             progress = dict(run)
         if changes:
@@ -307,8 +295,6 @@ class PipelineWidget(anywidget.AnyWidget):
                     "tally": result.tally(),
                 }
             )
-            self._running = set()
-            self._queued = set()
         self.flush()
         # The plan (amber borders) changed with the run; re-reading it takes a moment with
         # thousands of jobs, so it happens off the thread that ran the jobs.
