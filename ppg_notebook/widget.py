@@ -57,6 +57,7 @@ class PipelineWidget(anywidget.AnyWidget):
     graph = traitlets.Dict().tag(sync=True)
     progress = traitlets.Dict().tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
+    words = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -91,6 +92,11 @@ class PipelineWidget(anywidget.AnyWidget):
         self._lock = threading.RLock()
         self._timer: threading.Timer | None = None
         self.title = pipeline.dir
+        page_words: protocol.Words = {
+            "words": dict(status.CODE_WORDS),
+            "meanings": dict(status.CODE_MEANINGS),
+        }
+        self.words = dict(page_words)
         self.progress = dict(self._run)
         self.on_msg(self._on_msg)
         pipeline.listeners.append(self._on_event)
