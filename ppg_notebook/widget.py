@@ -23,18 +23,18 @@ from typing import Any
 import anywidget
 import traitlets
 
-from . import current, dag_model, dag_static, statedir, status, value_preview
+from . import current, dag_model, dag_static, status
 from . import widget_protocol as protocol
-from .background import RunInProgress, runs_of
-from .errors import JobsFailed, PipelineError
+from .errors import PipelineError
 from .events import Event, Outcome, RunResult
-from .notebook.display import seconds, some, when
+from .notebook.display import seconds
 from .notebook.kernel import NotebookPipeline
 from .progress import RunEvents
 from .session import Pipeline
+from .widget_details import job_details
+from .widget_runs import RunControl, describe
 
 STATIC = pathlib.Path(__file__).parent / "static"
-LOG_TAIL_LINES = 40
 GRAPH_SETTLE = 0.3  # seconds without a job declared before the graph is read again
 _IDLE: protocol.Progress = {
     "active": False,
@@ -75,7 +75,8 @@ class PipelineWidget(anywidget.AnyWidget):
         self.notebook = notebook
         self.namespace = namespace
         self.flush_interval = flush_interval
-        self.runs = runs_of(pipeline)
+        self.run_control = RunControl(pipeline, notebook, namespace, self.label, self.send)
+        self.runs = self.run_control.runs
         self.model: dag_model.GraphModel | None = None
         self.view: dag_model.GraphView | None = None
         self.expanded: set[str] = set()  # group keys drawn job by job
@@ -195,7 +196,7 @@ class PipelineWidget(anywidget.AnyWidget):
         except RuntimeError:  # the jobs changed while being read: they are still changing
             self._on_graph_changed("")
         except Exception as e:
-            self.send({"type": "notice", "ok": False, "text": _describe(e)})
+            self.send({"type": "notice", "ok": False, "text": describe(e)})
 
     def _send_status(
         self, states: dict[str, str], full: bool, durations: dict[str, str] | None = None
@@ -310,7 +311,7 @@ class PipelineWidget(anywidget.AnyWidget):
         try:
             self.refresh()
         except Exception as e:
-            self.send({"type": "notice", "ok": False, "text": _describe(e)})
+            self.send({"type": "notice", "ok": False, "text": describe(e)})
 
     # --- commands from the front end -----------------------------------------------------
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
@@ -321,9 +322,6 @@ class PipelineWidget(anywidget.AnyWidget):
         """Answer one front-end command (`protocol.Command`, as it came: unchecked) with a
         result or an error record; returns the reply sent."""
         cmd = content.get("cmd")
-        handler: Callable[[dict[str, Any]], protocol.Answer] | None = getattr(
-            self, f"_cmd_{cmd}", None
-        )
         reply: protocol.Reply = {
             "type": "reply",
             "req": content.get("req"),
@@ -331,17 +329,19 @@ class PipelineWidget(anywidget.AnyWidget):
             "ok": True,
         }
         try:
+            handler = COMMANDS.get(cmd) if isinstance(cmd, str) else None
             if handler is None:
                 msg = f"unknown command {cmd!r}"
                 raise ValueError(msg)
-            reply.update(handler(content))
+            reply.update(handler(self, content))
         except Exception as e:
             reply["ok"] = False
-            reply["error"] = _describe(e)
+            reply["error"] = describe(e)
         self.send(reply)
         return reply
 
     def _job(self, content: dict[str, Any]) -> str:
+        """The job a command names, which must still be in the pipeline."""
         job_id = content.get("job")
         if not job_id or job_id not in self.pipeline.jobs:
             msg = f"there is no job {job_id!r} in this pipeline (any more); refresh the graph"
@@ -358,132 +358,32 @@ class PipelineWidget(anywidget.AnyWidget):
         job_id = self._job(content)
         return [job_id], self.label(job_id)
 
-    def _cmd_hello(self, content: dict[str, Any]) -> protocol.Answer:
-        self.refresh()
-        return {"message": ""}
-
-    def _cmd_refresh(self, content: dict[str, Any]) -> protocol.Answer:
-        self.refresh()
-        return {"message": f"refreshed: {len(self.states)} jobs, states read from disk again"}
-
-    def _cmd_details(self, content: dict[str, Any]) -> protocol.Answer:
-        return {"message": "", "details": self.details(self._job(content))}
-
-    def _cmd_expand(self, content: dict[str, Any]) -> protocol.Answer:
-        key = content.get("job")
-        if not isinstance(key, str) or not key.startswith("group:"):
-            msg = f"{key!r} is not a group of jobs; refresh the graph"
-            raise PipelineError(msg)
-        self.expanded.add(key)
-        self._show()
-        return {"message": ""}
-
-    def _cmd_focus(self, content: dict[str, Any]) -> protocol.Answer:
-        self.focus = self._job(content)
-        self._show()
-        return {"message": ""}
-
-    def _cmd_show_all(self, content: dict[str, Any]) -> protocol.Answer:
-        self.focus = None
-        self.expanded.clear()
-        self._show()
-        return {"message": ""}
-
-    def _cmd_run(self, content: dict[str, Any]) -> protocol.Answer:
-        jobs, name = self._targets(content)
-        return self.start_run(jobs, f"running {name} and its upstream")
-
-    def _cmd_run_all(self, content: dict[str, Any]) -> protocol.Answer:
-        return self.start_run(None, "running all jobs")
-
-    def _cmd_rerun(self, content: dict[str, Any]) -> protocol.Answer:
-        jobs, name = self._targets(content)
-        return self.start_run(jobs, f"rerunning {name}", invalidate=True)
-
-    def _cmd_invalidate(self, content: dict[str, Any]) -> protocol.Answer:
-        jobs, name = self._targets(content)
-        if self.runs.busy:
-            msg = (
-                f"{name} was not invalidated: a run is in progress "
-                f"({self.runs.what}). Try again when it has finished"
-            )
-            raise RunInProgress(msg)
-        self.pipeline.invalidate(*jobs)
-        self.refresh()
-        return {"message": f"invalidated {name}: the next run runs it again"}
-
-    # --- running ---------------------------------------------------------------------
     def start_run(
         self, targets: list[str] | None, what: str, invalidate: bool = False
     ) -> protocol.Answer:
         """Start a run on the background thread; RunInProgress when one is running."""
-
-        def work() -> tuple[RunResult, JobsFailed | None]:
-            if invalidate and targets:
-                self.pipeline.invalidate(*targets)
-            if self.notebook is not None:
-                report = self.notebook.run(targets or [])
-                if self.namespace is not None:
-                    self.notebook.bind(report, self.namespace)
-                return report.result, report.failure
-            try:
-                return self.pipeline.run(targets), None
-            except JobsFailed as e:
-                return e.result, e  # type: ignore[return-value]
-
-        self.runs.start(work, what, self._run_done)
-        return {"message": f"started: {what}"}
-
-    def _run_done(self, outcome: Any, error: BaseException | None) -> None:
-        if error is not None:
-            self.send({"type": "notice", "ok": False, "text": _describe(error)})
-            return
-        result, failure = outcome
-        text = f"run finished in {seconds(result.duration)}: {result.tally()}"
-        if result.errors:
-            text += f" (failed: {some(list(result.errors), self.label)})"
-        if failure is not None:
-            text += "; click a red job for its traceback"
-        self.send({"type": "notice", "ok": failure is None, "text": text})
+        return self.run_control.start(targets, what, invalidate)
 
     # --- details ---------------------------------------------------------------------
     def details(self, job_id: str) -> protocol.Details:
-        """What the details panel shows about one job: from the graph, plan and history the
-        last refresh read (one history read, no graph resolved again), and its files."""
-        job = self.pipeline.jobs[job_id]
+        """What the details panel shows about one job (`widget_details.py`): from what the
+        last refresh read, no history read and no graph resolved again."""
         with self._lock:
             model = self.model or dag_model.build({}, [], {})
             reason = self._reasons.get(job_id)
             record = self._records.get(job_id) or {}
-        me = model.nodes.index(job_id) if job_id in model.nodes else -1
-        upstream = [model.nodes[a] for a, b in model.edges if b == me]
-        downstream = [model.nodes[b] for a, b in model.edges if a == me]
-        started = record.get("t")
-        traceback = ""
-        if record.get("o") == "failed":
-            traceback = _read(statedir.error_file(self.pipeline.dir, job_id))
-            traceback = traceback or record.get("e", "")
-        log = _read(statedir.log_file(self.pipeline.dir, job_id))
-        cell = self.notebook.cell_of(job_id) if self.notebook else None
-        return {
-            "job": job_id,
-            "label": self.label(job_id),
-            "kind": job.kind,
-            "state": self.states.get(job_id, ""),
-            "outputs": list(job.paths),
-            "upstream": upstream,
-            "downstream": downstream,
-            "last_run": when(started),
-            "duration": seconds(record.get("d")),
-            "why": _why(reason, job_id in model.nodes),
-            "reads": sorted(record.get("r", ())),  # files it read at run time (SPEC §3a)
-            "modules": self.pipeline.history.modules(record),  # user modules its code reaches
-            "traceback": traceback,
-            "log_tail": "\n".join(log.splitlines()[-LOG_TAIL_LINES:]),
-            "value": value_preview.of_job(job, record, self.namespace, cell),
-            "cell_id": cell.cell_id if cell else "",
-            "execution_count": cell.execution_count if cell else None,
-        }
+            state = self.states.get(job_id, "")
+        return job_details(
+            self.pipeline,
+            job_id,
+            model=model,
+            reason=reason,
+            record=record,
+            state=state,
+            label=self.label,
+            notebook=self.notebook,
+            namespace=self.namespace,
+        )
 
     # --- lifetime --------------------------------------------------------------------
     def close(self) -> None:
@@ -499,22 +399,76 @@ class PipelineWidget(anywidget.AnyWidget):
         super().close()
 
 
-def _why(reason: Any, known: bool) -> str:
-    """The plan's reason in the words of `Pipeline.why` (its first line)."""
-    if not known:
-        return "not in the graph the widget last read; press Refresh"
-    return status.sentence(reason)
+# --- the commands the page sends (`protocol.CommandName`), by name ------------------------
+Command = Callable[[PipelineWidget, dict[str, Any]], protocol.Answer]
 
 
-def _describe(error: BaseException) -> str:
-    if isinstance(error, PipelineError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
+def _hello(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    w.refresh()
+    return {"message": ""}
 
 
-def _read(path: str) -> str:
-    try:
-        with open(path, errors="replace") as fh:
-            return fh.read()
-    except OSError:
-        return ""
+def _refresh(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    w.refresh()
+    return {"message": f"refreshed: {len(w.states)} jobs, states read from disk again"}
+
+
+def _details(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    return {"message": "", "details": w.details(w._job(content))}
+
+
+def _expand(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    key = content.get("job")
+    if not isinstance(key, str) or not key.startswith("group:"):
+        msg = f"{key!r} is not a group of jobs; refresh the graph"
+        raise PipelineError(msg)
+    w.expanded.add(key)
+    w._show()
+    return {"message": ""}
+
+
+def _focus(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    w.focus = w._job(content)
+    w._show()
+    return {"message": ""}
+
+
+def _show_all(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    w.focus = None
+    w.expanded.clear()
+    w._show()
+    return {"message": ""}
+
+
+def _run(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    jobs, name = w._targets(content)
+    return w.start_run(jobs, f"running {name} and its upstream")
+
+
+def _run_all(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    return w.start_run(None, "running all jobs")
+
+
+def _rerun(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    jobs, name = w._targets(content)
+    return w.start_run(jobs, f"rerunning {name}", invalidate=True)
+
+
+def _invalidate(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    answer = w.run_control.invalidate(*w._targets(content))
+    w.refresh()
+    return answer
+
+
+COMMANDS: dict[str, Command] = {
+    "hello": _hello,
+    "refresh": _refresh,
+    "details": _details,
+    "expand": _expand,
+    "focus": _focus,
+    "show_all": _show_all,
+    "run": _run,
+    "rerun": _rerun,
+    "invalidate": _invalidate,
+    "run_all": _run_all,
+}

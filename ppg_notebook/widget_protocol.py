@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-# The commands the page sends; the widget answers each with a method `_cmd_<name>`.
+# The commands the page sends; the widget answers each with its handler (`widget.COMMANDS`).
 CommandName = Literal[
     "hello",  # send me everything
     "refresh",  # re-read the graph and the files on disk
