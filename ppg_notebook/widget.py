@@ -1,16 +1,16 @@
 """The live DAG widget (`%ppg_dag`, `ppg_notebook.dag()`): an anywidget over one pipeline.
 
 What crosses to the front end (`js/src/`) is typed in `widget_protocol.py`: traits `graph`
-(once per picture) and `progress`, messages `status` (state codes, coalesced: run events
-are flushed at most every `flush_interval` seconds, so 10,000 tiny jobs cost a few
-messages a second, not one per event), `reply` (the answer to each front-end command) and
-`notice` (a background run finished).
+(once per picture), `progress` and `words` (what the page calls each state code:
+`status.py`'s), messages `status` (state codes, coalesced by `widget_live.py`), `reply`
+(the answer to each front-end command) and `notice` (a background run finished).
 
-Commands: `hello` (send me everything), `run`, `rerun`, `invalidate` (a job, or a group's
-`key`: all its members), `run_all`, `details`, `expand` (a group), `focus` (a job),
-`show_all`, `refresh` (re-read the graph and the files on disk).
-Runs happen on a worker thread (`background.py`), one at a time per pipeline; a run asked
-for while one is in progress is refused with a reply that says so.
+The commands (`COMMANDS`, a handler per name): `hello` (send me everything), `run`,
+`rerun`, `invalidate` (a job, or a group's `key`: all its members), `run_all`, `details`
+(`widget_details.py`), `expand` (a group), `focus` (a job), `show_all`, `refresh` (re-read
+the graph and the files on disk). Runs happen on a worker thread (`widget_runs.py`), one
+at a time per pipeline; a run asked for while one is in progress is refused with a reply
+that says so.
 """
 
 from __future__ import annotations
@@ -26,26 +26,16 @@ import traitlets
 from . import current, dag_model, dag_static, status
 from . import widget_protocol as protocol
 from .errors import PipelineError
-from .events import Event, Outcome, RunResult
+from .events import Event
 from .notebook.display import seconds
 from .notebook.kernel import NotebookPipeline
-from .progress import RunEvents
 from .session import Pipeline
 from .widget_details import job_details
+from .widget_live import LiveStates
 from .widget_runs import RunControl, describe
 
 STATIC = pathlib.Path(__file__).parent / "static"
 GRAPH_SETTLE = 0.3  # seconds without a job declared before the graph is read again
-_IDLE: protocol.Progress = {
-    "active": False,
-    "what": "",
-    "total": 0,
-    "done": 0,
-    "running": 0,
-    "queued": 0,
-    "failed": 0,
-    "tally": "",
-}
 
 
 class PipelineWidget(anywidget.AnyWidget):
@@ -85,20 +75,21 @@ class PipelineWidget(anywidget.AnyWidget):
         self._records: Mapping[str, Any] = {}  # the history as the last refresh read it
         self._graph_timer: threading.Timer | None = None
         self._picture: Any = None  # the display handle of the static picture, once shown
-        self.states: dict[str, str] = {}  # what the front end has been told, plus pending
-        self._pending: dict[str, str] = {}
-        self._upstream_failed: set[str] = set()
-        self._run: protocol.Progress = _IDLE.copy()
-        self._events = RunEvents()  # what the current run said of the jobs shown
         self._lock = threading.RLock()
-        self._timer: threading.Timer | None = None
+        self.live = LiveStates(
+            self._lock,
+            flush_interval,
+            pipeline.cores,
+            lambda changes: self._send_status(changes, full=False),
+            self._show_progress,
+        )
         self.title = pipeline.dir
         page_words: protocol.Words = {
             "words": dict(status.CODE_WORDS),
             "meanings": dict(status.CODE_MEANINGS),
         }
         self.words = dict(page_words)
-        self.progress = dict(self._run)
+        self.progress = dict(self.live.run)
         self.on_msg(self._on_msg)
         pipeline.listeners.append(self._on_event)
         pipeline.graph_listeners.append(self._on_graph_changed)
@@ -121,9 +112,7 @@ class PipelineWidget(anywidget.AnyWidget):
         durations: dict[str, str] = {}
         for job_id in model.nodes:
             code = dag_model.state_code(plan.get(job_id), records.get(job_id))
-            if job_id in self._upstream_failed and code.startswith("none"):
-                code = "upstream" + code[4:]
-            states[job_id] = code
+            states[job_id] = self.live.between_runs(job_id, code)
             duration = (records.get(job_id) or {}).get("d")
             if duration is not None:
                 durations[job_id] = seconds(duration)
@@ -131,10 +120,7 @@ class PipelineWidget(anywidget.AnyWidget):
             self._reasons = plan
             self._records = records
             self._show(model)
-            if self._run["active"]:  # keep what this run's events said
-                states.update({j: self.states[j] for j in self._events.seen if j in states})
-            self.states = states
-            self._pending.clear()
+            self.live.replace(states)
             self._send_status(states, full=True, durations=durations)
             if self._picture is not None:
                 self._picture.update({"text/html": self.picture()}, raw=True)
@@ -213,99 +199,39 @@ class PipelineWidget(anywidget.AnyWidget):
         if started is None:
             return
         with self._lock:
-            if not self._run["active"]:
+            if not self.live.run["active"]:
                 self._on_event(started)
             for event in events:
-                if event.job_id not in self._events.seen:
+                if event.job_id not in self.live.events.seen:
                     self._on_event(event)
 
-    # --- run events, coalesced -----------------------------------------------------------
-    def _on_event(self, event: Event) -> None:
-        """Called by the runner, on whichever thread runs: record, and flush soon."""
-        kind, job_id = event.kind, event.job_id
-        if kind == "run_started":
-            with self._lock:
-                shown = len(self.model.nodes) if self.model else 0
-                self._events.feed(event)
-                self._run = _IDLE.copy()
-                self._run.update(
-                    {
-                        "active": True,
-                        "total": min(shown, event.data),
-                        "what": self.runs.what if self.runs.busy else "a run",
-                    }
-                )
-            self._schedule()
-            return
-        if kind == "run_finished":
-            self._finished(event.data)
-            return
-        if kind not in ("queued", "running", "done"):
-            return
-        with self._lock:
-            if job_id not in self.states:
-                return  # an invariant, or a job the picture does not show yet
-            self._events.feed(event)
-            code = kind
-            if kind == "done":
-                code = dag_model.OUTCOME_CODES.get(event.data, "none*")
-                if event.data is Outcome.UPSTREAM_FAILED:
-                    self._upstream_failed.add(job_id)
-                else:
-                    self._upstream_failed.discard(job_id)
-            self._pending[job_id] = code
-            self.states[job_id] = code
-        self._schedule()
+    # --- run events, coalesced (`widget_live.py`) -----------------------------------------
+    @property
+    def states(self) -> dict[str, str]:
+        """Job id -> state code, as the page has been told or is about to be."""
+        return self.live.states
 
-    def _schedule(self) -> None:
-        with self._lock:
-            if self._timer is None:
-                self._timer = threading.Timer(self.flush_interval, self.flush)
-                self._timer.daemon = True
-                self._timer.start()
+    def _on_event(self, event: Event) -> None:
+        """Called by the runner, on whichever thread runs."""
+        if event.kind == "run_started":
+            self.live.started(event, self.runs.what if self.runs.busy else "a run")
+        elif event.kind == "run_finished":
+            self.live.finished(event.data)
+            # The plan (amber borders) changed with the run; re-reading it takes a moment
+            # with thousands of jobs, so it happens off the thread that ran the jobs.
+            refresh = threading.Thread(target=self._safe_refresh, name="ppg-widget-refresh")
+            refresh.daemon = True
+            refresh.start()
+        else:
+            self.live.on_event(event)
 
     def flush(self) -> None:
         """Send the state changes gathered since the last flush, and the progress."""
-        with self._lock:
-            self._timer = None
-            changes, self._pending = self._pending, {}
-            run = self._run
-            if run["active"]:
-                # Jobs batched behind others are sent (and said running) before they start.
-                events = self._events
-                running = min(len(events.running), self.pipeline.cores)
-                run["done"] = events.done
-                run["failed"] = len(events.failed)
-                run["running"] = running
-                run["queued"] = len(events.queued) + len(events.running) - running
-                run["total"] = max(run["total"], run["done"] + run["running"] + run["queued"])
-            progress = dict(run)
-        if changes:
-            self._send_status(changes, full=False)
-        if progress != self.progress:
-            self.progress = progress
+        self.live.flush()
 
-    def _finished(self, result: RunResult) -> None:
-        shown = set(self.model.nodes) if self.model else set()
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-            done = [j for j in result.outcomes if j in shown]
-            self._run.update(
-                {
-                    "active": False,
-                    "total": len(done),
-                    "done": len(done),
-                    "running": 0,
-                    "queued": 0,
-                    "failed": sum(1 for j in done if result.outcomes[j] is Outcome.FAILED),
-                    "tally": result.tally(),
-                }
-            )
-        self.flush()
-        # The plan (amber borders) changed with the run; re-reading it takes a moment with
-        # thousands of jobs, so it happens off the thread that ran the jobs.
-        threading.Thread(target=self._safe_refresh, name="ppg-widget-refresh", daemon=True).start()
+    def _show_progress(self, progress: protocol.Progress) -> None:
+        if progress != self.progress:
+            self.progress = dict(progress)
 
     def _safe_refresh(self) -> None:
         try:
@@ -387,11 +313,11 @@ class PipelineWidget(anywidget.AnyWidget):
 
     # --- lifetime --------------------------------------------------------------------
     def close(self) -> None:
+        self.live.stop()
         with self._lock:
-            for timer in (self._timer, self._graph_timer):
-                if timer is not None:
-                    timer.cancel()
-            self._timer = self._graph_timer = None
+            if self._graph_timer is not None:
+                self._graph_timer.cancel()
+            self._graph_timer = None
         if self._on_event in self.pipeline.listeners:
             self.pipeline.listeners.remove(self._on_event)
         if self._on_graph_changed in self.pipeline.graph_listeners:

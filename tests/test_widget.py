@@ -112,7 +112,7 @@ def _widget(pipeline: ppg.Pipeline) -> tuple[PipelineWidget, DummyComm]:
 def _settle(w: PipelineWidget) -> None:
     w.runs.join(60)
     deadline = time.time() + 10
-    while w._run["active"] or _refreshing():
+    while w.live.run["active"] or _refreshing():
         assert time.time() < deadline
         time.sleep(0.02)
     time.sleep(0.1)
