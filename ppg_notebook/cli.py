@@ -35,6 +35,7 @@ from .history import History
 from .notebook.display import StatusTable, failed_why, seconds, uses, when
 from .notebook.export import RESULTS, ExportError, Script, export, notebook_cells
 from .notebook.script import CellJobs
+from .progress import RunEvents
 
 _PACKAGE_DIRS = ("site-packages", "dist-packages")
 
@@ -246,8 +247,11 @@ class _RunProgress:
             transient=True,
         )
         self.task = self.progress.add_task("ppg", total=None)
-        self.running: list[str] = []
-        self.failed: list[str] = []
+        self.events = RunEvents()
+
+    @property
+    def failed(self) -> list[str]:
+        return self.events.failed
 
     def __enter__(self) -> _RunProgress:
         self.progress.start()
@@ -257,20 +261,18 @@ class _RunProgress:
         self.progress.stop()
 
     def on_event(self, event: Event) -> None:
+        self.events.feed(event)
         if event.kind == "run_started":
-            self.progress.update(self.task, total=event.data, completed=0)
-        elif event.kind == "running":
-            self.running.append(event.job_id)
-        elif event.kind == "done":
-            if event.job_id in self.running:
-                self.running.remove(event.job_id)
-            if event.data is Outcome.FAILED:
-                self.failed.append(event.job_id)
-            if event.data is Outcome.RAN:
-                self.progress.console.print(f"ran {event.job_id}", highlight=False, markup=False)
-            self.progress.advance(self.task)
-        shown = ", ".join(self.running[:3]) + (" ..." if len(self.running) > 3 else "")
-        self.progress.update(self.task, description=f"running {shown}" if shown else "ppg")
+            self.progress.update(self.task, total=event.data)
+        elif event.kind == "done" and event.data is Outcome.RAN:
+            self.progress.console.print(f"ran {event.job_id}", highlight=False, markup=False)
+        running = list(self.events.running)
+        shown = ", ".join(running[:3]) + (" ..." if len(running) > 3 else "")
+        self.progress.update(
+            self.task,
+            completed=self.events.done,
+            description=f"running {shown}" if shown else "ppg",
+        )
 
 
 # --- the command line ------------------------------------------------------------------

@@ -4,14 +4,10 @@ Pure data in, data out: nothing here runs jobs or talks to a front end. `widget.
 a `GraphView` (groups collapsed or expanded, maybe focused on one job) once per picture
 and `state_code` changes after that.
 
-A state code is the node's health (its fill) with a trailing `*` when the job must run (its
-border: amber, dashed) or `?` when it may run (an upstream job runs first; this one runs
-only if that output changes: amber, dotted):
-
-    ok        up to date (green)          running   running now (blue, animated)
-    failed    failed (red)                queued    waiting to run (light blue)
-    upstream  an upstream job failed      none      never ran, or invalidated
-    lazy      a loading job: runs only when a dependant runs
+A state code is the node's health (its fill: `ok`, `running`, `queued`, `failed`,
+`upstream`, `none`, `lazy`) with a trailing `*` when the job must run (its border: amber,
+dashed) or `?` when it may run (an upstream job runs first; this one runs only if that
+output changes: amber, dotted). What each is called is `status.CODE_WORDS`'s to say.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from collections import Counter
 
+from . import status
 from .dag_model import GraphModel, GraphView
 
 FILL = {
@@ -22,15 +23,6 @@ FILL = {
     "upstream": "#bdbdbd",
     "none": "#f5f5f5",
     "lazy": "#e0e0e0",
-}
-WORDS = {
-    "ok": "up to date",
-    "running": "running",
-    "queued": "queued",
-    "failed": "failed",
-    "upstream": "upstream failed",
-    "none": "not run yet",
-    "lazy": "on demand",
 }
 _WORST = ["failed", "running", "queued", "upstream", "none", "lazy", "ok"]
 
@@ -64,13 +56,10 @@ def picture(model: GraphModel, view: GraphView, states: dict[str, str], title: s
         border = "2px dashed #e69500" if must else "1px solid #616161"
         text = html.escape(d.label)
         if d.is_group:
-            text += (
-                "<br><small>"
-                + html.escape(" · ".join(f"{n} {WORDS.get(s, s)}" for s, n in health.most_common()))
-                + "</small>"
-            )
+            said = " · ".join(f"{n} {status.code_words(s)}" for s, n in health.most_common())
         else:
-            text += f"<br><small>{WORDS.get(worst, worst)}{'; must run' if must else ''}</small>"
+            said = status.code_words(codes[0])
+        text += f"<br><small>{html.escape(said)}</small>"
         columns.setdefault(depth[i], []).append(
             f'<div style="background-color:{FILL.get(worst, "#f5f5f5")};color:#212121;'
             f"border:{border};border-radius:4px;padding:2px 6px;margin:3px 0;"

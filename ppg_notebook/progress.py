@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,67 @@ from .notebook.display import seconds, some
 SHOW_AFTER = 1.0  # seconds: quicker runs show only their summary
 _TICK = 0.25
 _STREAMED_AT_MOST = 64  # running jobs whose output is looked for, per look
+
+
+class RunEvents:
+    """What one run's events said so far: the one reading of them, for the cell's live line
+    (`LiveProgress`), the widget's toolbar and states and the command line's bar, each of
+    which shows it in its own way. Not locked: a reader fed from the runner's thread locks.
+
+    A job is queued (sent for), then running (sent to a worker: a job batched behind others
+    shows as running early), then done with an `Outcome`; `run_started` starts afresh.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._start(0)
+
+    def _start(self, total: int) -> None:
+        self.total = total  # jobs in the run, as `run_started` said
+        self.queued: set[str] = set()  # sent for, not running yet
+        self.running: dict[str, float] = {}  # job id -> since when, in the order they started
+        self.outcomes: Counter[Outcome] = Counter()  # the jobs done, by outcome
+        self.ran: list[str] = []
+        self.failed: list[str] = []
+        self.seen: set[str] = set()  # the jobs with an event in this run
+
+    def feed(self, event: Event) -> None:
+        kind, job_id = event.kind, event.job_id
+        if kind == "run_started":
+            self._start(int(event.data or 0))
+            return
+        if kind not in ("queued", "running", "done"):
+            return
+        self.seen.add(job_id)
+        if kind == "queued":  # (again, after a worker died: waiting again)
+            self.running.pop(job_id, None)
+            self.queued.add(job_id)
+        elif kind == "running":
+            self.queued.discard(job_id)
+            self.running.setdefault(job_id, self._clock())
+        else:
+            self.queued.discard(job_id)
+            self.running.pop(job_id, None)
+            self.outcomes[event.data] += 1
+            if event.data is Outcome.RAN:
+                self.ran.append(job_id)
+            elif event.data is Outcome.FAILED:
+                self.failed.append(job_id)
+
+    @property
+    def done(self) -> int:
+        """The jobs done, in any outcome."""
+        return self.outcomes.total()
+
+    @property
+    def finished(self) -> int:
+        """The jobs done that the run needed (a loading job no dependant needed is not)."""
+        return self.done - self.outcomes[Outcome.NOT_NEEDED]
+
+    @property
+    def pending(self) -> set[str]:
+        """Queued or running: not done."""
+        return self.queued | self.running.keys()
 
 
 class LiveProgress:
@@ -47,10 +109,7 @@ class LiveProgress:
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._started = time.monotonic()
-        self._total = 0
-        self._finished = 0
-        self._running: dict[str, float] = {}  # job id -> since when (monotonic)
-        self._pending: set[str] = set()  # queued or running, not done
+        self._events = RunEvents()
         self._offsets: dict[str, int] = {}
         self._shown = False
         self._thread = threading.Thread(target=self._loop, name="ppg-progress", daemon=True)
@@ -66,7 +125,7 @@ class LiveProgress:
         self.pipeline.listeners.remove(self.on_event)
         if self._shown:  # true to the end, should `end` not be called (an error)
             with self._lock:
-                finished, total = self._finished, max(self._total, self._finished)
+                finished, total = self._counts()
             elapsed = seconds(time.monotonic() - self._started)
             self.show(f"ppg: {finished}/{total} done in {elapsed}")
 
@@ -80,18 +139,12 @@ class LiveProgress:
 
     def on_event(self, event: Event) -> None:
         with self._lock:
-            if event.kind == "run_started":
-                self._total = int(event.data or 0)
-            elif event.kind == "queued":
-                self._pending.add(event.job_id)
-            elif event.kind == "running":
-                self._running.setdefault(event.job_id, time.monotonic())
-                self._pending.add(event.job_id)
-            elif event.kind == "done":
-                self._running.pop(event.job_id, None)
-                self._pending.discard(event.job_id)
-                if event.data is not Outcome.NOT_NEEDED:
-                    self._finished += 1
+            self._events.feed(event)
+
+    def _counts(self) -> tuple[int, int]:
+        """(jobs finished, of how many); under the lock."""
+        finished = self._events.finished
+        return finished, max(self._events.total, finished)
 
     # --- drawing (its own thread) ------------------------------------------------------
     def _loop(self) -> None:
@@ -105,9 +158,9 @@ class LiveProgress:
     def line(self) -> str:
         now = time.monotonic()
         with self._lock:
-            running = sorted(self._running.items(), key=lambda item: item[1])
-            finished, total = self._finished, max(self._total, self._finished)
-            pending = set(self._pending)
+            running = sorted(self._events.running.items(), key=lambda item: item[1])
+            finished, total = self._counts()
+            pending = self._events.pending
         parts = []
         if running:
             names = some([job_id for job_id, _ in running], self.label, 2)
@@ -144,7 +197,7 @@ class LiveProgress:
         """Show what the running jobs printed since the last look (of the oldest ones:
         thousands of tiny jobs sent in batches all count as running)."""
         with self._lock:
-            running = list(self._running)[:_STREAMED_AT_MOST]
+            running = list(self._events.running)[:_STREAMED_AT_MOST]
         for job_id in running:
             path = statedir.log_file(self.pipeline.dir, job_id) + statedir.LIVE
             offset = self._offsets.get(job_id, 0)

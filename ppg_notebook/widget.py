@@ -1,16 +1,16 @@
 """The live DAG widget (`%ppg_dag`, `ppg_notebook.dag()`): an anywidget over one pipeline.
 
 What crosses to the front end (`js/src/`) is typed in `widget_protocol.py`: traits `graph`
-(once per picture) and `progress`, messages `status` (state codes, coalesced: run events
-are flushed at most every `flush_interval` seconds, so 10,000 tiny jobs cost a few
-messages a second, not one per event), `reply` (the answer to each front-end command) and
-`notice` (a background run finished).
+(once per picture), `progress` and `words` (what the page calls each state code:
+`status.py`'s), messages `status` (state codes, coalesced by `widget_live.py`), `reply`
+(the answer to each front-end command) and `notice` (a background run finished).
 
-Commands: `hello` (send me everything), `run`, `rerun`, `invalidate` (a job, or a group's
-`key`: all its members), `run_all`, `details`, `expand` (a group), `focus` (a job),
-`show_all`, `refresh` (re-read the graph and the files on disk).
-Runs happen on a worker thread (`background.py`), one at a time per pipeline; a run asked
-for while one is in progress is refused with a reply that says so.
+The commands (`COMMANDS`, a handler per name): `hello` (send me everything), `run`,
+`rerun`, `invalidate` (a job, or a group's `key`: all its members), `run_all`, `details`
+(`widget_details.py`), `expand` (a group), `focus` (a job), `show_all`, `refresh` (re-read
+the graph and the files on disk). Runs happen on a worker thread (`widget_runs.py`), one
+at a time per pipeline; a run asked for while one is in progress is refused with a reply
+that says so.
 """
 
 from __future__ import annotations
@@ -23,28 +23,19 @@ from typing import Any
 import anywidget
 import traitlets
 
-from . import current, dag_model, dag_static, statedir, status, value_preview
+from . import current, dag_model, dag_static, status
 from . import widget_protocol as protocol
-from .background import RunInProgress, runs_of
-from .errors import JobsFailed, PipelineError
-from .events import Event, Outcome, RunResult
-from .notebook.display import seconds, some, when
+from .errors import PipelineError
+from .events import Event
+from .notebook.display import seconds
 from .notebook.kernel import NotebookPipeline
 from .session import Pipeline
+from .widget_details import job_details
+from .widget_live import LiveStates
+from .widget_runs import RunControl, describe
 
 STATIC = pathlib.Path(__file__).parent / "static"
-LOG_TAIL_LINES = 40
 GRAPH_SETTLE = 0.3  # seconds without a job declared before the graph is read again
-_IDLE: protocol.Progress = {
-    "active": False,
-    "what": "",
-    "total": 0,
-    "done": 0,
-    "running": 0,
-    "queued": 0,
-    "failed": 0,
-    "tally": "",
-}
 
 
 class PipelineWidget(anywidget.AnyWidget):
@@ -56,6 +47,7 @@ class PipelineWidget(anywidget.AnyWidget):
     graph = traitlets.Dict().tag(sync=True)
     progress = traitlets.Dict().tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
+    words = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -73,7 +65,8 @@ class PipelineWidget(anywidget.AnyWidget):
         self.notebook = notebook
         self.namespace = namespace
         self.flush_interval = flush_interval
-        self.runs = runs_of(pipeline)
+        self.run_control = RunControl(pipeline, notebook, namespace, self.label, self.send)
+        self.runs = self.run_control.runs
         self.model: dag_model.GraphModel | None = None
         self.view: dag_model.GraphView | None = None
         self.expanded: set[str] = set()  # group keys drawn job by job
@@ -82,17 +75,21 @@ class PipelineWidget(anywidget.AnyWidget):
         self._records: Mapping[str, Any] = {}  # the history as the last refresh read it
         self._graph_timer: threading.Timer | None = None
         self._picture: Any = None  # the display handle of the static picture, once shown
-        self.states: dict[str, str] = {}  # what the front end has been told, plus pending
-        self._pending: dict[str, str] = {}
-        self._upstream_failed: set[str] = set()
-        self._run: protocol.Progress = _IDLE.copy()
-        self._running: set[str] = set()
-        self._queued: set[str] = set()
-        self._touched: set[str] = set()  # jobs with an event in the current run
         self._lock = threading.RLock()
-        self._timer: threading.Timer | None = None
+        self.live = LiveStates(
+            self._lock,
+            flush_interval,
+            pipeline.cores,
+            lambda changes: self._send_status(changes, full=False),
+            self._show_progress,
+        )
         self.title = pipeline.dir
-        self.progress = dict(self._run)
+        page_words: protocol.Words = {
+            "words": dict(status.CODE_WORDS),
+            "meanings": dict(status.CODE_MEANINGS),
+        }
+        self.words = dict(page_words)
+        self.progress = dict(self.live.run)
         self.on_msg(self._on_msg)
         pipeline.listeners.append(self._on_event)
         pipeline.graph_listeners.append(self._on_graph_changed)
@@ -115,9 +112,7 @@ class PipelineWidget(anywidget.AnyWidget):
         durations: dict[str, str] = {}
         for job_id in model.nodes:
             code = dag_model.state_code(plan.get(job_id), records.get(job_id))
-            if job_id in self._upstream_failed and code.startswith("none"):
-                code = "upstream" + code[4:]
-            states[job_id] = code
+            states[job_id] = self.live.between_runs(job_id, code)
             duration = (records.get(job_id) or {}).get("d")
             if duration is not None:
                 durations[job_id] = seconds(duration)
@@ -125,10 +120,7 @@ class PipelineWidget(anywidget.AnyWidget):
             self._reasons = plan
             self._records = records
             self._show(model)
-            if self._run["active"]:  # keep what this run's events said
-                states.update({j: self.states[j] for j in self._touched if j in states})
-            self.states = states
-            self._pending.clear()
+            self.live.replace(states)
             self._send_status(states, full=True, durations=durations)
             if self._picture is not None:
                 self._picture.update({"text/html": self.picture()}, raw=True)
@@ -190,7 +182,7 @@ class PipelineWidget(anywidget.AnyWidget):
         except RuntimeError:  # the jobs changed while being read: they are still changing
             self._on_graph_changed("")
         except Exception as e:
-            self.send({"type": "notice", "ok": False, "text": _describe(e)})
+            self.send({"type": "notice", "ok": False, "text": describe(e)})
 
     def _send_status(
         self, states: dict[str, str], full: bool, durations: dict[str, str] | None = None
@@ -207,118 +199,45 @@ class PipelineWidget(anywidget.AnyWidget):
         if started is None:
             return
         with self._lock:
-            if not self._run["active"]:
+            if not self.live.run["active"]:
                 self._on_event(started)
             for event in events:
-                if event.job_id not in self._touched:
+                if event.job_id not in self.live.events.seen:
                     self._on_event(event)
 
-    # --- run events, coalesced -----------------------------------------------------------
-    def _on_event(self, event: Event) -> None:
-        """Called by the runner, on whichever thread runs: record, and flush soon."""
-        kind = event.kind
-        if kind == "run_started":
-            with self._lock:
-                shown = len(self.model.nodes) if self.model else 0
-                self._run = _IDLE.copy()
-                self._run.update(
-                    {
-                        "active": True,
-                        "total": min(shown, event.data),
-                        "what": self.runs.what if self.runs.busy else "a run",
-                    }
-                )
-                self._running = set()
-                self._queued = set()
-                self._touched = set()
-            self._schedule()
-            return
-        if kind == "run_finished":
-            self._finished(event.data)
-            return
-        with self._lock:
-            if event.job_id not in self.states:
-                return  # an invariant, or a job the picture does not show yet
-            job_id = event.job_id
-            if kind == "queued":
-                code = "queued"
-                self._queued.add(job_id)
-            elif kind == "running":
-                code = "running"
-                self._queued.discard(job_id)
-                self._running.add(job_id)
-            elif kind == "done":
-                code = dag_model.OUTCOME_CODES.get(event.data, "none*")
-                self._queued.discard(job_id)
-                self._running.discard(job_id)
-                self._run["done"] += 1
-                if event.data is Outcome.FAILED:
-                    self._run["failed"] += 1
-                if event.data is Outcome.UPSTREAM_FAILED:
-                    self._upstream_failed.add(job_id)
-                else:
-                    self._upstream_failed.discard(job_id)
-            else:
-                return
-            self._touched.add(job_id)
-            self._pending[job_id] = code
-            self.states[job_id] = code
-        self._schedule()
+    # --- run events, coalesced (`widget_live.py`) -----------------------------------------
+    @property
+    def states(self) -> dict[str, str]:
+        """Job id -> state code, as the page has been told or is about to be."""
+        return self.live.states
 
-    def _schedule(self) -> None:
-        with self._lock:
-            if self._timer is None:
-                self._timer = threading.Timer(self.flush_interval, self.flush)
-                self._timer.daemon = True
-                self._timer.start()
+    def _on_event(self, event: Event) -> None:
+        """Called by the runner, on whichever thread runs."""
+        if event.kind == "run_started":
+            self.live.started(event, self.runs.what if self.runs.busy else "a run")
+        elif event.kind == "run_finished":
+            self.live.finished(event.data)
+            # The plan (amber borders) changed with the run; re-reading it takes a moment
+            # with thousands of jobs, so it happens off the thread that ran the jobs.
+            refresh = threading.Thread(target=self._safe_refresh, name="ppg-widget-refresh")
+            refresh.daemon = True
+            refresh.start()
+        else:
+            self.live.on_event(event)
 
     def flush(self) -> None:
         """Send the state changes gathered since the last flush, and the progress."""
-        with self._lock:
-            self._timer = None
-            changes, self._pending = self._pending, {}
-            run = self._run
-            if run["active"]:
-                # Jobs batched behind others are sent (and said running) before they start.
-                running = min(len(self._running), self.pipeline.cores)
-                run["running"] = running
-                run["queued"] = len(self._queued) + len(self._running) - running
-                run["total"] = max(run["total"], run["done"] + run["running"] + run["queued"])
-            progress = dict(run)
-        if changes:
-            self._send_status(changes, full=False)
-        if progress != self.progress:
-            self.progress = progress
+        self.live.flush()
 
-    def _finished(self, result: RunResult) -> None:
-        shown = set(self.model.nodes) if self.model else set()
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-            done = [j for j in result.outcomes if j in shown]
-            self._run.update(
-                {
-                    "active": False,
-                    "total": len(done),
-                    "done": len(done),
-                    "running": 0,
-                    "queued": 0,
-                    "failed": sum(1 for j in done if result.outcomes[j] is Outcome.FAILED),
-                    "tally": result.tally(),
-                }
-            )
-            self._running = set()
-            self._queued = set()
-        self.flush()
-        # The plan (amber borders) changed with the run; re-reading it takes a moment with
-        # thousands of jobs, so it happens off the thread that ran the jobs.
-        threading.Thread(target=self._safe_refresh, name="ppg-widget-refresh", daemon=True).start()
+    def _show_progress(self, progress: protocol.Progress) -> None:
+        if progress != self.progress:
+            self.progress = dict(progress)
 
     def _safe_refresh(self) -> None:
         try:
             self.refresh()
         except Exception as e:
-            self.send({"type": "notice", "ok": False, "text": _describe(e)})
+            self.send({"type": "notice", "ok": False, "text": describe(e)})
 
     # --- commands from the front end -----------------------------------------------------
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
@@ -329,9 +248,6 @@ class PipelineWidget(anywidget.AnyWidget):
         """Answer one front-end command (`protocol.Command`, as it came: unchecked) with a
         result or an error record; returns the reply sent."""
         cmd = content.get("cmd")
-        handler: Callable[[dict[str, Any]], protocol.Answer] | None = getattr(
-            self, f"_cmd_{cmd}", None
-        )
         reply: protocol.Reply = {
             "type": "reply",
             "req": content.get("req"),
@@ -339,17 +255,19 @@ class PipelineWidget(anywidget.AnyWidget):
             "ok": True,
         }
         try:
+            handler = COMMANDS.get(cmd) if isinstance(cmd, str) else None
             if handler is None:
                 msg = f"unknown command {cmd!r}"
                 raise ValueError(msg)
-            reply.update(handler(content))
+            reply.update(handler(self, content))
         except Exception as e:
             reply["ok"] = False
-            reply["error"] = _describe(e)
+            reply["error"] = describe(e)
         self.send(reply)
         return reply
 
     def _job(self, content: dict[str, Any]) -> str:
+        """The job a command names, which must still be in the pipeline."""
         job_id = content.get("job")
         if not job_id or job_id not in self.pipeline.jobs:
             msg = f"there is no job {job_id!r} in this pipeline (any more); refresh the graph"
@@ -366,140 +284,40 @@ class PipelineWidget(anywidget.AnyWidget):
         job_id = self._job(content)
         return [job_id], self.label(job_id)
 
-    def _cmd_hello(self, content: dict[str, Any]) -> protocol.Answer:
-        self.refresh()
-        return {"message": ""}
-
-    def _cmd_refresh(self, content: dict[str, Any]) -> protocol.Answer:
-        self.refresh()
-        return {"message": f"refreshed: {len(self.states)} jobs, states read from disk again"}
-
-    def _cmd_details(self, content: dict[str, Any]) -> protocol.Answer:
-        return {"message": "", "details": self.details(self._job(content))}
-
-    def _cmd_expand(self, content: dict[str, Any]) -> protocol.Answer:
-        key = content.get("job")
-        if not isinstance(key, str) or not key.startswith("group:"):
-            msg = f"{key!r} is not a group of jobs; refresh the graph"
-            raise PipelineError(msg)
-        self.expanded.add(key)
-        self._show()
-        return {"message": ""}
-
-    def _cmd_focus(self, content: dict[str, Any]) -> protocol.Answer:
-        self.focus = self._job(content)
-        self._show()
-        return {"message": ""}
-
-    def _cmd_show_all(self, content: dict[str, Any]) -> protocol.Answer:
-        self.focus = None
-        self.expanded.clear()
-        self._show()
-        return {"message": ""}
-
-    def _cmd_run(self, content: dict[str, Any]) -> protocol.Answer:
-        jobs, name = self._targets(content)
-        return self.start_run(jobs, f"running {name} and its upstream")
-
-    def _cmd_run_all(self, content: dict[str, Any]) -> protocol.Answer:
-        return self.start_run(None, "running all jobs")
-
-    def _cmd_rerun(self, content: dict[str, Any]) -> protocol.Answer:
-        jobs, name = self._targets(content)
-        return self.start_run(jobs, f"rerunning {name}", invalidate=True)
-
-    def _cmd_invalidate(self, content: dict[str, Any]) -> protocol.Answer:
-        jobs, name = self._targets(content)
-        if self.runs.busy:
-            msg = (
-                f"{name} was not invalidated: a run is in progress "
-                f"({self.runs.what}). Try again when it has finished"
-            )
-            raise RunInProgress(msg)
-        self.pipeline.invalidate(*jobs)
-        self.refresh()
-        return {"message": f"invalidated {name}: the next run runs it again"}
-
-    # --- running ---------------------------------------------------------------------
     def start_run(
         self, targets: list[str] | None, what: str, invalidate: bool = False
     ) -> protocol.Answer:
         """Start a run on the background thread; RunInProgress when one is running."""
-
-        def work() -> tuple[RunResult, JobsFailed | None]:
-            if invalidate and targets:
-                self.pipeline.invalidate(*targets)
-            if self.notebook is not None:
-                report = self.notebook.run(targets or [])
-                if self.namespace is not None:
-                    self.notebook.bind(report, self.namespace)
-                return report.result, report.failure
-            try:
-                return self.pipeline.run(targets), None
-            except JobsFailed as e:
-                return e.result, e  # type: ignore[return-value]
-
-        self.runs.start(work, what, self._run_done)
-        return {"message": f"started: {what}"}
-
-    def _run_done(self, outcome: Any, error: BaseException | None) -> None:
-        if error is not None:
-            self.send({"type": "notice", "ok": False, "text": _describe(error)})
-            return
-        result, failure = outcome
-        text = f"run finished in {seconds(result.duration)}: {result.tally()}"
-        if result.errors:
-            text += f" (failed: {some(list(result.errors), self.label)})"
-        if failure is not None:
-            text += "; click a red job for its traceback"
-        self.send({"type": "notice", "ok": failure is None, "text": text})
+        return self.run_control.start(targets, what, invalidate)
 
     # --- details ---------------------------------------------------------------------
     def details(self, job_id: str) -> protocol.Details:
-        """What the details panel shows about one job: from the graph, plan and history the
-        last refresh read (one history read, no graph resolved again), and its files."""
-        job = self.pipeline.jobs[job_id]
+        """What the details panel shows about one job (`widget_details.py`): from what the
+        last refresh read, no history read and no graph resolved again."""
         with self._lock:
             model = self.model or dag_model.build({}, [], {})
             reason = self._reasons.get(job_id)
             record = self._records.get(job_id) or {}
-        me = model.nodes.index(job_id) if job_id in model.nodes else -1
-        upstream = [model.nodes[a] for a, b in model.edges if b == me]
-        downstream = [model.nodes[b] for a, b in model.edges if a == me]
-        started = record.get("t")
-        traceback = ""
-        if record.get("o") == "failed":
-            traceback = _read(statedir.error_file(self.pipeline.dir, job_id))
-            traceback = traceback or record.get("e", "")
-        log = _read(statedir.log_file(self.pipeline.dir, job_id))
-        cell = self.notebook.cell_of(job_id) if self.notebook else None
-        return {
-            "job": job_id,
-            "label": self.label(job_id),
-            "kind": job.kind,
-            "state": self.states.get(job_id, ""),
-            "outputs": list(job.paths),
-            "upstream": upstream,
-            "downstream": downstream,
-            "last_run": when(started),
-            "duration": seconds(record.get("d")),
-            "why": _why(reason, job_id in model.nodes),
-            "reads": sorted(record.get("r", ())),  # files it read at run time (SPEC §3a)
-            "modules": self.pipeline.history.modules(record),  # user modules its code reaches
-            "traceback": traceback,
-            "log_tail": "\n".join(log.splitlines()[-LOG_TAIL_LINES:]),
-            "value": value_preview.of_job(job, record, self.namespace, cell),
-            "cell_id": cell.cell_id if cell else "",
-            "execution_count": cell.execution_count if cell else None,
-        }
+            state = self.states.get(job_id, "")
+        return job_details(
+            self.pipeline,
+            job_id,
+            model=model,
+            reason=reason,
+            record=record,
+            state=state,
+            label=self.label,
+            notebook=self.notebook,
+            namespace=self.namespace,
+        )
 
     # --- lifetime --------------------------------------------------------------------
     def close(self) -> None:
+        self.live.stop()
         with self._lock:
-            for timer in (self._timer, self._graph_timer):
-                if timer is not None:
-                    timer.cancel()
-            self._timer = self._graph_timer = None
+            if self._graph_timer is not None:
+                self._graph_timer.cancel()
+            self._graph_timer = None
         if self._on_event in self.pipeline.listeners:
             self.pipeline.listeners.remove(self._on_event)
         if self._on_graph_changed in self.pipeline.graph_listeners:
@@ -507,22 +325,76 @@ class PipelineWidget(anywidget.AnyWidget):
         super().close()
 
 
-def _why(reason: Any, known: bool) -> str:
-    """The plan's reason in the words of `Pipeline.why` (its first line)."""
-    if not known:
-        return "not in the graph the widget last read; press Refresh"
-    return status.sentence(reason)
+# --- the commands the page sends (`protocol.CommandName`), by name ------------------------
+Command = Callable[[PipelineWidget, dict[str, Any]], protocol.Answer]
 
 
-def _describe(error: BaseException) -> str:
-    if isinstance(error, PipelineError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
+def _hello(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    w.refresh()
+    return {"message": ""}
 
 
-def _read(path: str) -> str:
-    try:
-        with open(path, errors="replace") as fh:
-            return fh.read()
-    except OSError:
-        return ""
+def _refresh(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    w.refresh()
+    return {"message": f"refreshed: {len(w.states)} jobs, states read from disk again"}
+
+
+def _details(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    return {"message": "", "details": w.details(w._job(content))}
+
+
+def _expand(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    key = content.get("job")
+    if not isinstance(key, str) or not key.startswith("group:"):
+        msg = f"{key!r} is not a group of jobs; refresh the graph"
+        raise PipelineError(msg)
+    w.expanded.add(key)
+    w._show()
+    return {"message": ""}
+
+
+def _focus(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    w.focus = w._job(content)
+    w._show()
+    return {"message": ""}
+
+
+def _show_all(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    w.focus = None
+    w.expanded.clear()
+    w._show()
+    return {"message": ""}
+
+
+def _run(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    jobs, name = w._targets(content)
+    return w.start_run(jobs, f"running {name} and its upstream")
+
+
+def _run_all(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    return w.start_run(None, "running all jobs")
+
+
+def _rerun(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    jobs, name = w._targets(content)
+    return w.start_run(jobs, f"rerunning {name}", invalidate=True)
+
+
+def _invalidate(w: PipelineWidget, content: dict[str, Any]) -> protocol.Answer:
+    answer = w.run_control.invalidate(*w._targets(content))
+    w.refresh()
+    return answer
+
+
+COMMANDS: dict[str, Command] = {
+    "hello": _hello,
+    "refresh": _refresh,
+    "details": _details,
+    "expand": _expand,
+    "focus": _focus,
+    "show_all": _show_all,
+    "run": _run,
+    "rerun": _rerun,
+    "invalidate": _invalidate,
+    "run_all": _run_all,
+}

@@ -4,7 +4,8 @@
 compares the two files, so that neither side changes a message without the other.
 
 - Synced traits (`Traits`): `graph` is set once per picture (a declared or removed job,
-  Expand, Focus change it; a status change never does), `progress` while a run goes on.
+  Expand, Focus change it; a status change never does), `progress` while a run goes on,
+  `words` once (what the page calls each state code: `status.py`'s words, not its own).
 - Kernel -> page, custom messages: `Status` (state codes, `dag_model.py`, coalesced:
   a few a second however many jobs change), `Reply` (the answer to one `Command`: every
   command gets one), `Notice` (a background run finished, or a refresh failed).
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-# The commands the page sends; the widget answers each with a method `_cmd_<name>`.
+# The commands the page sends; the widget answers each with its handler (`widget.COMMANDS`).
 CommandName = Literal[
     "hello",  # send me everything
     "refresh",  # re-read the graph and the files on disk
@@ -144,9 +145,20 @@ class Progress(TypedDict):
     tally: str
 
 
+class Words(TypedDict):
+    """Trait `words`: what a state code's health ("ok", "none", ...) and mark ("*": must
+    run, "?": may run) are called (`status.CODE_WORDS`, in the legend's order) and what
+    they mean (`status.CODE_MEANINGS`: the details panel, the legend's tooltips). A code is
+    said as its health's words, then "; " and its mark's."""
+
+    words: dict[str, str]
+    meanings: dict[str, str]
+
+
 class Traits(TypedDict):
     """The widget's synced traits."""
 
     graph: Graph
     progress: Progress
     title: str
+    words: Words

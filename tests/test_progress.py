@@ -1,13 +1,122 @@
-"""The live progress line (progress.py) as a notebook saves it: cells executed in a real,
-fresh Jupyter kernel (nbclient), their outputs read as they would be written to disk."""
+"""The one reading of a run's events (progress.RunEvents), table-driven; and the live
+progress line (progress.py) as a notebook saves it: cells executed in a real, fresh Jupyter
+kernel (nbclient), their outputs read as they would be written to disk."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
+
+from ppg_notebook.events import Event, Outcome
+from ppg_notebook.progress import RunEvents
+
+RAN, FAILED, NOT_NEEDED = Outcome.RAN, Outcome.FAILED, Outcome.NOT_NEEDED
+UPSTREAM_FAILED = Outcome.UPSTREAM_FAILED
+
+
+def _read(said: list[tuple[object, ...]]) -> RunEvents:
+    clock = itertools.count()
+    run = RunEvents(clock=lambda: float(next(clock)))
+    for event in said:
+        run.feed(Event(*event))  # type: ignore[arg-type]
+    return run
+
+
+def _reading(run: RunEvents) -> dict[str, object]:
+    return {
+        "total": run.total,
+        "queued": run.queued,
+        "running": list(run.running),  # in the order they started
+        "done": run.done,
+        "finished": run.finished,
+        "ran": run.ran,
+        "failed": run.failed,
+        "pending": run.pending,
+        "seen": run.seen,  # the jobs with an event since the run started
+    }
+
+
+NOTHING = {
+    "total": 0,
+    "queued": set(),
+    "running": [],
+    "done": 0,
+    "finished": 0,
+    "ran": [],
+    "failed": [],
+    "pending": set(),
+    "seen": set(),
+}
+
+
+@pytest.mark.parametrize(
+    ("said", "read"),
+    [
+        # a -> b: a runs, b waits
+        (
+            [("run_started", "", 2), ("queued", "a"), ("queued", "b"), ("running", "a")],
+            {
+                "total": 2,
+                "queued": {"b"},
+                "running": ["a"],
+                "pending": {"a", "b"},
+                "seen": {"a", "b"},
+            },
+        ),
+        # a ran, b runs
+        (
+            [("run_started", "", 2), ("running", "a"), ("done", "a", RAN), ("running", "b")],
+            {
+                "total": 2,
+                "running": ["b"],
+                "done": 1,
+                "finished": 1,
+                "ran": ["a"],
+                "pending": {"b"},
+                "seen": {"a", "b"},
+            },
+        ),
+        # a fails, b (downstream) is upstream-failed, no dependant needed the loader l
+        (
+            [
+                ("run_started", "", 3),
+                ("running", "a"),
+                ("done", "a", FAILED),
+                ("done", "b", UPSTREAM_FAILED),
+                ("done", "l", NOT_NEEDED),
+            ],
+            {"total": 3, "done": 3, "finished": 2, "failed": ["a"], "seen": {"a", "b", "l"}},
+        ),
+        # running twice (sent in a batch, then its turn) is running once; a worker died:
+        # its job is queued again
+        (
+            [("running", "a"), ("running", "b"), ("running", "a"), ("queued", "a")],
+            {"queued": {"a"}, "running": ["b"], "pending": {"a", "b"}, "seen": {"a", "b"}},
+        ),
+        # a new run starts afresh
+        (
+            [("running", "a"), ("done", "a", FAILED), ("run_started", "", 1), ("queued", "c")],
+            {"total": 1, "queued": {"c"}, "pending": {"c"}, "seen": {"c"}},
+        ),
+        # what is not a job's event changes nothing
+        ([("run_started", "", 1), ("run_finished", "", None)], {"total": 1}),
+    ],
+)
+def test_a_runs_events_are_read_once_the_same_way_for_every_display(
+    said: list[tuple[object, ...]], read: dict[str, object]
+) -> None:
+    assert _reading(_read(said)) == {**NOTHING, **read}
+
+
+def test_a_running_job_is_running_since_its_first_running_event() -> None:
+    run = _read([("running", "a"), ("running", "b"), ("running", "a")])
+    assert run.running == {"a": 0.0, "b": 1.0}
+
 
 SLOW = (
     "%%ppg_job slow\nimport time\nprint('step one', flush=True)\ntime.sleep(1.8)\n"

@@ -16,6 +16,7 @@ import comm
 import pytest
 
 import ppg_notebook as ppg
+from ppg_notebook import status
 from ppg_notebook.background import runs_of
 from ppg_notebook.dag_model import HIDDEN_KINDS
 from ppg_notebook.events import Event, Outcome
@@ -111,7 +112,7 @@ def _widget(pipeline: ppg.Pipeline) -> tuple[PipelineWidget, DummyComm]:
 def _settle(w: PipelineWidget) -> None:
     w.runs.join(60)
     deadline = time.time() + 10
-    while w._run["active"] or _refreshing():
+    while w.live.run["active"] or _refreshing():
         assert time.time() < deadline
         time.sleep(0.02)
     time.sleep(0.1)
@@ -449,10 +450,20 @@ def test_details_read_the_history_once_and_resolve_nothing(
     load, graph = pipeline.history.load, pipeline._graph
     monkeypatch.setattr(pipeline.history, "load", lambda: calls.append("load") or load())
     monkeypatch.setattr(pipeline, "_graph", lambda *a: calls.append("graph") or graph(*a))
-    details = w.details("b.txt")
+    reply = w.handle({"cmd": "details", "req": 1, "job": "b.txt"})  # (a click)
     assert calls == []
+    details = reply["details"]
     assert details["upstream"] == ["a.txt"] and details["downstream"] == ["c.txt"]
     assert details["why"] == "up to date"
+    w.close()
+
+
+def test_the_page_is_told_the_words_of_status_py_for_each_state_code(workdir: Path) -> None:
+    w, c = _widget(_abc())
+    words = {"words": status.CODE_WORDS, "meanings": status.CODE_MEANINGS}
+    assert w.words == words
+    assert c.synced("words") == [words]  # once
+    w.close()
 
 
 def test_a_job_reading_one_of_several_values_is_drawn_reading_their_job(workdir: Path) -> None:

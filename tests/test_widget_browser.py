@@ -343,6 +343,34 @@ def test_the_widget_shows_states_runs_reruns_and_shows_a_failure(lab: dict[str, 
         )
 
 
+def test_the_page_says_each_state_in_the_words_the_kernel_sends(lab: dict[str, Any]) -> None:
+    from ppg_notebook import status
+
+    cells = [
+        "%load_ext ppg_notebook",
+        "from ppg_notebook import status\n"
+        "status.CODE_WORDS['none'] = 'not made yet'\n"
+        "status.CODE_MEANINGS['none'] = 'never made (so the kernel says)'",
+        "%%ppg_job raw --no-run\nraw = 1",
+        "%ppg_dag",
+    ]
+    path = _notebook(lab["root"], "words", cells)
+    with _open(lab, path) as page:
+        _run_all(page)
+        page.wait_for_selector(".ppg-dag[data-rendered='1']", timeout=30_000)
+        _wait_state(page, "raw", "none*")
+        legend = page.eval_on_selector_all(
+            ".ppg-legend-item", "(items) => items.map((i) => [i.textContent, i.title])"
+        )
+        said = {**status.CODE_WORDS, "none": "not made yet"}
+        meant = {**status.CODE_MEANINGS, "none": "never made (so the kernel says)"}
+        assert legend == [[said[part], meant[part]] for part in said]
+        page.click('.ppg-dag g.node[data-job="raw"]')
+        page.wait_for_selector(".ppg-details[data-complete='true']", timeout=10_000)
+        state = page.inner_text(".ppg-details dd.ppg-d-state")
+        assert state == "never made (so the kernel says); must run"
+
+
 def test_a_click_during_a_blocking_cell_is_answered_when_the_cell_ends(
     lab: dict[str, Any],
 ) -> None:

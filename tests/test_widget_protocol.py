@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ppg_notebook import widget_protocol as protocol
-from ppg_notebook.widget import PipelineWidget
+from ppg_notebook.widget import COMMANDS, PipelineWidget
 
 PROTOCOL_TS = Path(__file__).resolve().parent.parent / "js" / "src" / "protocol.ts"
 
@@ -105,8 +105,7 @@ def test_both_sides_name_the_same_commands_and_the_widget_answers_each() -> None
     ts_commands = set(re.findall(r'"(\w+)"', body))
     py_commands = set(typing.get_args(protocol.CommandName))
     assert ts_commands == py_commands
-    handled = {n.removeprefix("_cmd_") for n in dir(PipelineWidget) if n.startswith("_cmd_")}
-    assert handled == py_commands
+    assert set(COMMANDS) == py_commands
 
 
 def test_the_widget_syncs_the_traits_declared() -> None:

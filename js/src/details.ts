@@ -2,29 +2,10 @@
 // answer), or one group (its members, filterable, and Expand).
 import { button, h } from "./dom";
 import { JobIndex } from "./index";
-import { Details, splitState } from "./protocol";
+import { codeWords, Details, Words } from "./protocol";
 
-const HEALTH_WORDS: Record<string, string> = {
-  ok: "up to date",
-  running: "running",
-  queued: "queued",
-  failed: "failed",
-  upstream: "not run: an upstream job failed",
-  none: "never ran (or invalidated)",
-  lazy: "on demand (runs when a dependant needs it)",
-};
-const FRESH_WORDS: Record<string, string> = {
-  "*": "; must run",
-  "?": "; may run (if an upstream job's new output differs)",
-  "": "",
-};
 const LINKS_SHOWN = 10;
 const MEMBERS_SHOWN = 500;
-
-export function stateWords(code: string): string {
-  const { health, fresh } = splitState(code);
-  return (HEALTH_WORDS[health] ?? health) + FRESH_WORDS[fresh];
-}
 
 function head(title: string): HTMLElement {
   const head = h("div", "ppg-d-head");
@@ -81,7 +62,14 @@ function facts(rows: [string, string | HTMLElement][]): HTMLElement {
 }
 
 /** A job's panel: `d` is the kernel's answer, or null while it is on its way. */
-export function jobPanel(panel: HTMLElement, job: string, state: string, index: JobIndex, d: Details | null) {
+export function jobPanel(
+  panel: HTMLElement,
+  job: string,
+  state: string,
+  index: JobIndex,
+  words: Words,
+  d: Details | null,
+) {
   panel.replaceChildren();
   panel.dataset.job = job;
   delete panel.dataset.group;
@@ -99,7 +87,7 @@ export function jobPanel(panel: HTMLElement, job: string, state: string, index: 
   const wait = d ? "" : "…";
   const rows: [string, string | HTMLElement][] = [
     ["kind", d?.kind ?? index.kind(job)],
-    ["state", stateWords(state)],
+    ["state", codeWords(state, words.meanings)],
   ];
   if (d) {
     rows.push(
@@ -129,6 +117,7 @@ export function groupPanel(
   members: string[],
   states: Map<string, string>,
   index: JobIndex,
+  words: Words,
 ) {
   panel.replaceChildren();
   panel.dataset.group = key;
@@ -138,7 +127,7 @@ export function groupPanel(
   panel.append(actions([button("Expand", "Draw this group's jobs one by one", "expand")]));
   const counts = new Map<string, number>();
   for (const id of members) {
-    const w = stateWords(states.get(id) ?? "none*");
+    const w = codeWords(states.get(id) ?? "none*", words.meanings);
     counts.set(w, (counts.get(w) ?? 0) + 1);
   }
   const summary = Array.from(counts, ([w, n]) => `${n.toLocaleString("en")} ${w}`).join(" · ");
@@ -156,7 +145,7 @@ export function groupPanel(
         const a = h("a", "ppg-link", index.label(id));
         a.href = "#";
         a.dataset.goto = id;
-        li.append(a, h("span", "ppg-g-state", ` ${stateWords(states.get(id) ?? "none*")}`));
+        li.append(a, h("span", "ppg-g-state", ` ${codeWords(states.get(id) ?? "none*", words.meanings)}`));
         return li;
       }),
     );

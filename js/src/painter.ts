@@ -1,7 +1,7 @@
 // The drawn nodes of one layout: a node's class follows its state (fill = health, border =
 // must/may run), a job node shows its last duration, a group node a bar of its members.
 import { SVG_NS } from "./dom";
-import { Graph, splitState } from "./protocol";
+import { Graph, MARK_CLASS, splitState } from "./protocol";
 
 // Worst first: a group's fill is its worst member's.
 const ORDER = ["failed", "running", "queued", "upstream", "none", "lazy", "ok"];
@@ -79,8 +79,7 @@ export class Painter {
     const code = ids ? this.groupCode(g, ids) : (this.states.get(key) ?? "none*");
     const { health, fresh } = splitState(code);
     let cls = `node ppg-s-${health}`;
-    if (fresh === "*") cls += " ppg-stale";
-    if (fresh === "?") cls += " ppg-maybe";
+    if (fresh) cls += ` ppg-${MARK_CLASS[fresh]}`;
     if (ids) cls += " ppg-group";
     if (key === this.selected) cls += " ppg-selected";
     g.setAttribute("class", cls);

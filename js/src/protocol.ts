@@ -105,11 +105,19 @@ export interface Progress {
   tally: string;
 }
 
+/** Trait `words`: what a state code's health and mark are called (in the legend's order)
+ *  and what they mean (ppg_notebook/status.py: the page has no words of its own). */
+export interface Words {
+  words: Record<string, string>;
+  meanings: Record<string, string>;
+}
+
 /** The widget's synced traits. */
 export type Traits = {
   graph: Graph;
   progress: Progress;
   title: string;
+  words: Words;
 };
 
 /** A state code (see ppg_notebook/dag_model.py): health, then `*` (must run) or `?` (may run). */
@@ -118,3 +126,14 @@ export function splitState(code: string): { health: string; fresh: "" | "*" | "?
   if (last === "*" || last === "?") return { health: code.slice(0, -1), fresh: last };
   return { health: code, fresh: "" };
 }
+
+/** A state code in `table`'s words: its health's, then "; " and its mark's
+ *  (as status.code_words says it). */
+export function codeWords(code: string, table: Record<string, string>): string {
+  const { health, fresh } = splitState(code);
+  const said = table[health] ?? health;
+  return fresh ? `${said}; ${table[fresh] ?? fresh}` : said;
+}
+
+/** The class a mark gives a node and its legend swatch (widget.css). */
+export const MARK_CLASS: Record<string, string> = { "*": "stale", "?": "maybe" };

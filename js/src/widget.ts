@@ -11,19 +11,9 @@ import { layout } from "./layout";
 import { Painter } from "./painter";
 import { PanZoom } from "./panzoom";
 import type { AnyWidget, RenderProps } from "@anywidget/types";
-import type { Command, CommandName, Graph, KernelMessage, Reply, Traits } from "./protocol";
+import { MARK_CLASS } from "./protocol";
+import type { Command, CommandName, Graph, KernelMessage, Reply, Traits, Words } from "./protocol";
 
-const LEGEND: [string, string][] = [
-  ["ok", "up to date"],
-  ["running", "running"],
-  ["queued", "queued"],
-  ["failed", "failed"],
-  ["upstream", "upstream failed"],
-  ["none", "not run yet"],
-  ["lazy", "on demand"],
-  ["stale", "must run"],
-  ["maybe", "may run (if an upstream output changes)"],
-];
 // The commands a details panel's buttons send about the selected job or group.
 const PANEL_COMMANDS: readonly CommandName[] = ["run", "rerun", "invalidate", "expand"];
 const SLOW_REPLY_MS = 1000;
@@ -63,15 +53,16 @@ function toolbar() {
   return parts;
 }
 
-function legend(): HTMLElement {
-  const el = h("div", "ppg-legend");
-  for (const [code, words] of LEGEND) {
+/** The legend: each part of a state code (`words`, from the kernel) by its swatch. */
+function fillLegend(el: HTMLElement, words: Words | undefined) {
+  el.replaceChildren();
+  for (const [part, word] of Object.entries(words?.words ?? {})) {
     const item = h("span", "ppg-legend-item");
-    item.append(h("span", `ppg-swatch ppg-sw-${code}`), document.createTextNode(words));
+    item.title = words?.meanings[part] ?? word;
+    item.append(h("span", `ppg-swatch ppg-sw-${MARK_CLASS[part] ?? part}`), document.createTextNode(word));
     el.append(item);
   }
   el.append(h("span", "ppg-legend-shapes", "box: file or value job · ellipse: loading job · double border: a group"));
-  return el;
 }
 
 /** The cell of the notebook `root` is in that declared a job: by its id, else its prompt. */
@@ -108,7 +99,8 @@ function render({ model, el }: RenderProps<Traits>) {
   const panel = h("div", "ppg-details");
   panel.hidden = true;
   body.append(canvas, panel);
-  root.append(tb.el, message, body, legend());
+  const legend = h("div", "ppg-legend");
+  root.append(tb.el, message, body, legend);
   el.append(root);
 
   // --- state ---
@@ -126,6 +118,7 @@ function render({ model, el }: RenderProps<Traits>) {
   let detailsTimer = 0;
   let drawnOnce = false;
   let hover = false;
+  const words = (): Words => model.get("words") ?? { words: {}, meanings: {} };
 
   const pz = new PanZoom(canvas, holder, (target) => {
     const g = target.closest?.("g.node");
@@ -292,12 +285,12 @@ function render({ model, el }: RenderProps<Traits>) {
       const entry = graph?.nodes.find((n) => n[0] === key);
       if (!entry || !graph) return;
       painter.paintNow(key);
-      groupPanel(panel, key, entry[1], entry[3].map((m) => graph!.jobs[m][0]), states, index);
+      groupPanel(panel, key, entry[1], entry[3].map((m) => graph!.jobs[m][0]), states, index, words());
       if (centre) pz.centre(painter.nodeOf.get(key)!);
       return;
     }
     painter.paintNow(key);
-    jobPanel(panel, key, states.get(key) ?? "none*", index, null);
+    jobPanel(panel, key, states.get(key) ?? "none*", index, words(), null);
     const node = painter.nodeOf.get(key);
     if (centre && node) pz.centre(node);
     send("details", key);
@@ -464,21 +457,27 @@ function render({ model, el }: RenderProps<Traits>) {
       pending.delete(r.req);
     }
     if (!r.ok) return showMessage(r.error ?? "failed", false);
-    if (r.details && r.details.job === selected) jobPanel(panel, r.details.job, states.get(r.details.job) ?? r.details.state, index, r.details);
+    if (r.details && r.details.job === selected) {
+      jobPanel(panel, r.details.job, states.get(r.details.job) ?? r.details.state, index, words(), r.details);
+    }
     if (r.message) showMessage(r.message, true);
     else if (p && message.textContent?.startsWith("waiting for the kernel")) showMessage("", true);
   }
 
   const onGraph = () => void drawGraph();
+  const onWords = () => fillLegend(legend, model.get("words"));
   model.on("change:graph", onGraph);
   model.on("change:progress", drawProgress);
+  model.on("change:words", onWords);
   model.on("msg:custom", onMessage);
+  onWords();
   drawProgress();
   void drawGraph();
   send("hello");
   return () => {
     model.off("change:graph", onGraph);
     model.off("change:progress", drawProgress);
+    model.off("change:words", onWords);
     model.off("msg:custom", onMessage);
     window.removeEventListener("keydown", onKey, true);
     for (const p of pending.values()) window.clearTimeout(p.timer);
