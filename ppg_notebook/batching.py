@@ -4,7 +4,7 @@ Short independent jobs travel in batches of about `TARGET_SECONDS` of work (one 
 trip to a worker instead of one per job), and a line of single dependants travels in one
 batch behind its head (a chain, decided by the worker as it goes). A job's record is
 written when its batch returns (or, for a batch that runs long, when the worker leaves its
-results early: worker.Spool), so a job is added only while the jobs held back behind it
+results early: worker_batch.Spool), so a job is added only while the jobs held back behind it
 are expected to be short: a kill or an interrupt then loses little finished work.
 
 How long a job takes is what it took last time (its record), else this run's average so

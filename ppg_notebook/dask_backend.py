@@ -35,7 +35,8 @@ from concurrent.futures import Future
 from typing import Any
 
 from .errors import PipelineError
-from .worker import Context, Functions, Task, run_batch
+from .worker import Context, Functions, Task
+from .worker_batch import run_batch
 
 _TIMEOUT = 10  # seconds to reach a scheduler
 
@@ -152,7 +153,7 @@ class DaskWorkers:
         abandoned: str | None,
         spool: str | None = None,
     ) -> Future[Any]:
-        """Send a batch of tasks to a worker (see worker.run_batch)."""
+        """Send a batch of tasks to a worker (see worker_batch.run_batch)."""
         if self.executor is None:
             self._client()
         future: Future[Any] = self.executor.submit(

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from . import worker
+from . import worker, worker_batch, worker_process
 from .errors import JobContractError
 
 _IDLE_TIMEOUT = 300  # seconds an idle worker lives, as in joblib
@@ -40,7 +40,7 @@ def _pool(cores: int) -> Any:
             pool = _loky().ProcessPoolExecutor(
                 max_workers=cores,
                 timeout=_IDLE_TIMEOUT,
-                initializer=worker.start_worker,
+                initializer=worker_process.start_worker,
                 initargs=(os.getpid(),),
             )
             _pools[cores] = pool
@@ -77,8 +77,8 @@ class LokyWorkers:
         abandoned: str | None,
         spool: str | None = None,
     ) -> Future[Any]:
-        """Send a batch of tasks to a worker (see worker.run_batch)."""
-        return self.submit(worker.run_batch, context, tasks, functions, abandoned, spool)
+        """Send a batch of tasks to a worker (see worker_batch.run_batch)."""
+        return self.submit(worker_batch.run_batch, context, tasks, functions, abandoned, spool)
 
     def warm(self) -> None:
         """Start the workers now, so they are ready when the first job is sent."""
@@ -90,7 +90,7 @@ class LokyWorkers:
         """Start the workers if need be, and have each import `modules` (the libraries
         the kernel imported) while they wait for their first job; without waiting."""
         for _ in range(self.cores):
-            self.submit(worker.preload, modules)
+            self.submit(worker_process.preload, modules)
 
     def lost(self, error: BaseException) -> str | None:
         """If `error` says a worker died (loky's TerminatedWorkerError is a

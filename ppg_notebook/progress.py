@@ -3,7 +3,7 @@
 A run that takes longer than a second shows one line that is updated in place (`running
 align_sample_B · 2.1 s · 14/120 done · about 30 s left`, the time left estimated from the
 durations in the history) and, as they print it, what the running jobs print: workers
-write it through to a `.live` file beside the job's log (worker.LiveLog), read here.
+write it through to a `.live` file beside the job's log (worker_task.LiveLog), read here.
 Fed by the run's events; draws from a thread of its own, since the kernel's main thread
 is busy running.
 

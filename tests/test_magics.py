@@ -264,11 +264,11 @@ def test_an_error_is_shown_with_the_users_own_lines(sh: Shell) -> None:
     assert 'File "<ppg_job bad>", line 3, in <module>' in text
     assert "bad = divide(1, values[1])" in text
     assert "return x / by" in text  # the helper's own line, from its cell
-    assert "cellfunc.py" not in text and "worker.py" not in text
+    assert "cellfunc.py" not in text and "ppg_notebook/worker" not in text
     # the same traceback, as kept in .ppg/errors/ (shown by the widget and the CLI)
     kept = next((sh.workdir / ".ppg" / "errors").glob("bad*")).read_text()
     assert 'Traceback (most recent call last):\n  File "<ppg_job bad>", line 3' in kept
-    assert "cellfunc.py" not in kept and "worker.py" not in kept
+    assert "cellfunc.py" not in kept and "ppg_notebook/worker" not in kept
     assert sh.ns["good"] == 41
     assert "bad" not in sh.ns
     out = sh.ok("%%ppg_job good\ngood = 41")

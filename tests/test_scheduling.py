@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import ppg_notebook as ppg
-from ppg_notebook import worker
+from ppg_notebook import worker, worker_batch
 
 
 class _Died(Exception):
@@ -45,7 +45,7 @@ class InProcessWorkers:
         if self.kills(ids):
             future.set_exception(_Died("a worker died"))
         else:
-            future.set_result(worker.run_batch(context, tasks, functions, None, None, False))
+            future.set_result(worker_batch.run_batch(context, tasks, functions, None, None, False))
         return future
 
     def lost(self, error: BaseException) -> str | None:
