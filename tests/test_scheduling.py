@@ -7,52 +7,13 @@ tested end to end (test_e2e, test_faults); here the runner's decisions are read 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
+from inprocess import InProcessWorkers
 
 import ppg_notebook as ppg
-from ppg_notebook import worker, worker_batch
-
-
-class _Died(Exception):
-    """What the backend raises for a batch whose worker "died"."""
-
-
-class InProcessWorkers:
-    """The runner's backend (see pool.LokyWorkers), running batches here and now."""
-
-    lingers = False
-
-    def __init__(self, cores: int, kills: Callable[[list[str]], bool] = lambda ids: False):
-        self.cores = cores
-        self.kills = kills  # does a batch of these job ids kill its worker?
-        self.batches: list[list[str]] = []
-
-    def connect(self, workdir: str, ppg_dir: str) -> int:
-        return self.cores
-
-    def warm(self) -> None:
-        pass
-
-    def run_batch(self, context: Any, tasks: list[Any], functions: Any, abandoned: Any, spool: Any):
-        ids = [t.job_id for t in tasks]
-        self.batches.append(ids)
-        future: Future[list[worker.Result]] = Future()
-        if self.kills(ids):
-            future.set_exception(_Died("a worker died"))
-        else:
-            future.set_result(worker_batch.run_batch(context, tasks, functions, None, None, False))
-        return future
-
-    def lost(self, error: BaseException) -> str | None:
-        return "killed by the test" if isinstance(error, _Died) else None
-
-    def stop(self) -> None:
-        pass
 
 
 def _write(path: Path) -> None:
