@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ppg_notebook import statedir
-from ppg_notebook.jobs import TASK_FILE
+from ppg_notebook.kinds import TASK_FILE
 from ppg_notebook.userfiles import UserFiles
 from ppg_notebook.worker import Context, Functions, Task
 from ppg_notebook.worker_batch import Spool, run_batch

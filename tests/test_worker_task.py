@@ -14,7 +14,7 @@ import pytest
 
 from ppg_notebook import cache, hashing, statedir
 from ppg_notebook.errors import JobContractError
-from ppg_notebook.jobs import TASK_FILE, TASK_PLOT, TASK_VALUE, TASK_VALUES
+from ppg_notebook.kinds import TASK_FILE, TASK_PLOT, TASK_VALUE, TASK_VALUES
 from ppg_notebook.userfiles import UserFiles
 from ppg_notebook.worker import Context, Task
 from ppg_notebook.worker_task import LiveLog, run_task
