@@ -3,7 +3,7 @@
 The runner says which jobs travel together (batching.py); this module owns a batch on its
 way: the cores it holds, whether it was the only one in flight (which tells who killed a
 worker, see triage.py), its spool directory (where its worker leaves the results of the
-jobs it has finished, see worker.Spool), and, when a run is interrupted, the marker that
+jobs it has finished, see worker_batch.Spool), and, when a run is interrupted, the marker that
 tells a cluster's lingering workers to leave the outputs alone.
 """
 
@@ -28,7 +28,7 @@ class Batch:
     ids: list[str]
     cores: int
     only_one: bool  # nothing else was in flight while it ran (to find who kills workers)
-    spool: str | None = None  # where its worker leaves results early (worker.Spool)
+    spool: str | None = None  # where its worker leaves results early (worker_batch.Spool)
     taken: int = 0  # how many of its results were recorded from there
 
     @property

@@ -15,7 +15,7 @@ WORKER = "worker"
 MAIN = "main"
 NOWHERE = "nowhere"  # invariants: nothing runs, they only have a fingerprint
 
-# What the worker does with a job's function (see worker.py).
+# What the worker does with a job's function (see worker_task.py).
 TASK_FILE = "file"
 TASK_VALUE = "value"
 TASK_VALUES = "values"
