@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import hashing
-from .codereads import code_reads
+from .codereads import LOCAL, Reads, code_reads
 from .coderefs import CONSTANTS, NO_VALUE, TRACK_CONSTANTS, Item, holder, live_ref
 from .usermodules import MAIN, UserModules
 
@@ -91,11 +91,27 @@ class Items:
         """A live function (of `__main__`, or made at run time): its compiled code."""
         reads = code_reads(fn.__code__)
         children = self.modules.resolve_live(fn.__globals__, fn.__module__, reads)
+        children.extend(self._through_bound_modules(fn, reads))
         children.extend(live_ref(value) for value in _closure_values(fn))
         children.extend(live_ref(d) for d in fn.__defaults__ or ())
         children.extend(live_ref(d) for d in (fn.__kwdefaults__ or {}).values())
         key = f"{fn.__module__}.{fn.__qualname__}"
         return Item(key, hashing.function_fingerprint(fn), children + extra, None, NO_VALUE)
+
+    def _through_bound_modules(self, fn: types.FunctionType, reads: Reads) -> list[Any]:
+        """What the code reads through modules its closure or its defaults hold (`import
+        utils` in the function that made it, `m = utils`, `def f(m=utils)`: then `m.load`
+        is utils.load, followed as if the code named it)."""
+        modules = _bound_modules(fn)
+        if not modules:
+            return []
+        refs = []
+        for chain in sorted(reads.chains):
+            if chain[0] == LOCAL and chain[1] in modules:
+                ref = self.modules.descend(modules[chain[1]], chain[2:])
+                if ref is not None:
+                    refs.append(ref)
+        return refs
 
     def _class(self, cls: type) -> Item:
         """A live class (of `__main__`): its bases by name, its attributes by value, and
@@ -209,6 +225,23 @@ class Items:
             # A wrapper of ours (a %%ppg_job cell's runner): only what it holds.
             return [live_ref(value) for value in _closure_values(fn)]
         return self.function(fn, []).children
+
+
+def _bound_modules(fn: types.FunctionType) -> dict[str, types.ModuleType]:
+    """The function's closure variables and parameters whose value (default) is a module."""
+    code = fn.__code__
+    bound: list[tuple[str, Any]] = []
+    for name, cell in zip(code.co_freevars, fn.__closure__ or (), strict=False):
+        try:
+            bound.append((name, cell.cell_contents))
+        except ValueError:  # an empty cell: a name bound later
+            continue
+    defaults = fn.__defaults__ or ()
+    if defaults:
+        positional = code.co_varnames[: code.co_argcount]
+        bound.extend(zip(positional[len(positional) - len(defaults) :], defaults, strict=True))
+    bound.extend((fn.__kwdefaults__ or {}).items())
+    return {name: value for name, value in bound if isinstance(value, types.ModuleType)}
 
 
 def _closure_values(fn: types.FunctionType) -> list[Any]:

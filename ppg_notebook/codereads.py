@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 IMPORT = "<import>"  # first element of a chain that an import statement reads
+LOCAL = "<local>"  # first element of a chain that starts at a local or closure variable
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _LOAD_GLOBAL = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"})
 _LOAD_ATTR = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
@@ -55,7 +56,10 @@ def _one_code(code: types.CodeType, names: set[str], chains: set[tuple[str, ...]
     """Global names read by one code object, and attribute chains starting at them
     (`utils.io.load` -> ("utils", "io", "load")); imports as ("<import>", "a", "b"), and
     the names an import binds in the code followed as the module they stand for
-    (`import utils` ... `utils.clean` -> ("<import>", "utils", "clean"))."""
+    (`import utils` ... `utils.clean` -> ("<import>", "utils", "clean")). Chains that
+    start at a local or closure variable are kept as ("<local>", "m", "load"): what it
+    holds is known only from a live function's closure or defaults (`m = utils;
+    lambda: m.load()`, `def f(m=utils)`)."""
     chain: list[str] = []
     consts: list[Any] = [None, None]
     aliases: dict[str, list[str]] = {}  # local name -> the module (and attribute) it binds
@@ -67,7 +71,7 @@ def _one_code(code: types.CodeType, names: set[str], chains: set[tuple[str, ...]
         if op in _LOAD_ATTR and chain:
             chain.append(ins.argval)
             continue
-        if len(chain) > 1:
+        if chain and len(chain) > (2 if chain[0] == LOCAL else 1):
             chains.add(tuple(chain))
         chain = []
         if op in _STORES:
@@ -93,6 +97,8 @@ def _one_code(code: types.CodeType, names: set[str], chains: set[tuple[str, ...]
             continue
         elif op in _LOAD_LOCAL and ins.argval in aliases:
             chain = [IMPORT, *aliases[ins.argval]]
+        elif op in _LOAD_LOCAL:
+            chain = [LOCAL, ins.argval]
         elif op in _LOAD_GLOBAL:
             names.add(ins.argval)
             chain = [IMPORT, *aliases[ins.argval]] if ins.argval in aliases else [ins.argval]
@@ -100,7 +106,7 @@ def _one_code(code: types.CodeType, names: set[str], chains: set[tuple[str, ...]
             consts = [consts[-1], ins.argval]
         elif op not in ("IMPORT_NAME", "IMPORT_FROM"):
             binding = None
-    if len(chain) > 1:
+    if chain and len(chain) > (2 if chain[0] == LOCAL else 1):
         chains.add(tuple(chain))
 
 

@@ -485,3 +485,47 @@ def test_a_job_whose_function_a_worker_cannot_load_fails_saying_so(script) -> No
     assert "could not be loaded in the worker process" in error
     assert "vanishing" in error
     assert sorted(run.result["ran"]) == sorted(f"fine{i}.txt" for i in range(60))
+
+
+CLOSURES = """
+import helpers
+
+
+def through_a_closure():
+    m = helpers  # (a module held by the closure, under another name)
+    return lambda path: path.write_text(m.word())
+
+
+def imported_by_the_maker():
+    import helpers
+
+    return lambda path: path.write_text(helpers.word())
+
+
+def through_a_default(path, h=helpers):
+    path.write_text(h.word())
+
+
+ppg.new_pipeline(cores=1)
+ppg.FileGeneratingJob("closure.txt", through_a_closure())
+ppg.FileGeneratingJob("maker.txt", imported_by_the_maker())
+ppg.FileGeneratingJob("default.txt", through_a_default)
+run_and_report()
+"""
+
+
+def test_a_module_reached_through_a_closure_or_a_default_is_followed(script) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §3a: the code a job reaches through a module its function holds (in its
+    closure, or as a default) is the job's code: editing it reruns the job, never a
+    stale output."""
+    (script.dir / "helpers.py").write_text('def word():\n    return "old"\n')
+    script.write(CLOSURES)
+    outputs = ("closure.txt", "maker.txt", "default.txt")
+    script.run().ok()
+    assert [(script.dir / name).read_text() for name in outputs] == ["old"] * 3
+    (script.dir / "helpers.py").write_text('def word():\n    return "new"\n')
+    again = script.run().ok()
+    assert [(script.dir / name).read_text() for name in outputs] == ["new"] * 3, again.describe()
+    assert set(again.result["reasons"]) == set(outputs), again.describe()
+    assert all("helpers.word" in again.result["reasons"][name] for name in outputs)
+    assert script.run().ok().result["reasons"] == {}
