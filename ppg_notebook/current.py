@@ -40,10 +40,9 @@ def get() -> Any:
     return _current
 
 
-def registry() -> Registry:
-    """The current pipeline (`get()`), as the jobs see it."""
-    pipeline: Registry = get()
-    return pipeline
+# The current pipeline (`get()`), as the jobs see it (the same function: no call more
+# per job declared).
+registry: Callable[[], Registry] = get
 
 
 def peek() -> Any:

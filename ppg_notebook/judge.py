@@ -83,10 +83,12 @@ class Judge:
             return self._invariant(job)
         if job.policy.last:
             return _FINAL
-        try:
-            inputs = self.inputs_of(job_id)
+        try:  # (inputs_of, inline: this runs once per job of every run)
+            inputs = job_inputs(job, self.up[job_id], self.fp)
         except CodeError as e:
             return Decision(Verdict.CODE_ERROR, error=e.in_job(job_id), cause=e)
+        self.inputs[job_id] = inputs
+        self.details.pop(job_id, None)
         if job.lazy:
             if UNKNOWN in inputs.values():  # (the plan: an upstream job will run first)
                 self.fp[job_id] = UNKNOWN
@@ -96,9 +98,11 @@ class Judge:
             return _ON_DEMAND
         if job.always:
             return _ALWAYS
-        reason = self.reason(job_id, inputs)
+        details = functools.partial(self.details_of, job_id)
+        record = self.records.get(job_id)
+        reason = job_reason(job, record, inputs, self.jobs, self.refreshed, details, self.states)
         if reason is None:
-            self.fp[job_id] = self.records[job_id]["fp"]
+            self.fp[job_id] = record["fp"]
             return _UP_TO_DATE
         return Decision(Verdict.RUN, reason)
 
@@ -142,7 +146,8 @@ class Judge:
 
     def _invariant(self, job: Job) -> Decision:
         job_id = job.job_id
-        if any(self.fp[u] == UNKNOWN for u in self.up[job_id]):
+        ups = self.up[job_id]
+        if ups and any(self.fp[u] == UNKNOWN for u in ups):
             self.fp[job_id] = UNKNOWN  # (the plan: a value part waits for its job)
             return _INVARIANT
         if isinstance(job, FileInvariant):
