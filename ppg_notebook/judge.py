@@ -130,6 +130,17 @@ class Judge:
         job = self.jobs[job_id]
         return job_reason(job, record, inputs, self.jobs, self.refreshed, details, self.states)
 
+    def read_now(self, job_id: str, record: dict[str, Any], downstream: list[str]) -> None:
+        """A loading job's fingerprint with the files it has just read, also in what its
+        dependants (which run now, after it) consume."""
+        seen = facts.reads_fingerprint(record, self.workdir, facts.FileStates())
+        fp = inputs_fingerprint(job_id, record["i"], seen)
+        self.fp[job_id] = fp
+        for d in downstream:
+            consumed = self.inputs.get(d)
+            if consumed is not None and job_id in consumed:
+                consumed[job_id] = fp
+
     def final_reason(self, job_id: str, anything_ran: bool) -> Reason | None:
         """A final job's reason to run, once every other job has settled."""
         inputs = self.inputs_of(job_id)

@@ -288,7 +288,7 @@ class Runner:
         self.result.warnings.extend(said)
         if job.where == MAIN:
             if job.lazy and found.reads:  # what it provides rests on what it read now
-                self._refingerprint(job_id, record)
+                self.judge.read_now(job_id, record, self.down[job_id])
             if job_id not in self.fp:  # (a loading job's was set when it was decided)
                 self.fp[job_id] = inputs_fingerprint(job_id, record["i"])
             record["fp"] = self.fp[job_id]
@@ -301,17 +301,6 @@ class Runner:
         if log:
             self.result.logs[job_id] = log
         self._settle(job_id, Outcome.RAN)
-
-    def _refingerprint(self, job_id: str, record: dict[str, Any]) -> None:
-        """A loading job's fingerprint with the files it has just read, also in what its
-        dependants (which run now, after it) record as consumed."""
-        seen = facts.reads_fingerprint(record, self.workdir, facts.FileStates())
-        fp = inputs_fingerprint(job_id, record["i"], seen)
-        self.fp[job_id] = fp
-        for d in self.down[job_id]:
-            consumed = self.inputs.get(d)
-            if consumed is not None and job_id in consumed:
-                consumed[job_id] = fp
 
     def _fail(self, job_id: str, error: BaseException, tb: str, log: str = "") -> None:
         with contextlib.suppress(AttributeError, TypeError):
