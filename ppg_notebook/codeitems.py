@@ -27,6 +27,9 @@ from .usermodules import MAIN, UserModules
 _MAX_ELEMENTS = 256  # elements of a captured container searched for code
 
 
+_WHOLE_MODULE = hashing.hash_bytes(b"all of a user module")  # (its definitions count)
+
+
 class Items:
     """What refs stand for, for one walker (codewalk.CodeWalker) and its user modules."""
 
@@ -42,7 +45,7 @@ class Items:
 
     def _live(self, obj: Any, module: str, name: str | None, main_values: str) -> Item | None:
         if isinstance(obj, types.ModuleType):
-            return None
+            return self._whole_module(obj.__name__)
         if isinstance(obj, types.MethodType):
             return holder([obj.__func__, obj.__self__])
         if isinstance(obj, functools.partial):
@@ -92,9 +95,8 @@ class Items:
         reads = code_reads(fn.__code__)
         children = self.modules.resolve_live(fn.__globals__, fn.__module__, reads)
         children.extend(self._through_bound_modules(fn, reads))
-        children.extend(live_ref(value) for value in _closure_values(fn))
-        children.extend(live_ref(d) for d in fn.__defaults__ or ())
-        children.extend(live_ref(d) for d in (fn.__kwdefaults__ or {}).values())
+        held = [*_closure_values(fn), *(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()]
+        children.extend(live_ref(v) for v in held if not isinstance(v, types.ModuleType))
         key = f"{fn.__module__}.{fn.__qualname__}"
         return Item(key, hashing.function_fingerprint(fn), children + extra, None, NO_VALUE)
 
@@ -108,10 +110,22 @@ class Items:
         refs = []
         for chain in sorted(reads.chains):
             if chain[0] == LOCAL and chain[1] in modules:
-                ref = self.modules.descend(modules[chain[1]], chain[2:])
+                module = modules[chain[1]]
+                # (used on its own, passed on: all of it counts, see _whole_module)
+                ref = self.modules.descend(module, chain[2:]) if chain[2:] else live_ref(module)
                 if ref is not None:
                     refs.append(ref)
         return refs
+
+    def _whole_module(self, module: str) -> Item | None:
+        """A user module held as a value (in a container, a partial, a closure variable
+        passed on) where the code does not show which of its definitions are used: all of
+        them count. (A module the code names, `utils.load`, counts by what it uses.)"""
+        source = self.modules.source(module)
+        if source is None:
+            return None
+        children: list[Any] = [("symbol", module, name) for name in sorted(source.symbols)]
+        return Item(f"{module}.*", _WHOLE_MODULE, children, module, NO_VALUE)
 
     def _class(self, cls: type) -> Item:
         """A live class (of `__main__`): its bases by name, its attributes by value, and
@@ -176,6 +190,7 @@ class Items:
         plain = not fn.__defaults__ and not fn.__kwdefaults__
         if plain and all(type(v) in CONSTANTS for v in held):  # (the common case, kept fast)
             return hashing.hash_bytes(b"held:" + hashing.value_key(tuple(held)))
+        children.extend(self._through_bound_modules(fn, code_reads(fn.__code__)))
         parts = [self.value_key(v, children) for v in held]
         parts.append(self.value_key(fn.__defaults__ or (), children))
         parts.append(self.value_key(fn.__kwdefaults__ or {}, children))

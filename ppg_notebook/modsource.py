@@ -110,11 +110,16 @@ def _to_data(module: ModuleSource) -> Any:
         for name, s in module.symbols.items()
     }
     imports = {name: [i.level, i.module, i.attr] for name, i in module.imports.items()}
-    return {"symbols": symbols, "imports": imports}
+    return {"v": _FORMAT, "symbols": symbols, "imports": imports}
+
+
+_FORMAT = 2  # of `_to_data`'s data (2: chains of names read on their own, and aliases)
 
 
 def _from_data(path: str, key: tuple[int, int], data: Any) -> ModuleSource | None:
     """A parsed module from what `_to_data` made (None if it is not that)."""
+    if not isinstance(data, dict) or data.get("v") != _FORMAT:
+        return None  # (kept by an older version: what its definitions read has grown)
     try:
         symbols = {
             name: Symbol(kind, fp, frozenset(names), frozenset(map(tuple, chains)), literal)

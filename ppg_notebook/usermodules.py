@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import modsource
-from .codereads import IMPORT, Reads
+from .codereads import BARE, IMPORT, Reads
 from .errors import CodeError
 from .modsource import ModuleSource
 from .userfiles import UserFiles
@@ -72,6 +72,11 @@ class UserModules:
             if obj is not _MISSING and not isinstance(obj, types.ModuleType):
                 refs.append(("live", obj, module, name))
         for chain in sorted(reads.chains):
+            if chain[0] == BARE:  # (a module passed on: all of it counts)
+                passed = self._module_at(namespace, chain[1:], imports)
+                if passed is not None:
+                    refs.append(("live", passed, "", None))
+                continue
             if chain[0] == IMPORT:
                 if not imports:
                     continue
@@ -83,6 +88,20 @@ class UserModules:
             if ref is not None:
                 refs.append(ref)
         return refs
+
+    def _module_at(
+        self, namespace: dict[str, Any], chain: tuple[str, ...], imports: bool
+    ) -> types.ModuleType | None:
+        """The module a chain read on its own stands for (None: not a module)."""
+        if chain[0] == IMPORT:
+            target = self.load(".".join(chain[1:])) if imports else None
+        else:
+            target = namespace.get(chain[0])
+            for attr in chain[1:]:
+                target = (
+                    getattr(target, attr, None) if isinstance(target, types.ModuleType) else None
+                )
+        return target if isinstance(target, types.ModuleType) else None
 
     def resolve_source(
         self,
@@ -99,6 +118,14 @@ class UserModules:
             if ref is not None and ref[0] != "module":
                 refs.append(ref)
         for chain in sorted(chains):
+            if chain[0] == BARE:  # (a module passed on: all of it counts)
+                start = self.source_name(module, source, package, chain[1])
+                target = start[1] if start is not None and start[0] == "module" else None
+                for attr in chain[2:]:
+                    target = getattr(target, attr, None) if _is_module(target) else None
+                if _is_module(target):
+                    refs.append(("live", target, "", None))
+                continue
             if chain[0] == IMPORT:
                 ref = self.import_ref(chain[1:])
             else:
@@ -116,6 +143,11 @@ class UserModules:
         """What top-level `name` of a user module is: a symbol, what an import binds
         (("module", obj) for a module), or the loaded module's attribute."""
         if name in source.symbols:
+            if source.symbols[name].kind == "value":  # (`u = utils` at the top: a module)
+                live = sys.modules.get(module)
+                value = vars(live).get(name) if live is not None else None
+                if isinstance(value, types.ModuleType):
+                    return ("module", value)
             return ("symbol", module, name)
         imported = source.imports.get(name)
         if imported is not None:
@@ -280,3 +312,7 @@ def _absolute(level: int, module: str, package: str) -> str:
     if level > 1:
         base = base[: len(base) - (level - 1)]
     return ".".join([*base, module] if module else base)
+
+
+def _is_module(obj: Any) -> bool:
+    return isinstance(obj, types.ModuleType)

@@ -529,3 +529,59 @@ def test_a_module_reached_through_a_closure_or_a_default_is_followed(script) -> 
     assert set(again.result["reasons"]) == set(outputs), again.describe()
     assert all("helpers.word" in again.result["reasons"][name] for name in outputs)
     assert script.run().ok().result["reasons"] == {}
+
+
+JOB_FUNCTIONS = """
+import helpers
+
+
+def use(module):
+    return module.word()
+
+
+def passes_it_on(path):
+    path.write_text(use(helpers))
+
+
+def through_a_local(path):
+    m = helpers.sub
+    path.write_text(m.word())
+"""
+
+PASSED_ON = """
+{functions}
+
+ppg.new_pipeline(cores=1)
+ppg.FileGeneratingJob("passed.txt", passes_it_on)
+ppg.FileGeneratingJob("local.txt", through_a_local)
+run_and_report()
+"""
+
+
+@pytest.mark.parametrize("where", ["script", "user module"])
+def test_a_module_passed_on_or_bound_to_a_local_is_followed(script, where: str) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §3a: a user module the job's code passes to another function (which may use
+    any of it) counts as a whole, and one bound to a local (`m = helpers.sub`) counts by
+    what is read through it: an edit reruns the job, whether the job's function is the
+    script's own or lives in the user's module."""
+    (script.dir / "helpers").mkdir()
+    (script.dir / "helpers" / "__init__.py").write_text(
+        'from . import sub\n\n\ndef word():\n    return "old"\n'
+    )
+    (script.dir / "helpers" / "sub.py").write_text('def word():\n    return "old sub"\n')
+    if where == "script":
+        script.write(PASSED_ON.format(functions=JOB_FUNCTIONS))
+    else:
+        (script.dir / "jobfunctions.py").write_text(JOB_FUNCTIONS)
+        imports = "from jobfunctions import passes_it_on, through_a_local"
+        script.write(PASSED_ON.format(functions=imports))
+    script.run().ok()
+    assert (script.dir / "passed.txt").read_text() == "old"
+    (script.dir / "helpers" / "__init__.py").write_text(
+        'from . import sub\n\n\ndef word():\n    return "new"\n'
+    )
+    (script.dir / "helpers" / "sub.py").write_text('def word():\n    return "new sub"\n')
+    again = script.run().ok()
+    assert (script.dir / "passed.txt").read_text() == "new", again.describe()
+    assert (script.dir / "local.txt").read_text() == "new sub", again.describe()
+    assert script.run().ok().result["reasons"] == {}
