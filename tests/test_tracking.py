@@ -488,6 +488,8 @@ def test_a_job_whose_function_a_worker_cannot_load_fails_saying_so(script) -> No
 
 
 CLOSURES = """
+import functools
+
 import helpers
 
 
@@ -506,26 +508,31 @@ def through_a_default(path, h=helpers):
     path.write_text(h.word())
 
 
+def given(module, path):
+    path.write_text(module.word())
+
+
 ppg.new_pipeline(cores=1)
 ppg.FileGeneratingJob("closure.txt", through_a_closure())
 ppg.FileGeneratingJob("maker.txt", imported_by_the_maker())
 ppg.FileGeneratingJob("default.txt", through_a_default)
+ppg.FileGeneratingJob("partial.txt", functools.partial(given, helpers))
 run_and_report()
 """
 
 
 def test_a_module_reached_through_a_closure_or_a_default_is_followed(script) -> None:  # type: ignore[no-untyped-def]
     """SPEC §3a: the code a job reaches through a module its function holds (in its
-    closure, or as a default) is the job's code: editing it reruns the job, never a
+    closure, as a default, or as a partial's argument) is the job's code: editing it reruns the job, never a
     stale output."""
     (script.dir / "helpers.py").write_text('def word():\n    return "old"\n')
     script.write(CLOSURES)
-    outputs = ("closure.txt", "maker.txt", "default.txt")
+    outputs = ("closure.txt", "maker.txt", "default.txt", "partial.txt")
     script.run().ok()
-    assert [(script.dir / name).read_text() for name in outputs] == ["old"] * 3
+    assert [(script.dir / name).read_text() for name in outputs] == ["old"] * 4
     (script.dir / "helpers.py").write_text('def word():\n    return "new"\n')
     again = script.run().ok()
-    assert [(script.dir / name).read_text() for name in outputs] == ["new"] * 3, again.describe()
+    assert [(script.dir / name).read_text() for name in outputs] == ["new"] * 4, again.describe()
     assert set(again.result["reasons"]) == set(outputs), again.describe()
     assert all("helpers.word" in again.result["reasons"][name] for name in outputs)
     assert script.run().ok().result["reasons"] == {}
