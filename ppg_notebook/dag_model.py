@@ -2,7 +2,7 @@
 
 Pure data in, data out: nothing here runs jobs or talks to a front end. `widget.py` sends
 a `GraphView` (groups collapsed or expanded, maybe focused on one job) once per picture
-and `state_code` changes after that.
+and `status.code` changes after that.
 
 A state code is the node's health (its fill: `ok`, `running`, `queued`, `failed`,
 `upstream`, `none`, `lazy`) with a trailing `*` when the job must run (its border: amber,
@@ -20,10 +20,12 @@ import graphviz
 
 from . import dag_groups
 from . import widget_protocol as protocol
-from .decide import Reason
 from .events import Outcome
+from .kinds import KINDS, NOWHERE
 
-HIDDEN_KINDS = ("parameter", "function", "input", "part")  # invariants: inputs, not steps
+# Invariants are inputs, not steps: not drawn (a value part stands for its job).
+HIDDEN_KINDS = tuple(kind.name for kind in KINDS.values() if kind.where == NOWHERE)
+_PARTS = frozenset(kind.name for kind in KINDS.values() if kind.part)
 
 SHAPES = {
     "file": "box",
@@ -232,7 +234,7 @@ def build(
     index = {job_id: i for i, job_id in enumerate(nodes)}
 
     def drawn(u: str) -> str:
-        return upstream[u][0] if kinds.get(u) == "part" and upstream.get(u) else u
+        return upstream[u][0] if kinds.get(u) in _PARTS and upstream.get(u) else u
 
     edges = {
         (index[drawn(u)], index[job_id])
@@ -250,16 +252,3 @@ def shorten(text: str, width: int = 40) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
-def state_code(reason: Reason | None, record: dict[str, Any] | None) -> str:
-    """The code of a job between runs, from its plan reason and its history record."""
-    if reason is None:
-        return "ok"
-    if reason.on_demand:
-        return "lazy"
-    mark = "?" if reason.maybe else "*"
-    outcome = (record or {}).get("o")
-    if outcome == "failed":
-        return "failed" + mark
-    if outcome == "ok":
-        return "ok" + mark
-    return "none" + mark

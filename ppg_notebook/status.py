@@ -6,7 +6,7 @@ must run (a rule of SPEC §3 says so), may run (an upstream job runs first; this
 only if that output changes), or runs on demand (a loading job, when a dependant runs; a
 final job, after the others when any of them ran).
 
-The widget's state codes (`dag_model.state_code`: a health, then `*` if the job must run
+The widget's state codes (`code`: a health, then `*` if the job must run
 or `?` if it may run) are named here too, for the page (the widget sends it these tables)
 and the static picture kept in saved notebooks (`dag_static.py`).
 """
@@ -60,15 +60,29 @@ def code_words(code: str, table: Mapping[str, str] = CODE_WORDS) -> str:
     return f"{said}; {table[mark]}" if mark else said
 
 
-def state(reason: Reason | None, record: Mapping[str, Any] | None = None) -> str:
-    """The state word of a job with this plan `reason` and history `record`."""
+def code(reason: Reason | None, record: Mapping[str, Any] | None = None) -> str:
+    """The state code of a job between runs, from its plan `reason` and history `record`:
+    its health ("ok", "failed", "none", or "lazy"), then "*" if it must run, "?" if it may."""
     if reason is None:
-        return UP_TO_DATE
+        return "ok"
     if reason.on_demand:
-        return ON_DEMAND
-    if (record or {}).get("o") == "failed":
+        return "lazy"
+    mark = "?" if reason.maybe else "*"
+    outcome = (record or {}).get("o")
+    if outcome in ("failed", "ok"):
+        return outcome + mark
+    return "none" + mark
+
+
+def state(reason: Reason | None, record: Mapping[str, Any] | None = None) -> str:
+    """The state word of a job with this plan `reason` and history `record` (its `code`,
+    said in one word: a job that failed last time is "failed" whether it must or may run)."""
+    found = code(reason, record)
+    if found in ("ok", "lazy"):
+        return CODE_WORDS[found]
+    if found.startswith("failed"):
         return FAILED
-    return MAY_RUN if reason.maybe else MUST_RUN
+    return CODE_WORDS[found[-1]]
 
 
 def verb(reason: Reason) -> str:

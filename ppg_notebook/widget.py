@@ -111,7 +111,7 @@ class PipelineWidget(anywidget.AnyWidget):
         states: dict[str, str] = {}
         durations: dict[str, str] = {}
         for job_id in model.nodes:
-            code = dag_model.state_code(plan.get(job_id), records.get(job_id))
+            code = status.code(plan.get(job_id), records.get(job_id))
             states[job_id] = self.live.between_runs(job_id, code)
             duration = (records.get(job_id) or {}).get("d")
             if duration is not None:

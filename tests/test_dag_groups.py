@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from ppg_notebook import dag_model
+from ppg_notebook import dag_model, status
 from ppg_notebook.dag_groups import MIN_SIZE, _pattern, find_groups
 from ppg_notebook.decide import Reason
 
@@ -124,9 +124,9 @@ def test_10000_jobs_in_a_tree_are_grouped_by_depth_rather_than_drawn_one_by_one(
 
 def test_may_run_is_told_apart_from_must_run() -> None:
     ok = {"o": "ok"}
-    assert dag_model.state_code(Reason(5, "x will run first", maybe=True), ok) == "ok?"
-    assert dag_model.state_code(Reason(2, "its code changed"), ok) == "ok*"
-    assert dag_model.state_code(None, ok) == "ok"
+    assert status.code(Reason(5, "x will run first", maybe=True), ok) == "ok?"
+    assert status.code(Reason(2, "its code changed"), ok) == "ok*"
+    assert status.code(None, ok) == "ok"
 
 
 #   a ─┬─ b ─┐

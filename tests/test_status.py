@@ -38,7 +38,7 @@ def test_every_state_code_the_widget_shows_has_words_and_a_meaning() -> None:
     healths = {"running", "queued", "upstream"} | set(dag_model.OUTCOME_CODES.values())
     for reason in (None, CHANGED, WAITS, LOADS):
         for record in (None, {"o": "ok"}, {"o": "failed"}):
-            healths.add(dag_model.state_code(reason, record).rstrip(status.MARKS))
+            healths.add(status.code(reason, record).rstrip(status.MARKS))
     parts = healths | set(status.MARKS)
     assert set(status.CODE_WORDS) == parts == set(status.CODE_MEANINGS)
     # the words of the plan's verdict are the widget's words too

@@ -523,8 +523,8 @@ run_and_report()
 
 def test_a_module_reached_through_a_closure_or_a_default_is_followed(script) -> None:  # type: ignore[no-untyped-def]
     """SPEC §3a: the code a job reaches through a module its function holds (in its
-    closure, as a default, or as a partial's argument) is the job's code: editing it reruns the job, never a
-    stale output."""
+    closure, as a default, or as a partial's argument) is the job's code: editing it
+    reruns the job, never a stale output."""
     (script.dir / "helpers.py").write_text('def word():\n    return "old"\n')
     script.write(CLOSURES)
     outputs = ("closure.txt", "maker.txt", "default.txt", "partial.txt")
