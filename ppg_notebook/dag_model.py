@@ -250,5 +250,3 @@ def build(
 
 def shorten(text: str, width: int = 40) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1) :]
-
-

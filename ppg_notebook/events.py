@@ -17,6 +17,9 @@ class Outcome(enum.Enum):
     NOT_NEEDED = "not needed"  # a loading/temp job no dependant needed this run
 
 
+FAILURES = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)  # what stops the job's dependants
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """A state change during a run. `kind` is one of:

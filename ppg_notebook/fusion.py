@@ -18,13 +18,11 @@ from . import batching
 from .consumed import describe
 from .decide import UNKNOWN
 from .errors import CodeError
-from .events import Event, Outcome
+from .events import FAILURES, Event, Outcome
 from .jobs import Job
 from .judge import Judge
 from .kinds import WORKER
 from .records import Records
-
-_BAD = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)
 
 
 class Chains:
@@ -125,7 +123,7 @@ class Chains:
         if self.remaining.get(job_id) != 1:
             return None  # it waits for other upstream jobs too
         for u in self.up[job_id]:
-            if u != upstream and (self.jobs[u].lazy or self.outcomes.get(u) in _BAD):
+            if u != upstream and (self.jobs[u].lazy or self.outcomes.get(u) in FAILURES):
                 return None
         return job_id
 

@@ -35,7 +35,7 @@ from . import (
     undeclared,
 )
 from .consumed import NO_DETAILS, inputs_fingerprint
-from .events import Event, Outcome, RunResult
+from .events import FAILURES, Event, Outcome, RunResult
 from .failures import Failures
 from .fusion import Chains
 from .jobs import Job
@@ -47,8 +47,6 @@ from .records import Records
 from .sending import Sender
 from .userfiles import UserFiles
 from .worker import Context, Result
-
-_BAD = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)
 
 
 class Runner:
@@ -178,7 +176,7 @@ class Runner:
     def _resolve(self, job_id: str) -> None:
         """All upstream of `job_id` is settled: decide it, and run it if it must."""
         outcomes = self.result.outcomes
-        if any(outcomes.get(u) in _BAD for u in self.up[job_id]):
+        if any(outcomes.get(u) in FAILURES for u in self.up[job_id]):
             self._settle(job_id, Outcome.UPSTREAM_FAILED)
             return
         decision = self.judge.decide(job_id)

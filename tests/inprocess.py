@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
+import ppg_notebook as ppg
 from ppg_notebook import worker, worker_batch
 
 
@@ -45,3 +47,16 @@ class InProcessWorkers:
 
     def stop(self) -> None:
         pass
+
+
+def write_name(path: Path) -> None:
+    """A job function: the file holds its own name."""
+    path.write_text(path.name)
+
+
+def pipeline_on(tmp_path: Path, monkeypatch: Any, workers: Any) -> Any:
+    """A new pipeline in `tmp_path` whose worker jobs run on `workers`."""
+    monkeypatch.chdir(tmp_path)
+    pipeline = ppg.new_pipeline(cores=workers.cores, allow_redefinition=True)
+    pipeline.workers = workers
+    return pipeline

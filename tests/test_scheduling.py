@@ -11,24 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from inprocess import InProcessWorkers
+from inprocess import InProcessWorkers, pipeline_on, write_name
 
 import ppg_notebook as ppg
 
 
-def _write(path: Path) -> None:
-    path.write_text(path.name)
-
-
-def _pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: InProcessWorkers) -> Any:
-    monkeypatch.chdir(tmp_path)
-    pipeline = ppg.new_pipeline(cores=workers.cores, allow_redefinition=True)
-    pipeline.workers = workers
-    return pipeline
-
-
 def _chain(n: int) -> list[Any]:
-    jobs = [ppg.FileGeneratingJob(f"c{i}.txt", _write) for i in range(n)]
+    jobs = [ppg.FileGeneratingJob(f"c{i}.txt", write_name) for i in range(n)]
     for up, down in itertools.pairwise(jobs):
         down.depends_on(up)
     return jobs
@@ -38,9 +27,9 @@ def test_independent_jobs_go_one_by_one_until_timed_then_in_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workers = InProcessWorkers(2)
-    pipeline = _pipeline(tmp_path, monkeypatch, workers)
+    pipeline = pipeline_on(tmp_path, monkeypatch, workers)
     for i in range(200):
-        ppg.FileGeneratingJob(f"out/{i}.txt", _write)
+        ppg.FileGeneratingJob(f"out/{i}.txt", write_name)
     assert len(pipeline.run().ran) == 200
     sizes = [len(b) for b in workers.batches]
     assert sizes[:4] == [1, 1, 1, 1]  # two per core, timed one by one first
@@ -54,7 +43,7 @@ def test_a_line_of_single_dependants_travels_in_one_batch_and_is_decided_in_the_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workers = InProcessWorkers(1)
-    pipeline = _pipeline(tmp_path, monkeypatch, workers)
+    pipeline = pipeline_on(tmp_path, monkeypatch, workers)
     _chain(5)
     pipeline.run()
     # Durations unknown until three jobs were timed: nothing is held back behind those.
@@ -74,9 +63,9 @@ def test_a_job_that_failed_last_time_runs_unchained(
 ) -> None:
     """If it kills its worker again, it is then known to be the one that did."""
     workers = InProcessWorkers(1)
-    pipeline = _pipeline(tmp_path, monkeypatch, workers)
+    pipeline = pipeline_on(tmp_path, monkeypatch, workers)
     for i in range(4):  # (so that the chain's durations are known after the first run)
-        ppg.FileGeneratingJob(f"warm{i}.txt", _write)
+        ppg.FileGeneratingJob(f"warm{i}.txt", write_name)
     jobs = _chain(3)
     pipeline.run()
 
@@ -86,7 +75,7 @@ def test_a_job_that_failed_last_time_runs_unchained(
     ppg.FileGeneratingJob("c1.txt", broken).depends_on(jobs[0])
     with pytest.raises(ppg.JobsFailed):
         pipeline.run()
-    ppg.FileGeneratingJob("c1.txt", _write).depends_on(jobs[0])
+    ppg.FileGeneratingJob("c1.txt", write_name).depends_on(jobs[0])
     workers.batches.clear()
     result = pipeline.run()
     # c2 is short and may be spared: it would travel behind c1, but c1 failed last time.
@@ -98,9 +87,9 @@ def test_a_worker_death_fails_only_the_job_that_killed_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workers = InProcessWorkers(2, kills=lambda ids: "out/7.txt" in ids)
-    pipeline = _pipeline(tmp_path, monkeypatch, workers)
+    pipeline = pipeline_on(tmp_path, monkeypatch, workers)
     for i in range(40):
-        ppg.FileGeneratingJob(f"out/{i}.txt", _write)
+        ppg.FileGeneratingJob(f"out/{i}.txt", write_name)
     with pytest.raises(ppg.JobsFailed) as failed:
         pipeline.run()
     result = failed.value.result

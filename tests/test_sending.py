@@ -11,7 +11,7 @@ from typing import Any
 
 import cloudpickle
 import pytest
-from inprocess import InProcessWorkers
+from inprocess import InProcessWorkers, pipeline_on, write_name
 
 import ppg_notebook as ppg
 from ppg_notebook.sending import worker_died
@@ -41,22 +41,11 @@ class PicklingWorkers(InProcessWorkers):
         return super().run_batch(context, tasks, functions, abandoned, spool)
 
 
-def _write(path: Path) -> None:
-    path.write_text(path.name)
-
-
-def _pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: Any) -> Any:
-    monkeypatch.chdir(tmp_path)
-    pipeline = ppg.new_pipeline(cores=workers.cores, allow_redefinition=True)
-    pipeline.workers = workers
-    return pipeline
-
-
 def test_a_job_that_cannot_be_pickled_is_sent_alone_and_fails_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workers = PicklingWorkers(1)
-    pipeline = _pipeline(tmp_path, monkeypatch, workers)
+    pipeline = pipeline_on(tmp_path, monkeypatch, workers)
     lock = LOCK
 
     def unpicklable(path: Path) -> None:
@@ -66,7 +55,7 @@ def test_a_job_that_cannot_be_pickled_is_sent_alone_and_fails_alone(
     for i in range(30):
         if i == 20:
             ppg.FileGeneratingJob("bad.txt", unpicklable)
-        ppg.FileGeneratingJob(f"out/{i}.txt", _write)
+        ppg.FileGeneratingJob(f"out/{i}.txt", write_name)
     with pytest.raises(ppg.JobsFailed) as failed:
         pipeline.run()
     result = failed.value.result
@@ -87,9 +76,9 @@ def test_a_job_alone_that_kills_its_worker_fails_once_with_how(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workers = InProcessWorkers(1, kills=lambda ids: "crash.txt" in ids)
-    pipeline = _pipeline(tmp_path, monkeypatch, workers)
-    ppg.FileGeneratingJob("crash.txt", _write)
-    ppg.FileGeneratingJob("after.txt", _write).depends_on("crash.txt")
+    pipeline = pipeline_on(tmp_path, monkeypatch, workers)
+    ppg.FileGeneratingJob("crash.txt", write_name)
+    ppg.FileGeneratingJob("after.txt", write_name).depends_on("crash.txt")
     with pytest.raises(ppg.JobsFailed) as failed:
         pipeline.run()
     result = failed.value.result
@@ -110,12 +99,12 @@ def test_a_job_of_several_cores_travels_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workers = InProcessWorkers(2)
-    pipeline = _pipeline(tmp_path, monkeypatch, workers)
+    pipeline = pipeline_on(tmp_path, monkeypatch, workers)
     for i in range(20):
-        ppg.FileGeneratingJob(f"small/{i}.txt", _write)
-    ppg.FileGeneratingJob("big.txt", _write, cores_needed=2)
+        ppg.FileGeneratingJob(f"small/{i}.txt", write_name)
+    ppg.FileGeneratingJob("big.txt", write_name, cores_needed=2)
     for i in range(20, 40):
-        ppg.FileGeneratingJob(f"small/{i}.txt", _write)
+        ppg.FileGeneratingJob(f"small/{i}.txt", write_name)
     pipeline.run()  # (timed)
     workers.batches.clear()
     for path in tmp_path.glob("**/*.txt"):
