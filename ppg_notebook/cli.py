@@ -36,6 +36,7 @@ from .notebook.display import StatusTable, failed_why, seconds, uses, when
 from .notebook.export import RESULTS, ExportError, Script, export, notebook_cells
 from .notebook.script import CellJobs
 from .progress import RunEvents
+from .records import Record
 
 _PACKAGE_DIRS = ("site-packages", "dist-packages")
 
@@ -172,9 +173,7 @@ def status_command(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _history_row(
-    job_id: str, record: dict[str, Any], stored: str, history: History
-) -> dict[str, Any]:
+def _history_row(job_id: str, record: Record, stored: str, history: History) -> dict[str, Any]:
     """A job's row as far as its record tells: its last outcome, and whether the outputs
     it wrote are still there as written."""
     outcomes = {"ok": status.SUCCEEDED, "failed": status.FAILED}

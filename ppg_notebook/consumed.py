@@ -16,6 +16,7 @@ from . import facts, hashing, ids
 from .decide import UNKNOWN, Reason, reason_to_run
 from .jobs import Job
 from .kinds import NOWHERE
+from .records import Record
 
 
 def inputs_fingerprint(job_id: str, inputs: dict[str, str], seen: str = "") -> str:
@@ -88,7 +89,7 @@ _shared_details: dict[str, tuple[Any, CodeDetails]] = {}
 
 def job_reason(
     job: Job,
-    record: dict[str, Any] | None,
+    record: Record | None,
     inputs: dict[str, str],
     jobs: dict[str, Job],
     refreshed: list[Any],

@@ -11,7 +11,7 @@ from .decide import UNKNOWN, Reason, when_needed
 from .facts import FileStates
 from .judge import Judge, Verdict
 from .kinds import NOWHERE
-from .records import Records
+from .records import Record, Records
 
 
 def plan(pipeline: Any, targets: Any, records: Records) -> dict[str, Reason | None]:
@@ -93,7 +93,7 @@ def status_rows(pipeline: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def tracked_lines(record: dict[str, Any] | None, modules: list[str]) -> list[str]:
+def tracked_lines(record: Record | None, modules: list[str]) -> list[str]:
     """What a job's last successful run was seen to use besides what was declared: the
     files it read and the user modules its code reaches (SPEC §3a), for `why`."""
     if not record:

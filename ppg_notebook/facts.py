@@ -11,10 +11,11 @@ from typing import Any
 
 from . import hashing
 from .jobs import Job
+from .records import Record
 from .userfiles import normalize_path
 
 
-def check_outputs(job: Job, record: dict[str, Any], refreshed: list[str]) -> str | None:
+def check_outputs(job: Job, record: Record, refreshed: list[str]) -> str | None:
     """Why the job's recorded outputs are no longer valid, or None.
 
     An output whose stat changed but whose content did not (a `touch`) gets its record's
@@ -42,7 +43,7 @@ def _shown_output(job: Any, i: int) -> str:
     return repr((job.paths or job.outputs)[i])
 
 
-def recorded_outputs_problem(record: dict[str, Any], stored: str) -> str | None:
+def recorded_outputs_problem(record: Record, stored: str) -> str | None:
     """`check_outputs` from the history alone (no job declared): why the outputs a record
     lists are no longer what the job wrote, or None. `stored`: where stored values live."""
     for out in record.get("out", ()):
@@ -75,7 +76,7 @@ def _output_problem(path: str, out: list[Any], empty_ok: bool) -> str | None:
     return ""
 
 
-def input_file_record(path: str, record: dict[str, Any] | None) -> dict[str, Any] | None:
+def input_file_record(path: str, record: Record | None) -> Record | None:
     """The current record of an input file (reusing the old hash if its stat is unchanged).
 
     Returns None if the file does not exist.
@@ -121,7 +122,7 @@ class FileStates:
 
 def read_problem(
     job_id: str,
-    record: dict[str, Any],
+    record: Record,
     workdir: str,
     states: FileStates,
     refreshed: list[str],
@@ -153,7 +154,7 @@ def read_problem(
     return None
 
 
-def reads_fingerprint(record: dict[str, Any] | None, workdir: str, states: FileStates) -> str:
+def reads_fingerprint(record: Record | None, workdir: str, states: FileStates) -> str:
     """What the files a loading job read last time hold now ("" if it read none)."""
     found = (record or {}).get("r")
     if not found:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
 
 from . import cache
 from .errors import DamagedValue, FailedBefore
+from .records import Record
 from .userfiles import normalize_path
 
 
@@ -36,7 +36,7 @@ class Failures:
         self,
         job_id: str,
         inputs: dict[str, str],
-        record: dict[str, Any] | None,
+        record: Record | None,
         last_error: Callable[[str], str],
     ) -> FailedBefore | None:
         """The error to report for a job not run again (`last_error(job_id)`: the

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from . import facts
 from .consumed import CodeDetails, code_details, inputs_fingerprint, job_inputs, job_reason
@@ -22,7 +22,7 @@ from .errors import CodeError, JobContractError, PipelineError
 from .invariants import FileInvariant
 from .jobs import Job
 from .kinds import NOWHERE
-from .records import Records
+from .records import Record, Records
 
 
 class Verdict(enum.Enum):
@@ -41,7 +41,7 @@ class Decision(NamedTuple):
     reason: Reason | None = None
     error: PipelineError | None = None  # what the job fails with, if it cannot run
     cause: CodeError | None = None  # (a code error: in the module's own words)
-    record: dict[str, Any] | None = None  # an input file's new record (its stat changed)
+    record: Record | None = None  # an input file's new record (its stat changed)
 
 
 ALWAYS = Reason(1, "it runs on every run")
@@ -130,7 +130,7 @@ class Judge:
         job = self.jobs[job_id]
         return job_reason(job, record, inputs, self.jobs, self.refreshed, details, self.states)
 
-    def read_now(self, job_id: str, record: dict[str, Any], downstream: list[str]) -> None:
+    def read_now(self, job_id: str, record: Record, downstream: list[str]) -> None:
         """A loading job's fingerprint with the files it has just read, also in what its
         dependants (which run now, after it) consume."""
         seen = facts.reads_fingerprint(record, self.workdir, facts.FileStates())

@@ -21,10 +21,11 @@ from typing import Any, NamedTuple
 from . import livecode, reads, tracebacks
 from .errors import StaleModule
 from .jobs import Job
+from .records import Record
 
 
 class Ran(NamedTuple):
-    record: dict[str, Any] | None  # its start and duration; None if it failed
+    record: Record | None  # its start and duration; None if it failed
     found: reads.Found = reads.NOTHING  # what it read and wrote
     error: BaseException | None = None
     traceback: str = ""

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import reads, statedir
 from .consumed import CodeDetails
-from .records import Records
+from .records import Record, Records
 
 
 class Recorder:
@@ -26,12 +26,12 @@ class Recorder:
         self.history = history
         self.records = records
         self.ppg_dir = ppg_dir
-        self.pending: list[tuple[str, dict[str, Any]]] = []
+        self.pending: list[tuple[str, Record]] = []
         self.pending_code: dict[str, dict[str, Any]] = {}  # digest -> its pieces
         self.stored_code: set[str] = set()
         self.refreshed: list[str] = []  # (filled in by the rules, see consumed.job_reason)
 
-    def put(self, job_id: str, record: dict[str, Any]) -> None:
+    def put(self, job_id: str, record: Record) -> None:
         """`record` is the job's from now on; written at the next flush. The error file
         of a failed run goes when the job has run well."""
         if record.get("o") == "ok":
@@ -44,7 +44,7 @@ class Recorder:
 
     def ran(
         self,
-        record: dict[str, Any],
+        record: Record,
         inputs: dict[str, str],
         details: CodeDetails,
         found: reads.Found,
@@ -78,7 +78,8 @@ class Recorder:
         """Record that the job failed, and keep its traceback `tb` in its error file; a
         warning if that cannot be (a full disk: the failure is reported all the same)."""
         text = tb or "".join(traceback.format_exception_only(type(error), error))
-        record = {"o": "failed", "i": {}, "t": time.time(), "e": f"{type(error).__name__}: {error}"}
+        record: Record = {"o": "failed", "i": {}, "t": time.time()}
+        record["e"] = f"{type(error).__name__}: {error}"
         self.put(job_id, record)
         return self._save_error(job_id, text)
 

@@ -18,12 +18,27 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Iterator, MutableMapping
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from . import ids
 from .errors import PipelineWarning
 
-Record = dict[str, Any]
+Outcome = Literal["ok", "failed", "invalidated"]
+
+
+class Record(TypedDict, total=False):
+    """One job's record: what its last run did (history.py keeps it as JSON)."""
+
+    o: Outcome  # how it ended
+    i: dict[str, str]  # what it consumed: upstream id ("" its own code) -> fingerprint
+    out: list[list[Any]]  # its outputs as written: [absolute path, mtime_ns, size, hash]
+    fp: str  # its output fingerprint (what dependants consume)
+    t: float  # when it started (epoch seconds)
+    d: float  # how long it took (seconds)
+    e: str  # the error, if it failed ("Type: message")
+    c: dict[str, str]  # code input key -> digest of the user's code it covered
+    r: dict[str, list[Any]]  # files it read at run time: path -> [mtime_ns, size, hash]
+
 
 # The C scanner json.loads uses, without its per-call checks (a call per record).
 _scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
@@ -105,8 +120,9 @@ class Records(MutableMapping[str, Record]):
             )
             warnings.warn(msg, PipelineWarning, stacklevel=4)
             raise KeyError(job_id) from None
-        _own_code_under_its_key(job_id, record)
-        return record
+        # (the JSON text of a Record: what was written is what is read)
+        _own_code_under_its_key(job_id, record)  # type: ignore[arg-type]
+        return record  # type: ignore[return-value]
 
 
 def _own_code_under_its_key(job_id: str, record: Record) -> None:

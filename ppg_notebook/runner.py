@@ -43,7 +43,7 @@ from .judge import Judge, Verdict
 from .kinds import MAIN, NOWHERE
 from .ondemand import OnDemand
 from .recording import Recorder
-from .records import Records
+from .records import Record, Records
 from .sending import Sender
 from .userfiles import UserFiles
 from .worker import Context, Result
@@ -274,7 +274,7 @@ class Runner:
                         os.unlink(path)
 
     def _succeed(
-        self, job_id: str, record: dict[str, Any], log: str = "", found: reads.Found = reads.NOTHING
+        self, job_id: str, record: Record, log: str = "", found: reads.Found = reads.NOTHING
     ) -> None:
         job = self.jobs[job_id]
         details = self.judge.details_of(job_id) if job_id in self.inputs else NO_DETAILS
@@ -384,7 +384,7 @@ class Runner:
             self.result.reasons.pop(r.job_id, None)
             self._settle(r.job_id, Outcome.UP_TO_DATE)
         elif r.ok:
-            record = {"out": r.outputs, "fp": r.fingerprint, "t": r.start, "d": r.duration}
+            record: Record = {"out": r.outputs, "fp": r.fingerprint, "t": r.start, "d": r.duration}
             self._succeed(r.job_id, record, r.log, r.found or reads.NOTHING)
         else:
             error = r.error or RuntimeError("unknown error")

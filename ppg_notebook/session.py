@@ -32,7 +32,7 @@ from .jobs import Job, _Ref
 from .kinds import NOWHERE
 from .lock import DirectoryLock
 from .pool import LokyWorkers
-from .records import Records
+from .records import Record, Records
 from .references import References
 from .runner import Runner
 from .userfiles import UserFiles
@@ -304,7 +304,7 @@ class Pipeline:
         records = self.history.load()
         changed = []
         for job_id in ids:
-            record = dict(records.get(job_id) or {"i": {}})
+            record: Record = {"i": {}, **(records.get(job_id) or {})}
             record["o"] = "invalidated"
             changed.append((job_id, record))
         self.history.put(changed)

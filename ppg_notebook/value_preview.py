@@ -11,6 +11,7 @@ import reprlib
 from typing import Any
 
 from . import cache
+from .records import Record
 from .widget_protocol import ValuePreview
 
 MAX_LOAD_BYTES = 20_000_000
@@ -21,7 +22,7 @@ _repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 8
 
 
 def of_job(
-    job: Any, record: dict[str, Any], namespace: dict[str, Any] | None, cell: Any
+    job: Any, record: Record, namespace: dict[str, Any] | None, cell: Any
 ) -> ValuePreview | None:
     """`{"type", "shape", "repr"}` of a value job's current value, or None."""
     if not job.policy.value or record.get("o") != "ok":

@@ -29,6 +29,7 @@ from .errors import PipelineError
 from .events import Event
 from .notebook.display import seconds
 from .notebook.kernel import NotebookPipeline
+from .records import Record
 from .session import Pipeline
 from .widget_details import job_details
 from .widget_live import LiveStates
@@ -297,7 +298,7 @@ class PipelineWidget(anywidget.AnyWidget):
         with self._lock:
             model = self.model or dag_model.build({}, [], {})
             reason = self._reasons.get(job_id)
-            record = self._records.get(job_id) or {}
+            record: Record = self._records.get(job_id) or Record()
             state = self.states.get(job_id, "")
         return job_details(
             self.pipeline,

@@ -16,6 +16,7 @@ from .dag_model import GraphModel
 from .decide import Reason
 from .notebook.display import seconds, when
 from .notebook.kernel import NotebookPipeline
+from .records import Record
 from .session import Pipeline
 
 LOG_TAIL_LINES = 40
@@ -27,7 +28,7 @@ def job_details(
     *,
     model: GraphModel,
     reason: Reason | None,
-    record: dict[str, Any],
+    record: Record,
     state: str,
     label: Callable[[str], str],
     notebook: NotebookPipeline | None = None,
