@@ -24,6 +24,7 @@ from typing import Any
 
 import nbconvert
 import nbformat
+import nbformat.sign
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -632,6 +633,30 @@ def test_a_saved_notebook_reopened_shows_the_picture_not_model_not_found(
         assert ", 2 jobs)" in page.inner_text("body")  # the widget's text/plain
     finally:
         page.close()
+
+
+def test_a_notebook_executed_headless_says_its_widget_has_no_kernel(lab: dict[str, Any]) -> None:
+    """A notebook run by nbclient (papermill, `nbconvert --execute`) keeps the widget's state,
+    so JupyterLab rebuilds the widget when it is reopened, with no kernel behind it: the
+    widget says so, and how to reconnect, rather than that the kernel is busy."""
+    import nbclient
+
+    path = _notebook(lab["root"], "headless", SAVED)
+    saved = lab["root"] / path
+    nb = nbformat.read(saved, as_version=4)
+    nbclient.NotebookClient(nb, resources={"metadata": {"path": str(saved.parent)}}).execute()
+    assert "application/vnd.jupyter.widget-state+json" in nb.metadata.get("widgets", {})
+    nbformat.write(nb, saved)
+    # (trusted, as `jupyter trust` would: else JupyterLab shows the widget's text line)
+    nbformat.sign.NotebookNotary(data_dir=str(lab["root"].parent / "data")).sign(nb)
+    with _open(lab, path) as page:
+        page.wait_for_function(
+            "() => document.querySelector('.ppg-message')?.textContent"
+            ".includes('its kernel is gone')",
+            timeout=30_000,
+        )
+        said = page.inner_text(".ppg-message")
+        assert "run its cell again to reconnect" in said, said
 
 
 STEADY = [

@@ -141,7 +141,10 @@ function render({ model, el }: RenderProps<Traits>) {
   function send(cmd: CommandName, job?: string) {
     const req = nextReq++;
     const timer = window.setTimeout(() => {
-      showMessage(`waiting for the kernel: it is busy (a cell is running); "${cmd}" is handled when that cell finishes`, true);
+      showMessage(
+        `waiting for the kernel: no answer yet. It may be busy running a cell ("${cmd}" is handled when that cell finishes), or this view was saved with the notebook and its kernel is gone: run its cell again to reconnect`,
+        true,
+      );
     }, SLOW_REPLY_MS);
     pending.set(req, { cmd, timer });
     const command: Command = job === undefined ? { cmd, req } : { cmd, req, job };
