@@ -191,20 +191,24 @@ class Items:
         if plain and all(type(v) in CONSTANTS for v in held):  # (the common case, kept fast)
             return hashing.hash_bytes(b"held:" + hashing.value_key(tuple(held)))
         children.extend(self._through_bound_modules(fn, code_reads(fn.__code__)))
-        parts = [self.value_key(v, children) for v in held]
-        parts.append(self.value_key(fn.__defaults__ or (), children))
-        parts.append(self.value_key(fn.__kwdefaults__ or {}, children))
+        parts = [self.value_key(v, children, modules=False) for v in held]
+        parts.append(self.value_key(fn.__defaults__ or (), children, modules=False))
+        parts.append(self.value_key(fn.__kwdefaults__ or {}, children, modules=False))
         return hashing.hash_bytes(b"held:" + b"\0".join(parts))
 
     # --- values ----------------------------------------------------------------------
-    def value_key(self, value: Any, children: list[Any]) -> bytes:
+    def value_key(self, value: Any, children: list[Any], modules: bool = True) -> bytes:
         """A value's identity, with the user's functions and classes in it named (their
-        code is walked as items of their own: appended to `children`)."""
+        code is walked as items of their own: appended to `children`), and the user's
+        modules in it followed as a whole (unless `modules` is False: the caller follows
+        them by what is read through them)."""
 
         def found(obj: Any) -> str | None:
             if isinstance(obj, (types.FunctionType, type)) and self.modules.is_user(obj):
                 children.append(live_ref(obj))
                 return f"user:{obj.__module__}.{obj.__qualname__}"
+            if modules and isinstance(obj, types.ModuleType) and self.modules.is_user(obj):
+                children.append(live_ref(obj))  # (held as a value: all of it counts)
             return None
 
         def leaf(obj: Any) -> bytes:

@@ -121,8 +121,15 @@ class CodeWalker:
                 return self._plain_closure(fn, main_values, reader)
             item = self._items.function(fn, [])  # (its fingerprint and what it reads, at once)
             return self._reach(item.fingerprint, item.children, main_values, reader)
+        children = self._items.children_of_root(fn)
+        if isinstance(fn, types.MethodType):  # (the object's state, the user's code in it)
+            state = self._items.value_key(fn.__self__, children)
+            code = hashing.function_fingerprint(fn.__func__)
+            return self._reach(
+                hashing.combine([code, hashing.hash_bytes(state)]), children, main_values, reader
+            )
         own = hashing.function_fingerprint(fn)
-        return self._reach(own, self._items.children_of_root(fn), main_values, reader)
+        return self._reach(own, children, main_values, reader)
 
     def value(self, value: Any, main_values: str = TRACK_ALL) -> Reach:
         """The reach of a parameter value: its own fingerprint (classes and functions of the

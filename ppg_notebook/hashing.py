@@ -254,6 +254,9 @@ def _hasher(found: Found | None) -> Any:
             found: Found | None = None
 
             def persistent_id(self, obj: Any) -> Any:
+                if isinstance(obj, types.ModuleType):  # (not picklable: by its name)
+                    token = self.found(obj) if self.found is not None else None
+                    return token or f"module:{obj.__name__}"
                 if isinstance(obj, (types.FunctionType, type)):
                     token = self.found(obj) if self.found is not None else None
                     if token is None and not is_importable(obj):
@@ -308,8 +311,8 @@ def function_fingerprint(fn: Callable[..., Any]) -> str:
                 value_fingerprint(fn.keywords),
             ]
         )
-    if isinstance(fn, types.MethodType):
-        fn = fn.__func__
+    if isinstance(fn, types.MethodType):  # its code, and the object it is bound to
+        return combine([function_fingerprint(fn.__func__), hash_bytes(value_key(fn.__self__))])
     code = getattr(fn, "__code__", None)
     if not isinstance(code, types.CodeType):
         if isinstance(fn, _FUNCTION_TYPES):  # a builtin: by its name

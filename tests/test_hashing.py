@@ -190,3 +190,17 @@ def test_first_docstring_of_a_function_without_return_keeps_the_fingerprint() ->
     a = compile_fn("def f(path):\n    mark('c')\n    path.write_text('C')\n")
     b = compile_fn('def f(path):\n    """Doc."""\n    mark("c")\n    path.write_text("C")\n')
     assert hashing.function_fingerprint(a) == hashing.function_fingerprint(b)
+
+
+class _Scaled:
+    def __init__(self, factor: int) -> None:
+        self.factor = factor
+
+    def apply(self, x: int) -> int:
+        return x * self.factor
+
+
+def test_a_bound_methods_fingerprint_covers_the_object_it_is_bound_to() -> None:
+    fingerprint = hashing.function_fingerprint
+    assert fingerprint(_Scaled(2).apply) == fingerprint(_Scaled(2).apply)
+    assert fingerprint(_Scaled(2).apply) != fingerprint(_Scaled(3).apply)

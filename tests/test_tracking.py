@@ -592,3 +592,43 @@ def test_a_module_passed_on_or_bound_to_a_local_is_followed(script, where: str) 
     assert (script.dir / "passed.txt").read_text() == "new", again.describe()
     assert (script.dir / "local.txt").read_text() == "new sub", again.describe()
     assert script.run().ok().result["reasons"] == {}
+
+
+OBJECTS = """
+import sys
+
+import helpers
+
+
+class Step:
+    def __init__(self, n, lib):
+        self.n = n
+        self.lib = lib
+
+    def run(self, path):
+        path.write_text(f"{self.n} {self.lib.word()}")
+
+
+ppg.new_pipeline(cores=1)
+ppg.FileGeneratingJob("method.txt", Step(int(sys.argv[1]), helpers).run)
+given = ppg.FileGeneratingJob("given.txt", lambda path: path.write_text("x"))
+given.depends_on(ppg.ParameterInvariant("lib", helpers))
+run_and_report()
+"""
+
+
+def test_a_bound_method_counts_its_objects_state_and_the_modules_in_it(script) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §3a: a job whose function is a bound method (`Step(1, helpers).run`) reruns when
+    the object's state changes, and when a user module the object holds is edited; so does
+    a job depending on a ParameterInvariant whose value is that module."""
+    (script.dir / "helpers.py").write_text('def word():\n    return "old"\n')
+    script.write(OBJECTS)
+    script.run("1").ok()
+    assert (script.dir / "method.txt").read_text() == "1 old"
+    again = script.run("2").ok()
+    assert (script.dir / "method.txt").read_text() == "2 old", again.describe()
+    (script.dir / "helpers.py").write_text('def word():\n    return "new"\n')
+    edited = script.run("2").ok()
+    assert (script.dir / "method.txt").read_text() == "2 new", edited.describe()
+    assert set(edited.result["reasons"]) == {"method.txt", "given.txt"}, edited.describe()
+    assert script.run("2").ok().result["reasons"] == {}
