@@ -16,6 +16,7 @@ import hashlib
 import inspect
 import os
 import sys
+import threading
 import types
 from collections.abc import Callable
 from typing import Any
@@ -229,13 +230,43 @@ def state_hash(value: Any, found: Found | None = None) -> str:
     own by their code) when it returns a token, else by name, or by their code when they
     cannot be imported by name (a lambda, a class defined in a function). Module-level
     objects of libraries inside it (numpy's global random state, say) count by name, so
-    that their changing state does not change the hash.
+    that their changing state does not change the hash. An object that cannot be pickled
+    as a whole (it holds a lock, an open file, a connection) is hashed attribute by
+    attribute, so that a change of the rest of its state is still seen.
     """
     try:
         return _hasher(found).hash(value) or ""
     except Exception:
-        # Unpicklable values (locks, open files, ...) cannot be fingerprinted by content.
-        return f"unhashable:{type(value).__module__}.{type(value).__qualname__}"
+        pass
+    name = f"{type(value).__module__}.{type(value).__qualname__}"
+    attrs = getattr(value, "__dict__", None)
+    depth = getattr(_unpicklable, "depth", 0)
+    if not isinstance(attrs, dict) or depth >= 4:
+        # (a lock, an open file, ...: nothing of it can be fingerprinted by content)
+        return f"unhashable:{name}"
+    _unpicklable.depth = depth + 1
+    try:
+        parts = [name]
+        for key, attr in sorted(attrs.items(), key=lambda kv: str(kv[0])):
+            leaf = None if found is None else functools.partial(_leaf_with, found)
+            parts.append(f"{key}=" + _blake(value_key(attr, leaf)).hexdigest())
+        return combine(parts)
+    finally:
+        _unpicklable.depth = depth
+
+
+_unpicklable = threading.local()  # .depth: objects within objects hashed by attribute
+
+
+def _leaf_with(found: Found, value: Any) -> bytes:
+    """`leaf_key`, with the user's functions and classes named by `found`."""
+    if isinstance(value, (types.FunctionType, type, types.ModuleType)):
+        token = found(value)
+        if token is not None:
+            return token.encode()
+    if isinstance(value, (type, types.ModuleType)) or is_function(value):
+        return leaf_key(value)
+    return object_key(value, found)
 
 
 def _hasher(found: Found | None) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import textwrap
+import threading
 
 import pytest
 
@@ -204,3 +205,15 @@ def test_a_bound_methods_fingerprint_covers_the_object_it_is_bound_to() -> None:
     fingerprint = hashing.function_fingerprint
     assert fingerprint(_Scaled(2).apply) == fingerprint(_Scaled(2).apply)
     assert fingerprint(_Scaled(2).apply) != fingerprint(_Scaled(3).apply)
+
+
+class _Holder:
+    def __init__(self, threshold: int) -> None:
+        self.lock = threading.Lock()  # (cannot be pickled)
+        self.threshold = threshold
+
+
+def test_an_object_that_cannot_be_pickled_is_hashed_by_its_other_state() -> None:
+    key = hashing.value_fingerprint
+    assert key(_Holder(1)) == key(_Holder(1))
+    assert key(_Holder(1)) != key(_Holder(2))  # (before: one "unhashable" token for both)
