@@ -129,6 +129,10 @@ class CodeWalker:
                 hashing.combine([code, hashing.hash_bytes(state)]), children, main_values, reader
             )
         own = hashing.function_fingerprint(fn)
+        if not hashing.is_function(fn) and self.is_user(type(fn)):
+            # A callable object of the user's class: the user's modules and code its state
+            # holds are followed (its state itself is in `own`).
+            self._items.value_key(fn, children)
         return self._reach(own, children, main_values, reader)
 
     def value(self, value: Any, main_values: str = TRACK_ALL) -> Reach:

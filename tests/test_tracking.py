@@ -608,9 +608,13 @@ class Step:
     def run(self, path):
         path.write_text(f"{self.n} {self.lib.word()}")
 
+    def __call__(self, path):
+        self.run(path)
+
 
 ppg.new_pipeline(cores=1)
 ppg.FileGeneratingJob("method.txt", Step(int(sys.argv[1]), helpers).run)
+ppg.FileGeneratingJob("callable.txt", Step(0, helpers))
 given = ppg.FileGeneratingJob("given.txt", lambda path: path.write_text("x"))
 given.depends_on(ppg.ParameterInvariant("lib", helpers))
 run_and_report()
@@ -619,8 +623,9 @@ run_and_report()
 
 def test_a_bound_method_counts_its_objects_state_and_the_modules_in_it(script) -> None:  # type: ignore[no-untyped-def]
     """SPEC §3a: a job whose function is a bound method (`Step(1, helpers).run`) reruns when
-    the object's state changes, and when a user module the object holds is edited; so does
-    a job depending on a ParameterInvariant whose value is that module."""
+    the object's state changes, and when a user module the object holds is edited; so do a
+    job whose function is such an object (`__call__`) and a job depending on a
+    ParameterInvariant whose value is that module."""
     (script.dir / "helpers.py").write_text('def word():\n    return "old"\n')
     script.write(OBJECTS)
     script.run("1").ok()
@@ -630,5 +635,7 @@ def test_a_bound_method_counts_its_objects_state_and_the_modules_in_it(script) -
     (script.dir / "helpers.py").write_text('def word():\n    return "new"\n')
     edited = script.run("2").ok()
     assert (script.dir / "method.txt").read_text() == "2 new", edited.describe()
-    assert set(edited.result["reasons"]) == {"method.txt", "given.txt"}, edited.describe()
+    assert (script.dir / "callable.txt").read_text() == "0 new", edited.describe()
+    reran = {"method.txt", "callable.txt", "given.txt"}
+    assert set(edited.result["reasons"]) == reran, edited.describe()
     assert script.run("2").ok().result["reasons"] == {}
