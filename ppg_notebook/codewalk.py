@@ -82,6 +82,10 @@ class CodeWalker:
         self._merges: dict[Any, tuple[Any, Any]] = {}
         self._value_reaches: dict[tuple[int, str], tuple[Any, Reach]] = {}
         self._codes: dict[tuple[Any, ...], tuple[dict[str, Any], Reach]] = {}
+        # Objects whose bound methods (or themselves, callable) are job functions, by id:
+        # (obj, the key of its state when first looked at, the refs in it). Kept for the
+        # walker's life, not per epoch: see _state.
+        self._states: dict[int, tuple[Any, bytes, list[Any]]] = {}
 
     @contextlib.contextmanager
     def holding(self) -> Iterator[None]:
@@ -123,7 +127,7 @@ class CodeWalker:
             return self._reach(item.fingerprint, item.children, main_values, reader)
         children = self._items.children_of_root(fn)
         if isinstance(fn, types.MethodType):  # (the object's state, the user's code in it)
-            state = self._items.value_key(fn.__self__, children)
+            state = self._state(fn.__self__, children)
             code = hashing.function_fingerprint(fn.__func__)
             return self._reach(
                 hashing.combine([code, hashing.hash_bytes(state)]), children, main_values, reader
@@ -132,8 +136,23 @@ class CodeWalker:
         if not hashing.is_function(fn) and self.is_user(type(fn)):
             # A callable object of the user's class: the user's modules and code its state
             # holds are followed (its state itself is in `own`).
-            self._items.value_key(fn, children)
+            self._state(fn, children)
         return self._reach(own, children, main_values, reader)
+
+    def _state(self, obj: Any, children: list[Any]) -> bytes:
+        """The key of an object's state (Items.value_key), the refs it leads to appended to
+        `children`, as it was when the walk first looked at it (when its job was first
+        decided or planned, before any loading job of a run set attributes on it: those
+        attributes are what that loading job provides, counted through it). An object
+        changed after that counts as it was, like a ParameterInvariant's value as
+        declared; declaring the job again with a new object counts the new one."""
+        memo = self._states.get(id(obj))
+        if memo is None or memo[0] is not obj:
+            refs: list[Any] = []
+            memo = (obj, self._items.value_key(obj, refs), refs)
+            self._states[id(obj)] = memo  # (the object kept alive with its id)
+        children.extend(memo[2])
+        return memo[1]
 
     def value(self, value: Any, main_values: str = TRACK_ALL) -> Reach:
         """The reach of a parameter value: its own fingerprint (classes and functions of the

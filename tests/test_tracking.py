@@ -639,3 +639,33 @@ def test_a_bound_method_counts_its_objects_state_and_the_modules_in_it(script) -
     reran = {"method.txt", "callable.txt", "given.txt"}
     assert set(edited.result["reasons"]) == reran, edited.describe()
     assert script.run("2").ok().result["reasons"] == {}
+
+
+LOADED_ATTRIBUTE = """
+class Genome:
+    def __init__(self, name):
+        self.name = name
+
+    def write(self, path):
+        mark("write")
+        path.write_text(self.name + str(len(self.sequence)))
+
+
+genome = Genome("hs")
+ppg.new_pipeline(cores=1)
+load = ppg.AttributeLoadingJob("sequence", genome, "sequence", lambda: "ACGT" * 10)
+ppg.FileGeneratingJob("genome.txt", genome.write).depends_on(load)
+ppg.run()
+run_and_report()  # (again, the kernel's way: the object now holds the loaded attribute)
+"""
+
+
+def test_an_attribute_a_loading_job_sets_does_not_rerun_the_objects_jobs(script) -> None:  # type: ignore[no-untyped-def]
+    """pypipegraph's idiom: a loading job sets an attribute on an object whose bound method
+    is a job. The object's state counts as it was when first looked at, so the attribute
+    the run loaded reruns nothing, in the same process or the next."""
+    script.write(LOADED_ATTRIBUTE)
+    first = script.run().ok()
+    assert first.runs == ["write"], first.describe()
+    assert first.result["ran"] == [], first.describe()  # (the second run, in-process)
+    assert script.run().ok().runs == []
