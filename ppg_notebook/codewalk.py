@@ -132,11 +132,16 @@ class CodeWalker:
             return self._reach(
                 hashing.combine([code, hashing.hash_bytes(state)]), children, main_values, reader
             )
-        own = hashing.function_fingerprint(fn)
         if not hashing.is_function(fn) and self.is_user(type(fn)):
-            # A callable object of the user's class: the user's modules and code its state
-            # holds are followed (its state itself is in `own`).
-            self._state(fn, children)
+            # A callable object of the user's class: its `__call__`, and its state as a
+            # bound method's object counts (the user's modules and code in it followed).
+            held = hashing.hash_bytes(self._state(fn, children))
+            call = type(fn).__call__  # (a function of the class, or one it inherits)
+            code = hashing.function_fingerprint(call)
+            return self._reach(
+                hashing.combine(["callable", held, code]), children, main_values, reader
+            )
+        own = hashing.function_fingerprint(fn)
         return self._reach(own, children, main_values, reader)
 
     def _state(self, obj: Any, children: list[Any]) -> bytes:

@@ -669,3 +669,28 @@ def test_an_attribute_a_loading_job_sets_does_not_rerun_the_objects_jobs(script)
     assert first.runs == ["write"], first.describe()
     assert first.result["ran"] == [], first.describe()  # (the second run, in-process)
     assert script.run().ok().runs == []
+
+
+LOADED_CALLABLE = """
+class Writer:
+    def __call__(self, path):
+        mark("write")
+        path.write_text(str(len(self.sequence)))
+
+
+writer = Writer()
+ppg.new_pipeline(cores=1)
+load = ppg.AttributeLoadingJob("sequence", writer, "sequence", lambda: "ACGT")
+ppg.FileGeneratingJob("written.txt", writer).depends_on(load)
+ppg.run()
+run_and_report()
+"""
+
+
+def test_an_attribute_a_loading_job_sets_on_a_callable_job_reruns_nothing(script) -> None:  # type: ignore[no-untyped-def]
+    """The same for a callable object as the job's function: its state counts as it was
+    when first looked at."""
+    script.write(LOADED_CALLABLE)
+    first = script.run().ok()
+    assert first.runs == ["write"] and first.result["ran"] == [], first.describe()
+    assert script.run().ok().runs == []
