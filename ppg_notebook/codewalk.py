@@ -35,7 +35,9 @@ at (stat) once and each function's reach computed once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import types
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -83,9 +85,9 @@ class CodeWalker:
         self._value_reaches: dict[tuple[int, str], tuple[Any, Reach]] = {}
         self._codes: dict[tuple[Any, ...], tuple[dict[str, Any], Reach]] = {}
         # Objects whose bound methods (or themselves, callable) are job functions, by id:
-        # (obj, the key of its state when first looked at, the refs in it). Kept for the
-        # walker's life, not per epoch: see _state.
-        self._states: dict[int, tuple[Any, bytes, list[Any]]] = {}
+        # (a weak reference to the object, the key of its state when first looked at, the
+        # refs in it). Kept across epochs (see _state), not beyond the object's life.
+        self._states: dict[int, tuple[Callable[[], Any], bytes, list[Any]]] = {}
 
     @contextlib.contextmanager
     def holding(self) -> Iterator[None]:
@@ -109,6 +111,7 @@ class CodeWalker:
         self._merges.clear()
         self._value_reaches.clear()
         self._codes.clear()
+        self._states = {k: v for k, v in self._states.items() if v[0]() is not None}
 
     # --- the entry points ----------------------------------------------------------
     def function(self, fn: Any, main_values: str = TRACK_CONSTANTS) -> Reach:
@@ -152,10 +155,14 @@ class CodeWalker:
         changed after that counts as it was, like a ParameterInvariant's value as
         declared; declaring the job again with a new object counts the new one."""
         memo = self._states.get(id(obj))
-        if memo is None or memo[0] is not obj:
+        if memo is None or memo[0]() is not obj:
             refs: list[Any] = []
-            memo = (obj, self._items.value_key(obj, refs), refs)
-            self._states[id(obj)] = memo  # (the object kept alive with its id)
+            try:
+                alive: Callable[[], Any] = weakref.ref(obj)
+            except TypeError:  # (an object without weak references: kept alive)
+                alive = functools.partial(_same, obj)
+            memo = (alive, self._items.value_key(obj, refs), refs)
+            self._states[id(obj)] = memo
         children.extend(memo[2])
         return memo[1]
 
@@ -297,6 +304,10 @@ class CodeWalker:
 
 
 _FROM_SOURCE = hashing.hash_bytes(b"a function of a user module")
+
+
+def _same(obj: Any) -> Any:
+    return obj
 
 
 def _holds_plain_values(fn: types.FunctionType) -> bool:

@@ -452,3 +452,31 @@ def test_a_module_that_cannot_be_parsed_is_named(project: Project) -> None:
     assert "utils" in str(info.value)
     assert "utils.py" in str(info.value)
     assert "SyntaxError at line" in str(info.value)
+
+
+class _Held:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def run(self) -> int:
+        return self.n
+
+
+def test_a_bound_methods_object_counts_as_first_seen_and_is_not_kept_alive(
+    tmp_path: Path,
+) -> None:
+    import gc
+    import weakref
+
+    walker = CodeWalker(UserFiles.of(str(tmp_path)))
+    held = _Held(1)
+    first = walker.function(held.run).fingerprint
+    assert walker.function(_Held(2).run).fingerprint != first  # (another object's state)
+    held.n = 5  # (changed after it was first seen: it counts as it was)
+    walker.new_epoch()
+    assert walker.function(held.run).fingerprint == first
+    gone = weakref.ref(held)
+    del held
+    gc.collect()
+    walker.new_epoch()
+    assert gone() is None  # (the walker does not keep a job's object alive)
