@@ -72,7 +72,7 @@ class Sender:
         return self.timings.expected(None if last is None else float(last))
 
     def task(self, job_id: str) -> Task:
-        declared = tasks.declared(job_id, self.up, self.jobs)
+        declared = tasks.declared(job_id, self.up, self.jobs) if self.context.record_reads else ()
         return tasks.task(
             self.jobs[job_id], self.context, declared, self.chains.task_fields(job_id)
         )

@@ -94,14 +94,8 @@ class UserModules:
     ) -> types.ModuleType | None:
         """The module a chain read on its own stands for (None: not a module)."""
         if chain[0] == IMPORT:
-            target = self.load(".".join(chain[1:])) if imports else None
-        else:
-            target = namespace.get(chain[0])
-            for attr in chain[1:]:
-                target = (
-                    getattr(target, attr, None) if isinstance(target, types.ModuleType) else None
-                )
-        return target if isinstance(target, types.ModuleType) else None
+            return _module_down(self.load(".".join(chain[1:])) if imports else None, ())
+        return _module_down(namespace.get(chain[0]), chain[1:])
 
     def resolve_source(
         self,
@@ -120,11 +114,10 @@ class UserModules:
         for chain in sorted(chains):
             if chain[0] == BARE:  # (a module passed on: all of it counts)
                 start = self.source_name(module, source, package, chain[1])
-                target = start[1] if start is not None and start[0] == "module" else None
-                for attr in chain[2:]:
-                    target = getattr(target, attr, None) if _is_module(target) else None
-                if _is_module(target):
-                    refs.append(("live", target, "", None))
+                top = start[1] if start is not None and start[0] == "module" else None
+                passed = _module_down(top, chain[2:])
+                if passed is not None:
+                    refs.append(("live", passed, "", None))
                 continue
             if chain[0] == IMPORT:
                 ref = self.import_ref(chain[1:])
@@ -314,5 +307,8 @@ def _absolute(level: int, module: str, package: str) -> str:
     return ".".join([*base, module] if module else base)
 
 
-def _is_module(obj: Any) -> bool:
-    return isinstance(obj, types.ModuleType)
+def _module_down(target: Any, attrs: tuple[str, ...]) -> types.ModuleType | None:
+    """The module `target.a.b` is, following modules only (None: not a module)."""
+    for attr in attrs:
+        target = getattr(target, attr, None) if isinstance(target, types.ModuleType) else None
+    return target if isinstance(target, types.ModuleType) else None

@@ -9,13 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from inprocess import InProcessWorkers
+from inprocess import InProcessWorkers, pipeline_on, write_name
 
 import ppg_notebook as ppg
-
-
-def _write(path: Path) -> None:
-    path.write_text(path.name)
 
 
 def _broken(path: Path) -> None:
@@ -23,16 +19,13 @@ def _broken(path: Path) -> None:
 
 
 def _pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, InProcessWorkers]:
-    monkeypatch.chdir(tmp_path)
     workers = InProcessWorkers(1)
-    pipeline = ppg.new_pipeline(cores=1, allow_redefinition=True)
-    pipeline.workers = workers
-    return pipeline, workers
+    return pipeline_on(tmp_path, monkeypatch, workers), workers
 
 
-def _chain(head_fn: Any = _write, n: int = 3) -> list[Any]:
+def _chain(head_fn: Any = write_name, n: int = 3) -> list[Any]:
     jobs = [ppg.FileGeneratingJob("c0.txt", head_fn)]
-    jobs += [ppg.FileGeneratingJob(f"c{i}.txt", _write) for i in range(1, n)]
+    jobs += [ppg.FileGeneratingJob(f"c{i}.txt", write_name) for i in range(1, n)]
     for up, down in itertools.pairwise(jobs):
         down.depends_on(up)
     return jobs
@@ -40,17 +33,26 @@ def _chain(head_fn: Any = _write, n: int = 3) -> list[Any]:
 
 def _warm() -> None:
     for i in range(4):  # (so that durations are known after the first run)
-        ppg.FileGeneratingJob(f"warm{i}.txt", _write)
+        ppg.FileGeneratingJob(f"warm{i}.txt", write_name)
 
 
-def test_a_fused_job_that_runs_says_its_upstream_changed(
+def _chain_that_ran(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Any, InProcessWorkers]:
+    """A chain of three that ran once, beside jobs that timed the run; the batches sent so
+    far forgotten."""
     pipeline, workers = _pipeline(tmp_path, monkeypatch)
     _warm()
     _chain()
     pipeline.run()
     workers.batches.clear()
+    return pipeline, workers
+
+
+def test_a_fused_job_that_runs_says_its_upstream_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, workers = _chain_that_ran(tmp_path, monkeypatch)
     ppg.FileGeneratingJob("c0.txt", lambda p: p.write_text("changed"))
     result = pipeline.run()
     assert workers.batches == [["c0.txt", "c1.txt", "c2.txt"]]
@@ -66,11 +68,7 @@ def test_a_fused_job_that_runs_says_its_upstream_changed(
 def test_a_chain_whose_head_fails_is_not_run_but_upstream_failed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pipeline, workers = _pipeline(tmp_path, monkeypatch)
-    _warm()
-    _chain()
-    pipeline.run()
-    workers.batches.clear()
+    pipeline, workers = _chain_that_ran(tmp_path, monkeypatch)
     _chain(_broken)
     with pytest.raises(ppg.JobsFailed) as failed:
         pipeline.run()
@@ -84,7 +82,7 @@ def test_a_chain_whose_head_fails_is_not_run_but_upstream_failed(
 
 def _zs(names: list[str]) -> None:
     for z in names:
-        ppg.FileGeneratingJob(z, _write)
+        ppg.FileGeneratingJob(z, write_name)
 
 
 def test_independent_jobs_behind_a_stopped_chain_are_sent_again(
@@ -119,9 +117,9 @@ def test_a_dependant_waiting_for_two_jobs_is_not_fused(
 ) -> None:
     pipeline, workers = _pipeline(tmp_path, monkeypatch)
     _warm()
-    a = ppg.FileGeneratingJob("a.txt", _write)
-    b = ppg.FileGeneratingJob("b.txt", _write)
-    ppg.FileGeneratingJob("both.txt", _write).depends_on(a, b)
+    a = ppg.FileGeneratingJob("a.txt", write_name)
+    b = ppg.FileGeneratingJob("b.txt", write_name)
+    ppg.FileGeneratingJob("both.txt", write_name).depends_on(a, b)
     pipeline.run()
     workers.batches.clear()
     for name in ("a.txt", "b.txt", "both.txt"):

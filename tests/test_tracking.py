@@ -694,3 +694,28 @@ def test_an_attribute_a_loading_job_sets_on_a_callable_job_reruns_nothing(script
     first = script.run().ok()
     assert first.runs == ["write"] and first.result["ran"] == [], first.describe()
     assert script.run().ok().runs == []
+
+
+IN_A_CONTAINER = """
+import helpers
+
+
+def make():
+    held = [helpers]
+    return lambda path: path.write_text(held[0].word())
+
+
+ppg.new_pipeline(cores=1)
+ppg.FileGeneratingJob("listed.txt", make())
+run_and_report()
+"""
+
+
+def test_a_module_inside_a_container_a_closure_holds_is_followed(script) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §3a: a user module in a list the job's function holds counts as a whole."""
+    (script.dir / "helpers.py").write_text('def word():\n    return "old"\n')
+    script.write(IN_A_CONTAINER)
+    script.run().ok()
+    (script.dir / "helpers.py").write_text('def word():\n    return "new"\n')
+    again = script.run().ok()
+    assert (script.dir / "listed.txt").read_text() == "new", again.describe()
