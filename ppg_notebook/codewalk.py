@@ -117,6 +117,11 @@ class CodeWalker:
     def function(self, fn: Any, main_values: str = TRACK_CONSTANTS) -> Reach:
         """The reach of `fn`: its own fingerprint (code, closure, defaults) combined with
         that of the user's code it reaches."""
+        if type(fn) is types.FunctionType and not self.is_user(fn) and _holds_plain_values(fn):
+            # (not the user's, holding numbers and strings: it reaches none of the user's
+            # code, only its own fingerprint counts; the jobs one library function made)
+            own = hashing.function_fingerprint(fn)
+            return Reach(own, own, _NO_ITEMS, (), (), (), main_values)
         symbol = self.modules.symbol_of(fn) if isinstance(fn, (types.FunctionType, type)) else None
         if symbol is not None:  # its code is read from its module's file, as it is now
             children: list[Any] = [("symbol", *symbol)]

@@ -9,11 +9,11 @@ by the runner, as upstream jobs finish, and by the pipeline's plan, before anyth
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from . import facts, hashing, ids
-from .decide import UNKNOWN, Reason, reason_to_run
+from .decide import UNKNOWN, Reason, consumes_as_before, reason_to_run
 from .jobs import Job
 from .kinds import NOWHERE
 from .records import Record
@@ -38,7 +38,7 @@ def code_key(job_id: str) -> str:
 
 
 def job_inputs(
-    job: Job, upstream: list[str], fp: dict[str, str], pending: str = ""
+    job: Job, upstream: Sequence[str], fp: dict[str, str], pending: str = ""
 ) -> dict[str, str]:
     """What `job` consumes: its upstream jobs' output fingerprints (`pending`: one not
     known yet) and its own code fingerprint."""
@@ -61,7 +61,7 @@ class CodeDetails(NamedTuple):
 NO_DETAILS = CodeDetails({}, {}, {})  # (shared by the jobs that reach no user code)
 
 
-def code_details(job: Job, upstream: list[str], jobs: dict[str, Job]) -> CodeDetails:
+def code_details(job: Job, upstream: Sequence[str], jobs: dict[str, Job]) -> CodeDetails:
     """What `CodeDetails` says of `job` now."""
     reach = job.code_reach()
     invariants = [u for u in upstream if u in jobs and jobs[u].policy.code]
@@ -93,18 +93,27 @@ def job_reason(
     inputs: dict[str, str],
     jobs: dict[str, Job],
     refreshed: list[Any],
-    details: Callable[[], CodeDetails] | None = None,
+    details: Callable[[str], CodeDetails] | None = None,
     states: facts.FileStates | None = None,
 ) -> Reason | None:
     """SPEC §3's rules for `job` given its history `record` and what it would consume
     (`refreshed` collects the ids of records whose outputs' or reads' stat changed but
-    content did not; `details()`: the job's CodeDetails, asked for only to say which
+    content did not; `details(job_id)`: the job's CodeDetails, asked for only to say which
     piece of code changed; `states`: the files looked at in this run). A value part
     counts as the output of its job (rule 5), not as an invariant."""
     pipeline: Any = job.pipeline  # (the session's Pipeline: the rules read its history)
     workdir = pipeline.workdir
-    files = states or facts.FileStates()
+    files = facts.FileStates() if states is None else states
+    if record is not None and consumes_as_before(record, inputs):
+        # (the common case of a run, kept fast: what reason_to_run then checks, in its
+        # order, without making the functions it is given)
+        problem = facts.check_outputs(job, record, refreshed)
+        if problem is not None:
+            return Reason(2, problem)
+        problem = facts.read_problem(job.job_id, record, workdir, files, refreshed)
+        return None if problem is None else Reason(3, problem)
     history = pipeline.history
+    job_id = job.job_id
     return reason_to_run(
         record,
         inputs,
@@ -112,7 +121,7 @@ def job_reason(
         lambda: facts.check_outputs(job, record, refreshed),  # type: ignore[arg-type]
         lambda i: describe(jobs.get(i), i),
         lambda i: i not in jobs or (jobs[i].where == NOWHERE and not jobs[i].policy.part),
-        lambda key: _pieces(details() if details is not None else NO_DETAILS, key),
+        lambda key: _pieces(details(job_id) if details is not None else NO_DETAILS, key),
         lambda: facts.read_problem(job.job_id, record, workdir, files, refreshed),  # type: ignore[arg-type]
         history.pieces,
     )

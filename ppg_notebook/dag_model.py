@@ -12,7 +12,7 @@ output changes: amber, dotted). What each is called is `status.CODE_WORDS`'s to 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,7 +226,10 @@ class GraphView:
 
 
 def build(
-    upstream: dict[str, list[str]], order: list[str], kinds: dict[str, str], label: Any = None
+    upstream: Mapping[str, Sequence[str]],
+    order: list[str],
+    kinds: dict[str, str],
+    label: Any = None,
 ) -> GraphModel:
     """The graph model of `order`'s jobs, without the invariants they depend on (a job
     reading one value of a job with several values is drawn reading that job)."""

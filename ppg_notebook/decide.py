@@ -123,6 +123,13 @@ def reason_to_run(
     return None
 
 
+def consumes_as_before(record: Mapping[str, Any], inputs: Mapping[str, str]) -> bool:
+    """Of the rules, only 2 (its outputs) and the files it read at run time (3) can still
+    make the job run: it finished (rule 1 passes), it consumes what it consumed, and no
+    upstream is about to run (rules 3 to 5 pass one by one)."""
+    return record.get("i") == inputs and record.get("o") == "ok" and UNKNOWN not in inputs.values()
+
+
 def _which(
     record: Mapping[str, Any],
     key: str,

@@ -19,6 +19,7 @@ from .consumed import describe
 from .decide import UNKNOWN
 from .errors import CodeError
 from .events import FAILURES, Event, Outcome
+from .graph import Edges
 from .jobs import Job
 from .judge import Judge
 from .kinds import WORKER
@@ -29,8 +30,8 @@ class Chains:
     def __init__(
         self,
         jobs: dict[str, Job],
-        upstream: dict[str, list[str]],
-        downstream: dict[str, list[str]],
+        upstream: Edges,
+        downstream: Edges,
         remaining: dict[str, int],
         records: Records,
         judge: Judge,

@@ -7,15 +7,32 @@ from collections.abc import Iterable, Mapping, Sequence
 from .errors import CycleError
 
 Upstream = Mapping[str, Sequence[str]]  # job id -> ids it depends on
+# Edges of a graph being built or run: a node with none has the shared empty tuple (most
+# nodes of a big graph: an invariant has no upstream, a leaf job no downstream).
+Edges = dict[str, Sequence[str]]
+NONE: tuple[str, ...] = ()
 
 
-def downstream_of(upstream: Upstream) -> dict[str, list[str]]:
+def downstream_of(upstream: Upstream) -> Edges:
     """The reverse edges: id -> ids that depend on it."""
-    down: dict[str, list[str]] = {node: [] for node in upstream}
+    down: dict[str, list[str]] = {}
     for node, ups in upstream.items():
         for up in ups:
-            down[up].append(node)
-    return down
+            found = down.get(up)
+            if found is None:
+                down[up] = [node]
+            else:
+                found.append(node)
+    return {node: down.get(node, NONE) for node in upstream}
+
+
+def add_edge(down: Edges, node: str, dependant: str) -> None:
+    """`dependant` depends on `node` too (in reverse edges `down`)."""
+    found = down.get(node, NONE)
+    if isinstance(found, list):
+        found.append(dependant)
+    else:
+        down[node] = [*found, dependant]
 
 
 def topological_order(upstream: Upstream, down: Upstream | None = None) -> list[str]:

@@ -334,6 +334,8 @@ def value_fingerprint(value: Any) -> str:
 
 def function_fingerprint(fn: Callable[..., Any]) -> str:
     """Fingerprint of a function: canonical code + closure values + default arguments."""
+    if type(fn) is types.FunctionType:  # (the common case, kept fast)
+        return _plain_function_fingerprint(fn)
     if isinstance(fn, functools.partial):
         return combine(
             [
@@ -356,25 +358,41 @@ def function_fingerprint(fn: Callable[..., Any]) -> str:
         if isinstance(call, types.FunctionType):  # a callable object of a class in Python
             parts.append(function_fingerprint(call))
         return combine(parts)
+    return _fingerprint_of(
+        fn,
+        code,
+        getattr(fn, "__closure__", None),
+        getattr(fn, "__defaults__", None),
+        getattr(fn, "__kwdefaults__", None),
+    )
+
+
+def _plain_function_fingerprint(fn: types.FunctionType) -> str:
+    return _fingerprint_of(fn, fn.__code__, fn.__closure__, fn.__defaults__, fn.__kwdefaults__)
+
+
+def _fingerprint_of(
+    fn: Any,
+    code: types.CodeType,
+    closure: tuple[Any, ...] | None,
+    defaults: tuple[Any, ...] | None,
+    kwdefaults: dict[str, Any] | None,
+) -> str:
     h = _code_hasher(code).copy()
-    closure = getattr(fn, "__closure__", None)
+    parts = []  # (hashed as one: the same digest as one update each)
     if closure:
         for cell in closure:
             try:
                 contents = cell.cell_contents
             except ValueError:  # an empty cell: a name bound later in the enclosing scope
-                h.update(b"<empty>")
+                parts.append(b"<empty>")
                 continue
-            if contents is fn:
-                h.update(b"<self>")
-            else:
-                h.update(value_key(contents))
-    defaults = getattr(fn, "__defaults__", None)
+            parts.append(b"<self>" if contents is fn else value_key(contents))
     if defaults:
-        h.update(b"defaults:" + value_key(defaults))
-    kwdefaults = getattr(fn, "__kwdefaults__", None)
+        parts.append(b"defaults:" + value_key(defaults))
     if kwdefaults:
-        h.update(b"kwdefaults:" + value_key(kwdefaults))
+        parts.append(b"kwdefaults:" + value_key(kwdefaults))
+    h.update(b"".join(parts))
     return h.hexdigest()
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import current, hashing, ids, plotstate
+from .coderefs import CONSTANTS
 from .codewalk import TRACK_CONSTANTS, CodeWalker, Reach
 from .current import Registry
 from .jobs import Job, _name
@@ -116,7 +117,7 @@ class ParameterInvariant(_CodeInvariant):
     notebook global a cell reads, which later cells may change in place), else as it was
     when declared, as in pypipegraph."""
 
-    __slots__ = ("live", "value")
+    __slots__ = ("_declared", "live", "value")
     policy = KINDS["parameter"]
 
     def __init__(self, name: str, value: Any, *, live: bool = False) -> None:
@@ -124,21 +125,28 @@ class ParameterInvariant(_CodeInvariant):
         self.value = value
         self.live = live
         pipeline = current.registry()
-        reach = pipeline.code.value(value)
-        self.fingerprint = reach.own  # the value itself, as declared
-        self._code = (pipeline.code.epoch, reach)
+        if type(value) in CONSTANTS:  # (it reaches no code: its fingerprint is all of it)
+            self.fingerprint = hashing.value_fingerprint(value)
+            self._declared: Reach | None = None
+        else:
+            reach = pipeline.code.value(value)
+            self.fingerprint = reach.own  # the value itself, as declared
+            self._declared = reach
         pipeline.add_job(self)
 
     def output_key(self) -> str | None:
-        if not self.live and self._code is not None and not self._code[1].children:
-            return self._code[1].fingerprint  # (a value as declared, with no code in it)
+        if not self.live:
+            declared = self._declared
+            if declared is None:
+                return self.fingerprint  # (a plain value: a string, a number)
+            if not declared.children:
+                return declared.fingerprint  # (a value as declared, with no code in it)
         return super().output_key()
 
     def _walk(self, walker: CodeWalker) -> Reach:
-        if self.live:
+        declared = self._declared
+        if self.live or declared is None:
             return walker.value(self.value)
-        assert self._code is not None  # (the walk when it was declared)
-        declared = self._code[1]
         return walker.again(declared) if declared.children else declared
 
 

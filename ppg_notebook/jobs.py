@@ -27,7 +27,8 @@ class Job:
     """A node of the pipeline: something that runs, loads, or is an invariant input."""
 
     __slots__ = (
-        "_code",
+        "_epoch",
+        "_reach",
         "cores_needed",
         "empty_ok",
         "fn",
@@ -72,13 +73,16 @@ class Job:
         self.fn = fn
         self.outputs = outputs  # absolute paths the job writes
         self.paths = paths  # the same, as the user wrote them (ids)
-        self.upstream: list[Any] = []  # job ids, or raw path/id references resolved at run
+        # Job ids, or raw path/id references resolved at run (a list once there is one:
+        # the many jobs with none share the empty tuple).
+        self.upstream: list[Any] | tuple[()] = ()
         self.cores_needed = cores_needed
         self.empty_ok = empty_ok
         self.track_code = fn is not None
         self.with_path = False
         self.ignored_reads: tuple[str, ...] = ()  # absolute paths (files or directories)
-        self._code: tuple[int, Reach] | None = None  # (walk epoch, reach)
+        self._reach: Reach | None = None  # the walk of its code, in walk epoch `_epoch`
+        self._epoch = -1
         self.pipeline: Registry | None = None  # (set when the pipeline adds it)
 
     # --- what users call -------------------------------------------------------------
@@ -98,9 +102,15 @@ class Job:
             if ref == self.job_id:
                 msg = f"job {self.job_id!r} cannot depend on itself"
                 raise ValueError(msg)
-            if ref not in self.upstream:
-                self.upstream.append(ref)
+            self.add_upstream(ref)
         return self
+
+    def add_upstream(self, ref: Any) -> None:
+        """Depend on `ref` (a job id or a `_Ref`), once."""
+        if not self.upstream:
+            self.upstream = [ref]
+        elif ref not in self.upstream:
+            self.upstream.append(ref)
 
     def ignore_code_changes(self) -> Job:
         """Do not rerun this job when its function's code changes."""
@@ -130,9 +140,10 @@ class Job:
         """`_walk`, done once per walk epoch (a run, a plan)."""
         assert self.pipeline is not None  # (a declared job: its pipeline added it)
         walker = self.pipeline.code
-        if self._code is None or self._code[0] != walker.epoch:
-            self._code = (walker.epoch, self._walk(walker))
-        return self._code[1]
+        if self._reach is None or self._epoch != walker.epoch:
+            self._reach = self._walk(walker)
+            self._epoch = walker.epoch
+        return self._reach
 
     def _walk(self, walker: CodeWalker) -> Reach:
         return walker.function(self.fn)
@@ -337,7 +348,7 @@ class _LoadCached(DataLoadingJob):
         self.calc = calc
         self.sink = sink
         super().__init__("load:" + calc.job_id, sink)
-        self.upstream.append(calc.job_id)
+        self.add_upstream(calc.job_id)
 
     def load(self) -> None:
         self.sink(cache.load(self.calc.outputs[0]))

@@ -12,13 +12,14 @@ unset: the runner sets it from the result, the plan from `UNKNOWN`.
 from __future__ import annotations
 
 import enum
-import functools
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from . import facts
 from .consumed import CodeDetails, code_details, inputs_fingerprint, job_inputs, job_reason
 from .decide import UNKNOWN, Reason
 from .errors import CodeError, JobContractError, PipelineError
+from .graph import Edges
 from .invariants import FileInvariant
 from .jobs import Job
 from .kinds import NOWHERE
@@ -58,7 +59,7 @@ class Judge:
     def __init__(
         self,
         jobs: dict[str, Job],
-        upstream: dict[str, list[str]],
+        upstream: Edges,
         records: Records,
         workdir: str,
         states: facts.FileStates,
@@ -98,9 +99,10 @@ class Judge:
             return _ON_DEMAND
         if job.always:
             return _ALWAYS
-        details = functools.partial(self.details_of, job_id)
         record = self.records.get(job_id)
-        reason = job_reason(job, record, inputs, self.jobs, self.refreshed, details, self.states)
+        reason = job_reason(
+            job, record, inputs, self.jobs, self.refreshed, self.details_of, self.states
+        )
         if reason is None:
             self.fp[job_id] = record["fp"]
             return _UP_TO_DATE
@@ -125,12 +127,13 @@ class Judge:
 
     def reason(self, job_id: str, inputs: dict[str, str]) -> Reason | None:
         """SPEC §3's rules for the job, were it to consume `inputs`."""
-        details = functools.partial(self.details_of, job_id)
         record = self.records.get(job_id)
         job = self.jobs[job_id]
-        return job_reason(job, record, inputs, self.jobs, self.refreshed, details, self.states)
+        return job_reason(
+            job, record, inputs, self.jobs, self.refreshed, self.details_of, self.states
+        )
 
-    def read_now(self, job_id: str, record: Record, downstream: list[str]) -> None:
+    def read_now(self, job_id: str, record: Record, downstream: Sequence[str]) -> None:
         """A loading job's fingerprint with the files it has just read, also in what its
         dependants (which run now, after it) consume."""
         seen = facts.reads_fingerprint(record, self.workdir, facts.FileStates())

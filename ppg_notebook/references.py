@@ -15,6 +15,7 @@ from typing import Any
 
 from . import graph, ids
 from .errors import DependencyError
+from .graph import Edges
 from .jobs import Job, _Ref, normalize_path
 
 
@@ -31,13 +32,14 @@ class References:
         self.workdir = workdir
         self.input_file = input_file  # declares an input file's invariant: its id
 
-    def upstream(self, job_ids: Iterable[str]) -> dict[str, list[str]]:
+    def upstream(self, job_ids: Iterable[str]) -> Edges:
         """Upstream ids of each job, with path references turned into jobs or input files."""
-        upstream: dict[str, list[str]] = {}
+        upstream: Edges = {}
+        jobs = self.jobs
         for job_id in job_ids:
-            job = self.jobs[job_id]
+            job = jobs[job_id]
             if not job.upstream:
-                upstream[job_id] = []
+                upstream[job_id] = graph.NONE
                 continue
             ups = []
             for ref in job.upstream:
@@ -54,7 +56,7 @@ class References:
             upstream[job_id] = ups
         return upstream
 
-    def all_upstream(self, job_ids: list[str]) -> dict[str, list[str]]:
+    def all_upstream(self, job_ids: list[str]) -> Edges:
         """Like `upstream`, including the input-file invariants resolving creates."""
         before = len(self.jobs)
         upstream = self.upstream(job_ids)
@@ -62,9 +64,7 @@ class References:
         upstream.update(self.upstream(created))
         return upstream
 
-    def ordered(
-        self, targets: Any = None
-    ) -> tuple[dict[str, list[str]], list[str], dict[str, list[str]]]:
+    def ordered(self, targets: Any = None) -> tuple[Edges, list[str], Edges]:
         """(upstream, topological order, downstream) of the targets' closure (all jobs
         by default)."""
         upstream = self.all_upstream(list(self.jobs))

@@ -38,6 +38,7 @@ from .consumed import NO_DETAILS, inputs_fingerprint
 from .events import FAILURES, Event, Outcome, RunResult
 from .failures import Failures
 from .fusion import Chains
+from .graph import Edges
 from .jobs import Job
 from .judge import Judge, Verdict
 from .kinds import MAIN, NOWHERE
@@ -56,16 +57,16 @@ class Runner:
         self,
         *,
         jobs: dict[str, Job],
-        upstream: dict[str, list[str]],
+        upstream: Edges,
         order: list[str],
         records: Records,
-        downstream: dict[str, list[str]] | None = None,
+        downstream: Edges | None = None,
         history: Any,
         workdir: str,
         ppg_dir: str,
         workers: Any,
         emit: Callable[[Event], None],
-        extend: Callable[[set[str]], tuple[dict[str, Job], dict[str, list[str]]]],
+        extend: Callable[[set[str]], tuple[dict[str, Job], Edges]],
         stop: threading.Event | None = None,
         files: UserFiles | None = None,
         producers: dict[str, str] | None = None,
@@ -85,7 +86,7 @@ class Runner:
         self.extend = extend
         self.result = RunResult()
         self.remaining = {job_id: len(upstream[job_id]) for job_id in order}
-        self.released: set[str] = set()
+        self.released: set[str] = set()  # loading jobs released (when decided)
         self.ondemand = OnDemand()
         self.finals: list[str] = []
         self.ready: deque[str] = deque()
@@ -238,7 +239,8 @@ class Runner:
     # --- settling --------------------------------------------------------------------
     def _release(self, job_id: str) -> None:
         """Let dependants of `job_id` proceed (it is decided, ran, or failed)."""
-        self.released.add(job_id)
+        if self.jobs[job_id].lazy:  # (others are released when they settle)
+            self.released.add(job_id)
         remaining = self.remaining
         fused = self.chains.fused
         for d in self.down[job_id]:
@@ -340,14 +342,19 @@ class Runner:
         for job_id, job in new_jobs.items():
             self.jobs[job_id] = job
             self.up[job_id] = new_upstream[job_id]
-            self.down.setdefault(job_id, [])
+            self.down.setdefault(job_id, graph.NONE)
         for job_id in new_jobs:
             ups = self.up[job_id]
             for u in ups:
-                self.down[u].append(job_id)
-            self.remaining[job_id] = sum(1 for u in ups if u not in self.released)
+                graph.add_edge(self.down, u, job_id)
+            self.remaining[job_id] = sum(1 for u in ups if not self._was_released(u))
             if self.remaining[job_id] == 0:
                 self.ready.append(job_id)
+
+    def _was_released(self, job_id: str) -> bool:
+        if self.jobs[job_id].lazy:
+            return job_id in self.released
+        return job_id in self.result.outcomes  # (settled: released then)
 
     def _run_finals(self) -> None:
         """Final jobs, once all else settled; one that depends on another runs after it."""

@@ -19,6 +19,7 @@ from . import batching, pool, tasks
 from .errors import WorkerDied
 from .events import Event
 from .fusion import Chains
+from .graph import Edges
 from .inflight import InFlight
 from .jobs import Job
 from .records import Records
@@ -32,7 +33,7 @@ class Sender:
         workers: Any,
         context: Context,
         jobs: dict[str, Job],
-        upstream: dict[str, list[str]],
+        upstream: Edges,
         records: Records,
         chains: Chains,
         emit: Callable[[Event], None],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import functools
 import gc
+import itertools
 import os
 import threading
 import warnings
@@ -26,6 +27,7 @@ from .errors import (
     PipelineWarning,
 )
 from .events import Event, Outcome, RunResult
+from .graph import Edges
 from .history import History
 from .invariants import FileInvariant
 from .jobs import Job, _Ref
@@ -138,7 +140,8 @@ class Pipeline:
                 f"then as {_what(new)}. Give each job its own id (output path or name)."
             )
             raise JobRedefinitionError(msg)
-        new.upstream.extend(u for u in old.upstream if u not in new.upstream)
+        for u in old.upstream:
+            new.add_upstream(u)
 
     def remove_job(self, job_id: str) -> None:
         """Forget a declared job (notebook mode: a cell now declares a different job).
@@ -166,17 +169,15 @@ class Pipeline:
         return statedir.value_file(self.dir, name)
 
     # --- the graph as it stands (references.py) -------------------------------------
-    def _resolve(self, job_ids: Iterable[str]) -> dict[str, list[str]]:
+    def _resolve(self, job_ids: Iterable[str]) -> Edges:
         return self.references.upstream(job_ids)
 
-    def _graph(self, targets: Any = None) -> tuple[dict[str, list[str]], list[str]]:
+    def _graph(self, targets: Any = None) -> tuple[Edges, list[str]]:
         """(upstream, topological order) of the targets' closure (all jobs by default)."""
         upstream, order, _ = self.references.ordered(targets)
         return upstream, order
 
-    def _ordered(
-        self, targets: Any = None
-    ) -> tuple[dict[str, list[str]], list[str], dict[str, list[str]]]:
+    def _ordered(self, targets: Any = None) -> tuple[Edges, list[str], Edges]:
         return self.references.ordered(targets)
 
     def _target_ids(self, targets: Any) -> list[str]:
@@ -225,9 +226,9 @@ class Pipeline:
     def _runner(
         self,
         targets: Any,
-        upstream: dict[str, list[str]],
+        upstream: Edges,
         order: list[str],
-        down: dict[str, list[str]] | None = None,
+        down: Edges | None = None,
     ) -> Runner:
         records = self.history.load()
         self.records_of_run = records  # (for the live progress's time left: read, not copied)
@@ -258,15 +259,16 @@ class Pipeline:
         `run()` raises KeyboardInterrupt."""
         self._stop.set()
 
-    def _generated_jobs(self) -> Callable[[set[str]], tuple[dict[str, Job], dict[str, list[str]]]]:
+    def _generated_jobs(self) -> Callable[[set[str]], tuple[dict[str, Job], Edges]]:
         """For the runner, after a generating job ran: the jobs declared since the last call
         (since the run started, at first) and those they need that the run (`known`) does
         not have yet, with their upstream ids. Declared jobs that were not targeted stay out."""
-        declared = set(self.jobs)
+        declared = len(self.jobs)  # (jobs are kept in declaration order)
 
-        def generated(known: set[str]) -> tuple[dict[str, Job], dict[str, list[str]]]:
-            new = [job_id for job_id in self.jobs if job_id not in declared]
-            declared.update(new)
+        def generated(known: set[str]) -> tuple[dict[str, Job], Edges]:
+            nonlocal declared
+            new = list(itertools.islice(self.jobs, declared, None))
+            declared = len(self.jobs)
             upstream = self.references.all_upstream(list(self.jobs))
             order = graph.topological_order(upstream)  # refuses a cycle
             needed = graph.upstream_closure(upstream, new)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from . import reads, statedir
+from .graph import Upstream
 from .jobs import Job
 from .kinds import TASK_PLOT, TASK_VALUES
 from .worker import Context, Task
 
 
-def declared(job_id: str, upstream: dict[str, list[str]], jobs: dict[str, Job]) -> tuple[str, ...]:
+def declared(job_id: str, upstream: Upstream, jobs: dict[str, Job]) -> tuple[str, ...]:
     """The files the job's declared dependencies stand for (not discovered inputs)."""
     return tuple(p for u in upstream[job_id] for p in jobs[u].outputs)
 

@@ -134,8 +134,8 @@ class PlotJob(FileGeneratingJob):
         self.calc_job = ValueJob(f"{plot_id}:calc", calc)
         self._init_files([path], plot)
         self.with_path = False
-        self.upstream.append(self.calc_job.job_id)
-        self.upstream.append(StyleInvariant("matplotlib style").job_id)
+        self.add_upstream(self.calc_job.job_id)
+        self.add_upstream(StyleInvariant("matplotlib style").job_id)
 
     def depends_on(self, *things: Any) -> Job:
         self.calc_job.depends_on(*things)

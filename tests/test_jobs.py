@@ -59,7 +59,7 @@ def test_notebook_mode_replaces_a_redefined_job(tmp_path, monkeypatch) -> None:
     ppg.FileGeneratingJob("a.txt", write).depends_on(ppg.ParameterInvariant("p", 1))
     second = ppg.FileGeneratingJob("a.txt", lambda p: p.write_text("new"))
     assert pipeline.jobs["a.txt"] is second
-    assert second.upstream == []
+    assert not second.upstream
 
 
 def test_depends_on_flattens_and_returns_the_job(pipeline) -> None:
