@@ -117,11 +117,12 @@ class CodeWalker:
     def function(self, fn: Any, main_values: str = TRACK_CONSTANTS) -> Reach:
         """The reach of `fn`: its own fingerprint (code, closure, defaults) combined with
         that of the user's code it reaches."""
-        if type(fn) is types.FunctionType and not self.is_user(fn) and _holds_plain_values(fn):
+        if type(fn) is types.FunctionType and not self.is_user(fn):
             # (not the user's, holding numbers and strings: it reaches none of the user's
             # code, only its own fingerprint counts; the jobs one library function made)
-            own = hashing.function_fingerprint(fn)
-            return Reach(own, own, _NO_ITEMS, (), (), (), main_values)
+            own = hashing.plain_values_fingerprint(fn)
+            if own is not None:
+                return Reach(own, own, _NO_ITEMS, (), (), (), main_values)
         symbol = self.modules.symbol_of(fn) if isinstance(fn, (types.FunctionType, type)) else None
         if symbol is not None:  # its code is read from its module's file, as it is now
             children: list[Any] = [("symbol", *symbol)]
@@ -129,8 +130,9 @@ class CodeWalker:
             return self._reach(held or _FROM_SOURCE, children, main_values)
         reader = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}"
         if isinstance(fn, types.FunctionType) and self.is_user(fn):
-            if _holds_plain_values(fn):  # (thousands of jobs one function made: walked once)
-                return self._plain_closure(fn, main_values, reader)
+            own = hashing.plain_values_fingerprint(fn)
+            if own is not None:  # (thousands of jobs one function made: walked once)
+                return self._plain_closure(fn, own, main_values, reader)
             item = self._items.function(fn, [])  # (its fingerprint and what it reads, at once)
             return self._reach(item.fingerprint, item.children, main_values, reader)
         children = self._items.children_of_root(fn)
@@ -206,11 +208,13 @@ class CodeWalker:
         """A function or class defined in `__main__` or in a user module; a user module."""
         return self.modules.is_user(obj)
 
-    def _plain_closure(self, fn: types.FunctionType, main_values: str, reader: str) -> Reach:
+    def _plain_closure(
+        self, fn: types.FunctionType, own: str, main_values: str, reader: str
+    ) -> Reach:
         """`function()` of a live function whose closure values and defaults are plain
-        values (numbers, strings): what its code reaches through its globals is the same
-        for every function of that code (a loop's closures), so it is walked once per
-        epoch; only the function's own fingerprint is worked out per function."""
+        values (numbers, strings), `own` its fingerprint: what its code reaches through
+        its globals is the same for every function of that code (a loop's closures), so
+        it is walked once per epoch."""
         memo_key = (fn.__code__, id(fn.__globals__), fn.__module__, main_values, reader)
         found = self._codes.get(memo_key)
         if found is None or found[0] is not fn.__globals__:
@@ -220,7 +224,6 @@ class CodeWalker:
             found = (fn.__globals__, template)
             self._codes[memo_key] = found
         template = found[1]
-        own = hashing.function_fingerprint(fn)
         if not template.digest:
             return Reach(own, own, _NO_ITEMS, (), (), template.children, main_values)
         fingerprint = hashing.combine([own, template.digest])
@@ -313,17 +316,3 @@ _FROM_SOURCE = hashing.hash_bytes(b"a function of a user module")
 
 def _same(obj: Any) -> Any:
     return obj
-
-
-def _holds_plain_values(fn: types.FunctionType) -> bool:
-    """Its closure values and defaults are all plain values: they lead to no code."""
-    for cell in fn.__closure__ or ():
-        try:
-            if type(cell.cell_contents) not in CONSTANTS:
-                return False
-        except ValueError:  # an empty cell: a name bound later
-            return False
-    for value in (*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()):
-        if type(value) not in CONSTANTS:
-            return False
-    return True

@@ -371,6 +371,34 @@ def _plain_function_fingerprint(fn: types.FunctionType) -> str:
     return _fingerprint_of(fn, fn.__code__, fn.__closure__, fn.__defaults__, fn.__kwdefaults__)
 
 
+def plain_values_fingerprint(fn: types.FunctionType) -> str | None:
+    """`function_fingerprint(fn)` if its closure values and defaults are all plain values
+    (numbers, strings, None), else None: the thousands of closures one function makes
+    in a loop, fingerprinted in one pass over their values."""
+    parts = []
+    for cell in fn.__closure__ or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell: a name bound later
+            return None
+        t = type(value)
+        if t not in _SIMPLE:
+            return None
+        parts.append(f"{t.__name__}:{value!r}".encode())  # (value_key's, inline)
+    defaults, kwdefaults = fn.__defaults__, fn.__kwdefaults__
+    if defaults:
+        if any(type(v) not in _SIMPLE for v in defaults):
+            return None
+        parts.append(b"defaults:" + value_key(defaults))
+    if kwdefaults:
+        if any(type(v) not in _SIMPLE for v in kwdefaults.values()):
+            return None
+        parts.append(b"kwdefaults:" + value_key(kwdefaults))
+    h = _code_hasher(fn.__code__).copy()
+    h.update(b"".join(parts))
+    return h.hexdigest()
+
+
 def _fingerprint_of(
     fn: Any,
     code: types.CodeType,

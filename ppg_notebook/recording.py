@@ -30,15 +30,21 @@ class Recorder:
         self.pending_code: dict[str, dict[str, Any]] = {}  # digest -> its pieces
         self.stored_code: set[str] = set()
         self.refreshed: list[str] = []  # (filled in by the rules, see consumed.job_reason)
+        self.failed_now: set[str] = set()  # jobs recorded as failed in this run
 
     def put(self, job_id: str, record: Record) -> None:
         """`record` is the job's from now on; written at the next flush. The error file
         of a failed run goes when the job has run well."""
         if record.get("o") == "ok":
             previous = self.records.get(job_id)
-            if previous is not None and previous.get("o") == "failed":
+            if job_id in self.failed_now or (
+                previous is not None and previous.get("o") == "failed"
+            ):
+                self.failed_now.discard(job_id)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(statedir.error_file(self.ppg_dir, job_id))
+        elif record.get("o") == "failed":
+            self.failed_now.add(job_id)  # (its record, once written, is not held)
         self.records[job_id] = record
         self.pending.append((job_id, record))
 
@@ -68,9 +74,9 @@ class Recorder:
             self.pending.extend((i, self.records[i]) for i in set(self.refreshed))
             self.refreshed.clear()
         if self.pending:
-            texts = self.history.put(self.pending, self.pending_code)
-            for (job_id, _), text in zip(self.pending, texts, strict=True):
-                self.records.written(job_id, text)  # (held as text from now on)
+            self.history.put(self.pending, self.pending_code)
+            for job_id, _ in self.pending:
+                self.records.done(job_id)  # (the history has it)
             self.pending = []
             self.pending_code = {}
 

@@ -3,9 +3,9 @@
 A record is a small dict (see history.py), but 100,000 of them as dicts of lists and
 strings were most of the memory of a run with nothing to do (about 1.2 kB each, against
 about 0.3 kB of text). `Records` holds each one as its text and parses it when it is
-first read; the runner lets go of the parsed form of a record it has finished with
-(`forget`), and of a record it has just written (`written`), so a run holds its records
-as text whatever their number. Reading the same record twice gives the same dict, so a
+first read. A run lets go of each record once it is done with it (`done`): of a job
+decided up to date, and of one whose new record it has written (the history has it), so
+the records a run holds shrink as it goes. Reading the same record twice gives the same dict, so a
 change made in place (a refreshed stat) is kept until it is written.
 
 Records written before a job's own code had its input key "" are read with the key
@@ -64,12 +64,15 @@ class Records(MutableMapping[str, Record]):
         record = self._parsed.get(job_id)
         if record is not None:
             return record
-        if job_id not in self._text:
+        text = self._text.get(job_id)
+        if text is None:
             return default
         try:
-            return self[job_id]
-        except KeyError:
+            record = self._parse(job_id, text)
+        except KeyError:  # (unreadable: taken as missing)
             return default
+        self._parsed[job_id] = record
+        return record
 
     def __setitem__(self, job_id: str, record: Record) -> None:
         self._parsed[job_id] = record
@@ -95,16 +98,11 @@ class Records(MutableMapping[str, Record]):
         return f"Records({len(self)} records)"
 
     # --- memory ------------------------------------------------------------------------
-    def forget(self, job_id: str) -> None:
-        """Let go of the parsed form of a record that is unchanged since it was read."""
-        if job_id in self._text:
-            self._parsed.pop(job_id, None)
-
-    def written(self, job_id: str, text: str) -> None:
-        """The record of `job_id` was just stored as `text`: keep that instead."""
-        if job_id in self._parsed or job_id in self._text:
-            self._text[job_id] = text  # (first: a reader on another thread finds one of them)
-            self._parsed.pop(job_id, None)
+    def done(self, job_id: str) -> None:
+        """A run will not read this record again (its job was decided up to date, or its
+        new record is in the history): let go of it altogether."""
+        self._parsed.pop(job_id, None)
+        self._text.pop(job_id, None)
 
     # --- reading -----------------------------------------------------------------------
     def _parse(self, job_id: str, text: str) -> Record:

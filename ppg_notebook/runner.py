@@ -86,7 +86,7 @@ class Runner:
         self.extend = extend
         self.result = RunResult()
         self.remaining = {job_id: len(upstream[job_id]) for job_id in order}
-        self.released: set[str] = set()  # loading jobs released (when decided)
+        self.released: set[str] = set()  # loading jobs released (when decided: before they run)
         self.ondemand = OnDemand()
         self.finals: list[str] = []
         self.ready: deque[str] = deque()
@@ -177,16 +177,17 @@ class Runner:
     def _resolve(self, job_id: str) -> None:
         """All upstream of `job_id` is settled: decide it, and run it if it must."""
         outcomes = self.result.outcomes
-        if any(outcomes.get(u) in FAILURES for u in self.up[job_id]):
-            self._settle(job_id, Outcome.UPSTREAM_FAILED)
-            return
+        for u in self.up[job_id]:
+            if outcomes.get(u) in FAILURES:
+                self._settle(job_id, Outcome.UPSTREAM_FAILED)
+                return
         decision = self.judge.decide(job_id)
         verdict = decision.verdict
         if verdict is Verdict.UP_TO_DATE:
             self._settle(job_id, Outcome.UP_TO_DATE)
             del self.inputs[job_id]  # (recorded only by a job that runs)
             if not (self.refreshed and self.refreshed[-1] == job_id):
-                self.records.forget(job_id)  # (read again if asked: its text is kept)
+                self.records.done(job_id)  # (a refreshed one: once written)
         elif verdict is Verdict.RUN or verdict is Verdict.ALWAYS:
             assert decision.reason is not None
             if verdict is Verdict.RUN and self._failed_again(job_id, self.inputs[job_id]):
@@ -199,6 +200,7 @@ class Runner:
             self._settle(job_id, Outcome.UP_TO_DATE, quiet=True)
         elif verdict is Verdict.ON_DEMAND:
             self.ondemand.users[job_id] = len(self.down[job_id])
+            self.released.add(job_id)
             self._release(job_id)
         elif verdict is Verdict.FINAL:
             self.finals.append(job_id)
@@ -239,8 +241,6 @@ class Runner:
     # --- settling --------------------------------------------------------------------
     def _release(self, job_id: str) -> None:
         """Let dependants of `job_id` proceed (it is decided, ran, or failed)."""
-        if self.jobs[job_id].lazy:  # (others are released when they settle)
-            self.released.add(job_id)
         remaining = self.remaining
         fused = self.chains.fused
         for d in self.down[job_id]:
@@ -260,13 +260,15 @@ class Runner:
                 elif waiter not in self.result.outcomes:
                     self._settle(waiter, Outcome.UPSTREAM_FAILED)
             if job_id not in self.released:
+                self.released.add(job_id)
                 self._release(job_id)
         else:
             self._release(job_id)
         users = self.ondemand.users
-        for u in self.up[job_id]:
-            if u in users and self.ondemand.used_by_one(u):
-                self._remove_temp_files([u])
+        if users:
+            for u in self.up[job_id]:
+                if u in users and self.ondemand.used_by_one(u):
+                    self._remove_temp_files([u])
 
     def _remove_temp_files(self, temp_ids: list[str]) -> None:
         for temp_id in temp_ids:

@@ -112,6 +112,22 @@ def test_closure_values_count() -> None:
     assert hashing.function_fingerprint(make([1, 2])) != hashing.function_fingerprint(make([2, 1]))
 
 
+def test_closures_of_plain_values_fingerprint_alike_by_either_path() -> None:
+    # The fast path for the closures a loop makes must give exactly the general path's
+    # fingerprint (else every such job of an existing pipeline would run again once).
+    def make(a, b, c=1.5, *, d="k"):
+        def job(x=c, *, y=d):
+            return a, b, x, y
+
+        return job
+
+    plain = [make("s", 1), make(None, b"by", c=None), make(True, 2**70, d=""), lambda: 1]
+    for fn in plain:
+        assert hashing.plain_values_fingerprint(fn) == hashing.function_fingerprint(fn)
+    for fn in (make([1], 2), make("s", 1, c=(1,)), make("s", 1, d=[]), make(len, 1)):
+        assert hashing.plain_values_fingerprint(fn) is None  # (not plain: the general path)
+
+
 def test_closure_over_a_function_follows_its_code() -> None:
     helper_a = compile_fn("def helper():\n    return 1\n", "helper")
     helper_b = compile_fn("def helper():\n    return 2\n", "helper")

@@ -1,5 +1,5 @@
 """The history's records in memory (records.py): text until read, the same dict while it
-is held, text again once the runner is done with it."""
+is held, let go of once the run is done with it."""
 
 from __future__ import annotations
 
@@ -29,22 +29,21 @@ def test_a_record_is_parsed_when_read_and_the_same_dict_while_held() -> None:
         records["missing"]
 
 
-def test_forget_lets_go_of_the_parsed_record_and_keeps_its_text() -> None:
-    records = _records(a=A)
-    first = records["a"]
-    records.forget("a")
-    again = records["a"]
-    assert again == A and again is not first
+def test_done_lets_go_of_a_record_read_or_set() -> None:
+    records = _records(a=A, b=A)
+    records["a"]  # (parsed)
+    records["c"] = {"o": "ok", "fp": "n"}  # (set by the run, not yet in the history)
+    for job_id in ("a", "b", "c"):
+        records.done(job_id)
+        assert job_id not in records and records.get(job_id) is None
+    assert len(records) == 0
 
 
-def test_a_record_set_or_written_is_what_is_read() -> None:
+def test_a_record_set_is_what_is_read() -> None:
     records = _records(a=A)
     records["a"] = {"o": "failed", "e": "boom"}
-    assert records["a"]["o"] == "failed"
-    records.forget("a")  # (no text for it: the dict is all there is)
-    assert records["a"]["e"] == "boom"
+    assert records["a"]["o"] == "failed" and records.get("a")["e"] == "boom"
     records["new"] = {"o": "ok", "fp": "n"}
-    records.written("new", json.dumps({"o": "ok", "fp": "n"}))
     assert records["new"] == {"o": "ok", "fp": "n"} and len(records) == 2
     del records["a"]
     assert set(records) == {"new"}
