@@ -69,6 +69,10 @@ class Reach:
     children: tuple[Any, ...] = ()  # where the walk started (refs), to walk again
     main_values: str = TRACK_ALL
     digest: str = ""  # of `items` ("" if none)
+    # Worked out again as quickly as kept (a closure of plain values, by a function walked
+    # once an epoch): its job does not keep it, so 100,000 such jobs hold none after
+    # they are decided.
+    quick: bool = False
 
 
 class CodeWalker:
@@ -122,7 +126,7 @@ class CodeWalker:
             # code, only its own fingerprint counts; the jobs one library function made)
             own = hashing.plain_values_fingerprint(fn)
             if own is not None:
-                return Reach(own, own, _NO_ITEMS, (), (), (), main_values)
+                return Reach(own, own, _NO_ITEMS, (), (), (), main_values, quick=True)
         symbol = self.modules.symbol_of(fn) if isinstance(fn, (types.FunctionType, type)) else None
         if symbol is not None:  # its code is read from its module's file, as it is now
             children: list[Any] = [("symbol", *symbol)]
@@ -224,12 +228,12 @@ class CodeWalker:
             found = (fn.__globals__, template)
             self._codes[memo_key] = found
         template = found[1]
-        if not template.digest:
-            return Reach(own, own, _NO_ITEMS, (), (), template.children, main_values)
-        fingerprint = hashing.combine([own, template.digest])
         t = template
+        if not t.digest:
+            return Reach(own, own, _NO_ITEMS, (), (), t.children, main_values, quick=True)
+        fingerprint = hashing.combine([own, t.digest])
         return Reach(
-            fingerprint, own, t.items, t.modules, t.values, t.children, main_values, t.digest
+            fingerprint, own, t.items, t.modules, t.values, t.children, main_values, t.digest, True
         )
 
     # --- combining -----------------------------------------------------------------

@@ -118,13 +118,12 @@ class History:
     def load(self) -> Records:
         """All records, by job id (parsed when read, see records.py)."""
         try:
-            with self._lock:
-                rows = self._conn.execute("SELECT id, rec FROM jobs").fetchall()
             text = {}
-            for stored, rec in rows:
-                if type(rec) is not str or rec[:1] != "{" or rec[-1:] != "}":
-                    raise ValueError(f"the record of {_id(stored)!r} is not a record")
-                text[_id(stored)] = rec
+            with self._lock:  # (row by row: 100,000 rows are not held twice)
+                for stored, rec in self._conn.execute("SELECT id, rec FROM jobs"):
+                    if type(rec) is not str or rec[:1] != "{" or rec[-1:] != "}":
+                        raise ValueError(f"the record of {_id(stored)!r} is not a record")
+                    text[stored if type(stored) is str else _id(stored)] = rec
             return Records(text)
         except sqlite3.OperationalError as e:
             raise self._unusable("read", e) from e

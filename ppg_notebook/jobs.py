@@ -137,13 +137,15 @@ class Job:
         return self._cached_reach()
 
     def _cached_reach(self) -> Reach:
-        """`_walk`, done once per walk epoch (a run, a plan)."""
+        """`_walk`, done once per walk epoch (a run, a plan), unless it is quick."""
         assert self.pipeline is not None  # (a declared job: its pipeline added it)
         walker = self.pipeline.code
-        if self._reach is None or self._epoch != walker.epoch:
-            self._reach = self._walk(walker)
+        reach = self._reach
+        if reach is None or self._epoch != walker.epoch:
+            reach = self._walk(walker)
+            self._reach = None if reach.quick else reach  # (see Reach.quick)
             self._epoch = walker.epoch
-        return self._reach
+        return reach
 
     def _walk(self, walker: CodeWalker) -> Reach:
         return walker.function(self.fn)

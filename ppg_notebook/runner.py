@@ -129,12 +129,16 @@ class Runner:
             raise
         finally:
             self.recorder.flush()
-        for job_id in self.jobs:
-            if job_id not in self.result.outcomes and self.jobs[job_id].lazy:
-                self.result.outcomes[job_id] = Outcome.NOT_NEEDED
+        outcomes, loaders, invariants = self.result.outcomes, set(), set()
+        for job_id, job in self.jobs.items():  # (one pass: there may be 100,000)
+            if job.lazy:
+                loaders.add(job_id)
+                if job_id not in outcomes:
+                    outcomes[job_id] = Outcome.NOT_NEEDED
+            if job.where == NOWHERE:
+                invariants.add(job_id)
+        self.result.loaders, self.result.invariants = loaders, invariants
         self._remove_temp_files(self.ondemand.unused())
-        self.result.loaders = {job_id for job_id, job in self.jobs.items() if job.lazy}
-        self.result.invariants = {j for j, job in self.jobs.items() if job.where == NOWHERE}
         self.result.duration = time.perf_counter() - t0
         self.emit(Event("run_finished", data=self.result))
         return self.result

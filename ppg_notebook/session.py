@@ -116,7 +116,8 @@ class Pipeline:
                 self.producers[path] = job_id
         job.pipeline = self
         self.jobs[job_id] = job
-        self._graph_changed(job_id)
+        if self.graph_listeners:
+            self._graph_changed(job_id)
         return job
 
     def _graph_changed(self, job_id: str) -> None:
