@@ -121,7 +121,7 @@ class CodeWalker:
     def function(self, fn: Any, main_values: str = TRACK_CONSTANTS) -> Reach:
         """The reach of `fn`: its own fingerprint (code, closure, defaults) combined with
         that of the user's code it reaches."""
-        if type(fn) is types.FunctionType and not self.is_user(fn):
+        if type(fn) is types.FunctionType and not self.modules.is_user(fn):
             # (not the user's, holding numbers and strings: it reaches none of the user's
             # code, only its own fingerprint counts; the jobs one library function made)
             own = hashing.plain_values_fingerprint(fn)

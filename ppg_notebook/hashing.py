@@ -27,6 +27,7 @@ _CO_HAS_DOCSTRING = 0x4000000  # Python 3.14's flag for code objects with a docs
 _HASCONST = frozenset(dis.hasconst)
 _HASJUMP = frozenset(dis.hasjrel + dis.hasjabs)
 _SIMPLE = (int, float, complex, bool, str, bytes, type(None))
+_PLAIN_PREFIX = {t: f"{t.__name__}:" for t in _SIMPLE}  # (value_key's, by type)
 # Python 3.11 compiles `module.fn()` to LOAD_ATTR when the same compilation unit imports
 # `module`, else to LOAD_METHOD: a helper defined in a notebook cell and the same helper in
 # an exported script (one unit with the imports) must fingerprint the same.
@@ -375,16 +376,18 @@ def plain_values_fingerprint(fn: types.FunctionType) -> str | None:
     """`function_fingerprint(fn)` if its closure values and defaults are all plain values
     (numbers, strings, None), else None: the thousands of closures one function makes
     in a loop, fingerprinted in one pass over their values."""
-    parts = []
+    keys = []  # (value_key's, inline: "str:'a'", encoded as one)
     for cell in fn.__closure__ or ():
         try:
             value = cell.cell_contents
         except ValueError:  # an empty cell: a name bound later
             return None
-        t = type(value)
-        if t not in _SIMPLE:
+        prefix = _PLAIN_PREFIX.get(type(value))
+        if prefix is None:
             return None
-        parts.append(f"{t.__name__}:{value!r}".encode())  # (value_key's, inline)
+        keys.append(prefix)
+        keys.append(repr(value))
+    parts = ["".join(keys).encode()]
     defaults, kwdefaults = fn.__defaults__, fn.__kwdefaults__
     if defaults:
         if any(type(v) not in _SIMPLE for v in defaults):
