@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+import ppg_notebook as ppg
 from ppg_notebook import hashing
 from ppg_notebook.codewalk import TRACK_ALL, TRACK_CONSTANTS, CodeWalker
 from ppg_notebook.errors import CodeError
@@ -269,6 +270,31 @@ def test_closures_of_one_function_walked_once_each_keep_their_own_fingerprint(
     project.edit("helpers.py", "x * 3", "x * 4")
     walker.new_epoch()
     assert walker.function(make(1)).fingerprint != reaches[0].fingerprint
+
+
+def test_a_closure_of_plain_values_is_quick_to_walk_again_and_its_job_keeps_no_walk(
+    project: Project,
+) -> None:
+    """The walks a pipeline of 100,000 closures would hold: not kept by their jobs, as
+    working one out again costs what keeping it saves (SPEC §3a is unchanged: the same
+    fingerprint each time)."""
+    walker = project.walker
+    walker.new_epoch()
+    assert walker.function(project.namespace["make"](1)).quick  # (the user's, plain)
+
+    def library(value: object):  # (not the user's: defined in the tests)
+        def job(path: Path) -> None:
+            path.write_text(repr(value))
+
+        return job
+
+    assert walker.function(library("text")).quick
+    assert not walker.function(library(["a", "list"])).quick  # (hashed by its content)
+    ppg.new_pipeline()  # (in the project's directory)
+    plain, held = ppg.FileGeneratingJob("a", library(1)), ppg.FileGeneratingJob("b", library([1]))
+    first = plain.code_fingerprint()
+    assert plain.code_fingerprint() == first and plain._reach is None
+    assert held.code_fingerprint() and held._reach is not None
 
 
 def test_modules_covered_are_named(project: Project) -> None:
