@@ -336,7 +336,7 @@ def value_fingerprint(value: Any) -> str:
 def function_fingerprint(fn: Callable[..., Any]) -> str:
     """Fingerprint of a function: canonical code + closure values + default arguments."""
     if type(fn) is types.FunctionType:  # (the common case, kept fast)
-        return _plain_function_fingerprint(fn)
+        return _fingerprint_of(fn, fn.__code__, fn.__closure__, fn.__defaults__, fn.__kwdefaults__)
     if isinstance(fn, functools.partial):
         return combine(
             [
@@ -366,10 +366,6 @@ def function_fingerprint(fn: Callable[..., Any]) -> str:
         getattr(fn, "__defaults__", None),
         getattr(fn, "__kwdefaults__", None),
     )
-
-
-def _plain_function_fingerprint(fn: types.FunctionType) -> str:
-    return _fingerprint_of(fn, fn.__code__, fn.__closure__, fn.__defaults__, fn.__kwdefaults__)
 
 
 def plain_values_fingerprint(fn: types.FunctionType) -> str | None:

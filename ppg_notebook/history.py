@@ -142,17 +142,13 @@ class History:
         self,
         records: Iterable[tuple[str, Record]],
         code: dict[str, dict[str, Any]] | None = None,
-    ) -> list[str]:
+    ) -> None:
         """Commit records, and what is behind the code digests they name (one
-        transaction); a crash leaves all or none of them. Returns the records' text."""
-        ids, texts = [], []
-        for job_id, rec in records:
-            ids.append(_key(job_id))
-            texts.append(_compact(rec))
-        rows = list(zip(ids, texts, strict=True))
+        transaction); a crash leaves all or none of them."""
+        rows = [(_key(job_id), _compact(rec)) for job_id, rec in records]
         pieces = [(d, json.dumps(part, separators=(",", ":"))) for d, part in (code or {}).items()]
         if not rows and not pieces:
-            return texts
+            return
         with self._lock:
             conn = self._conn
             try:
@@ -167,7 +163,6 @@ class History:
                     done = f"written ({len(rows)} finished job(s) not recorded)"
                     raise self._unusable(done, e) from e
                 raise
-        return texts
 
     def _unusable(self, done: str, e: sqlite3.Error) -> PipelineError:
         msg = (
