@@ -23,7 +23,8 @@ def downstream_of(upstream: Upstream) -> Edges:
                 down[up] = [node]
             else:
                 found.append(node)
-    return {node: down.get(node, NONE) for node in upstream}
+    # (tuples: a list built by appending holds room for more, most nodes have one or two)
+    return {node: NONE if (ds := down.get(node)) is None else tuple(ds) for node in upstream}
 
 
 def add_edge(down: Edges, node: str, dependant: str) -> None:

@@ -184,8 +184,8 @@ class History:
             try:
                 conn.execute("BEGIN")
                 conn.execute("DELETE FROM declared")
-                conn.executemany(
-                    "INSERT OR IGNORE INTO declared VALUES (?)", [(_key(j),) for j in job_ids]
+                conn.executemany(  # (row by row: 100,000 rows are not held at once)
+                    "INSERT OR IGNORE INTO declared VALUES (?)", ((_key(j),) for j in job_ids)
                 )
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('declared', ?)", (digest,))
                 conn.execute("COMMIT")

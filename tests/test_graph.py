@@ -58,7 +58,7 @@ def test_upstream_closure() -> None:
 def test_reverse_edges_share_one_empty_tuple_and_grow_when_a_job_is_added() -> None:
     # (100,000 leaf jobs hold no list each)
     down = graph.downstream_of({"a": [], "b": ["a"], "c": ["a"], "d": []})
-    assert down == {"a": ["b", "c"], "b": (), "c": (), "d": ()}
+    assert down == {"a": ("b", "c"), "b": (), "c": (), "d": ()}
     assert down["b"] is down["d"] is graph.NONE
     graph.add_edge(down, "d", "e")  # (a job a generating job declared)
     graph.add_edge(down, "a", "e")
