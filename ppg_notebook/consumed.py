@@ -42,10 +42,12 @@ def job_inputs(
 ) -> dict[str, str]:
     """What `job` consumes: its upstream jobs' output fingerprints (`pending`: one not
     known yet) and its own code fingerprint."""
-    inputs = {u: UNKNOWN if u == pending else fp[u] for u in upstream}
+    inputs = {}
+    for u in upstream:  # (a loop, not a comprehension: one call fewer, once per job)
+        inputs[u] = UNKNOWN if u == pending else fp[u]
     code = job.code_fingerprint()
     if code is not None:
-        inputs[code_key(job.job_id)] = code
+        inputs[ids.OWN_CODE] = code  # (code_key's)
     return inputs
 
 
