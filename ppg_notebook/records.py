@@ -5,8 +5,8 @@ strings were most of the memory of a run with nothing to do (about 1.2 kB each, 
 about 0.3 kB of text). `Records` holds each one as its text and parses it when it is
 first read. A run lets go of each record once it is done with it (`done`): of a job
 decided up to date, and of one whose new record it has written (the history has it), so
-the records a run holds shrink as it goes. Reading the same record twice gives the same dict, so a
-change made in place (a refreshed stat) is kept until it is written.
+the records a run holds shrink as it goes. Reading the same record twice gives the same
+dict, so a change made in place (a refreshed stat) is kept until it is written.
 
 Records written before a job's own code had its input key "" are read with the key
 changed (see `_own_code_under_its_key`). A record whose text cannot be parsed is taken

@@ -9,7 +9,6 @@ from __future__ import annotations
 import atexit
 import functools
 import gc
-import itertools
 import os
 import threading
 import warnings
@@ -264,12 +263,13 @@ class Pipeline:
         """For the runner, after a generating job ran: the jobs declared since the last call
         (since the run started, at first) and those they need that the run (`known`) does
         not have yet, with their upstream ids. Declared jobs that were not targeted stay out."""
-        declared = len(self.jobs)  # (jobs are kept in declaration order)
+        # (asked only after a generating job ran: 100,000 ids are not copied otherwise)
+        generating = any(job.policy.generates for job in self.jobs.values())
+        declared = set(self.jobs) if generating else set()
 
         def generated(known: set[str]) -> tuple[dict[str, Job], Edges]:
-            nonlocal declared
-            new = list(itertools.islice(self.jobs, declared, None))
-            declared = len(self.jobs)
+            new = [job_id for job_id in self.jobs if job_id not in declared]
+            declared.update(new)
             upstream = self.references.all_upstream(list(self.jobs))
             order = graph.topological_order(upstream)  # refuses a cycle
             needed = graph.upstream_closure(upstream, new)
