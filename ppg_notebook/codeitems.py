@@ -21,7 +21,7 @@ from typing import Any
 
 from . import hashing
 from .codereads import LOCAL, Reads, code_reads
-from .coderefs import CONSTANTS, NO_VALUE, TRACK_CONSTANTS, Item, holder, live_ref
+from .coderefs import CONSTANTS, NO_VALUE, TRACK_CONSTANTS, Item, holder, live_ref, ref_key
 from .usermodules import MAIN, UserModules
 
 _MAX_ELEMENTS = 256  # elements of a captured container searched for code
@@ -87,7 +87,12 @@ class Items:
             elements = obj.values() if type(obj) is dict else obj
             inside = [v for v in list(elements)[:_MAX_ELEMENTS] if type(v) not in CONSTANTS]
         elif self.modules.is_user(type(obj)):
-            inside = [type(obj)]
+            # Its class, and the user's modules and code its state holds (`self.m =
+            # utils`: what `self.m.load()` calls is not in the class's code).
+            refs: list[Any] = []
+            self.value_key(obj, refs)
+            unique = {ref_key(ref): ref for ref in refs}  # (its class is met twice)
+            return Item("", "", list(unique.values()), None, NO_VALUE)
         return holder(inside) if inside else None
 
     def function(self, fn: types.FunctionType, extra: list[Any]) -> Item:

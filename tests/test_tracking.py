@@ -641,6 +641,72 @@ def test_a_bound_method_counts_its_objects_state_and_the_modules_in_it(script) -
     assert script.run("2").ok().result["reasons"] == {}
 
 
+HELD_OBJECTS = """
+import helpers
+
+
+class Holder:
+    def __init__(self, lib):
+        self.lib = lib
+
+    def word(self):
+        return self.lib.word()
+
+
+holder = Holder(helpers)
+
+
+def closure_over(obj):
+    return lambda path: path.write_text(obj.word())
+
+
+def method_in_closure(step):
+    return lambda path: path.write_text(step())
+
+
+def by_default(path, step=holder.word):
+    path.write_text(step())
+
+
+def in_a_list(steps):
+    return lambda path: path.write_text(steps[0]())
+
+
+def global_object(path):
+    path.write_text(holder.word())
+
+
+ppg.new_pipeline(cores=1)
+ppg.FileGeneratingJob("closure.txt", closure_over(holder))
+ppg.FileGeneratingJob("method.txt", method_in_closure(holder.word))
+ppg.FileGeneratingJob("default.txt", by_default)
+ppg.FileGeneratingJob("list.txt", in_a_list([holder.word]))
+ppg.FileGeneratingJob("global.txt", global_object)
+run_and_report()
+"""
+
+
+def test_a_module_an_object_holds_is_followed_wherever_the_job_reaches_the_object(script) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §3a: an object of the user's that holds a user module (`self.lib = helpers`),
+    reached by a job through a closure, a bound method, a default, a list or a global: an
+    edit of that module reruns the job (its class's code, `self.lib.word()`, does not name
+    the module). These jobs all stayed up to date with their old output before."""
+    (script.dir / "helpers.py").write_text('def word():\n    return "old"\n')
+    script.write(HELD_OBJECTS)
+    script.run().ok()
+    outputs = ["closure.txt", "method.txt", "default.txt", "list.txt", "global.txt"]
+    assert {name: (script.dir / name).read_text() for name in outputs} == dict.fromkeys(
+        outputs, "old"
+    )
+    assert script.run().ok().result["reasons"] == {}
+    (script.dir / "helpers.py").write_text('def word():\n    return "new"\n')
+    edited = script.run().ok()
+    assert set(edited.result["reasons"]) == set(outputs), edited.describe()
+    for name in outputs:
+        assert (script.dir / name).read_text() == "new", edited.describe()
+    assert script.run().ok().result["reasons"] == {}
+
+
 LOADED_ATTRIBUTE = """
 class Genome:
     def __init__(self, name):
