@@ -11,8 +11,10 @@ the user's functions and classes in it, which are then walked as items of their 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import itertools
 import os
 import sys
 import types
@@ -21,10 +23,11 @@ from typing import Any
 
 from . import hashing
 from .codereads import LOCAL, Reads, code_reads
-from .coderefs import CONSTANTS, NO_VALUE, TRACK_CONSTANTS, Item, holder, live_ref, ref_key
+from .coderefs import CONSTANTS, NO_VALUE, TRACK_CONSTANTS, Item, holder, live_ref
 from .usermodules import MAIN, UserModules
 
 _MAX_ELEMENTS = 256  # elements of a captured container searched for code
+_MAX_DEPTH = 6  # attributes followed into an object's state when searching it for code
 
 
 _WHOLE_MODULE = hashing.hash_bytes(b"all of a user module")  # (its definitions count)
@@ -81,19 +84,40 @@ class Items:
 
     def _contents(self, obj: Any) -> Item | None:
         """The user's code inside an object whose state is counted elsewhere (or not at
-        all): its class, and the functions and objects in a container."""
-        inside: list[Any] = []
+        all): the functions and objects in a container; in any other object, the user's
+        classes, functions and modules its state holds, its own class among them. What
+        calls them is not in the code that holds the object: `self.lib.word()` for
+        `self.lib = utils`, scikit-learn for `FunctionTransformer(helpers.scale)`."""
         if type(obj) in (list, tuple, set, frozenset, dict):
             elements = obj.values() if type(obj) is dict else obj
-            inside = [v for v in list(elements)[:_MAX_ELEMENTS] if type(v) not in CONSTANTS]
-        elif self.modules.is_user(type(obj)):
-            # Its class, and the user's modules and code its state holds (`self.m =
-            # utils`: what `self.m.load()` calls is not in the class's code).
-            refs: list[Any] = []
-            self.value_key(obj, refs)
-            unique = {ref_key(ref): ref for ref in refs}  # (its class is met twice)
-            return Item("", "", list(unique.values()), None, NO_VALUE)
-        return holder(inside) if inside else None
+            inside = [
+                v for v in itertools.islice(elements, _MAX_ELEMENTS) if type(v) not in CONSTANTS
+            ]
+            return holder(inside) if inside else None
+        refs = self._code_held(obj)
+        return Item("", "", refs, None, NO_VALUE) if refs else None
+
+    def _code_held(self, obj: Any) -> list[Any]:
+        """Refs to the user's classes, functions and modules in `obj`'s state, searched
+        through attributes and containers (bounded: `_MAX_DEPTH`, `_MAX_ELEMENTS`), not
+        hashed: a data frame's values are not read."""
+        found: dict[int, Any] = {}  # id -> the class, function or module
+        seen: set[int] = set()
+        todo = [(obj, 0)]
+        while todo:
+            value, depth = todo.pop()
+            if type(value) in CONSTANTS or id(value) in seen:
+                continue
+            seen.add(id(value))
+            if isinstance(value, (types.ModuleType, types.FunctionType, type)):
+                if self.modules.is_user(value):
+                    found[id(value)] = value
+                continue
+            if self.modules.is_user(type(value)):
+                found[id(type(value))] = type(value)
+            if depth < _MAX_DEPTH:
+                todo.extend((held, depth + 1) for held in _state_of(value))
+        return [live_ref(code) for code in found.values()]
 
     def function(self, fn: types.FunctionType, extra: list[Any]) -> Item:
         """A live function (of `__main__`, or made at run time): its compiled code."""
@@ -266,6 +290,30 @@ def _bound_modules(fn: types.FunctionType) -> dict[str, types.ModuleType]:
         bound.extend(zip(positional[len(positional) - len(defaults) :], defaults, strict=True))
     bound.extend((fn.__kwdefaults__ or {}).items())
     return {name: value for name, value in bound if isinstance(value, types.ModuleType)}
+
+
+def _state_of(obj: Any) -> list[Any]:
+    """What an object holds, where code may be kept: a container's elements, a bound
+    method's function and object, a partial's parts, an object's attributes."""
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return list(itertools.islice(obj, _MAX_ELEMENTS))
+    if isinstance(obj, dict):
+        return list(itertools.islice(obj.values(), _MAX_ELEMENTS))
+    if isinstance(obj, types.MethodType):
+        return [obj.__func__, obj.__self__]
+    if isinstance(obj, functools.partial):
+        return [obj.func, *obj.args, *obj.keywords.values()]
+    try:
+        held = list(itertools.islice(vars(obj).values(), _MAX_ELEMENTS))
+    except TypeError:  # (no __dict__)
+        held = []
+    for cls in type(obj).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__"):
+                with contextlib.suppress(AttributeError, TypeError):
+                    held.append(object.__getattribute__(obj, name))
+    return held
 
 
 def _closure_values(fn: types.FunctionType) -> list[Any]:

@@ -676,12 +676,23 @@ def global_object(path):
     path.write_text(holder.word())
 
 
+# A library's object holding the user's function: scikit-learn calls it, not the job's code.
+from sklearn.preprocessing import FunctionTransformer
+
+words = FunctionTransformer(lambda column: [[helpers.word()]])
+
+
+def in_a_library_object(path, model=words):
+    path.write_text(model.fit_transform([[0]])[0][0])
+
+
 ppg.new_pipeline(cores=1)
 ppg.FileGeneratingJob("closure.txt", closure_over(holder))
 ppg.FileGeneratingJob("method.txt", method_in_closure(holder.word))
 ppg.FileGeneratingJob("default.txt", by_default)
 ppg.FileGeneratingJob("list.txt", in_a_list([holder.word]))
 ppg.FileGeneratingJob("global.txt", global_object)
+ppg.FileGeneratingJob("library.txt", in_a_library_object)
 run_and_report()
 """
 
@@ -690,11 +701,12 @@ def test_a_module_an_object_holds_is_followed_wherever_the_job_reaches_the_objec
     """SPEC §3a: an object of the user's that holds a user module (`self.lib = helpers`),
     reached by a job through a closure, a bound method, a default, a list or a global: an
     edit of that module reruns the job (its class's code, `self.lib.word()`, does not name
-    the module). These jobs all stayed up to date with their old output before."""
+    the module); so does a scikit-learn object holding the user's function. These jobs all
+    stayed up to date with their old output before."""
     (script.dir / "helpers.py").write_text('def word():\n    return "old"\n')
     script.write(HELD_OBJECTS)
     script.run().ok()
-    outputs = ["closure.txt", "method.txt", "default.txt", "list.txt", "global.txt"]
+    outputs = ["closure.txt", "method.txt", "default.txt", "list.txt", "global.txt", "library.txt"]
     assert {name: (script.dir / name).read_text() for name in outputs} == dict.fromkeys(
         outputs, "old"
     )
