@@ -28,6 +28,7 @@ from .usermodules import MAIN, UserModules
 
 _MAX_ELEMENTS = 256  # elements of a captured container searched for code
 _MAX_DEPTH = 6  # attributes followed into an object's state when searching it for code
+_MAX_SEARCHED = 10_000  # objects looked at in that search, at most
 
 
 _WHOLE_MODULE = hashing.hash_bytes(b"all of a user module")  # (its definitions count)
@@ -99,12 +100,12 @@ class Items:
 
     def _code_held(self, obj: Any) -> list[Any]:
         """Refs to the user's classes, functions and modules in `obj`'s state, searched
-        through attributes and containers (bounded: `_MAX_DEPTH`, `_MAX_ELEMENTS`), not
-        hashed: a data frame's values are not read."""
+        through attributes and containers (bounded: `_MAX_DEPTH`, `_MAX_ELEMENTS`,
+        `_MAX_SEARCHED`), not hashed: a data frame's values are not read."""
         found: dict[int, Any] = {}  # id -> the class, function or module
         seen: set[int] = set()
         todo = [(obj, 0)]
-        while todo:
+        while todo and len(seen) < _MAX_SEARCHED:
             value, depth = todo.pop()
             if type(value) in CONSTANTS or id(value) in seen:
                 continue
