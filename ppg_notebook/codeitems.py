@@ -29,6 +29,7 @@ from .usermodules import MAIN, UserModules
 _MAX_ELEMENTS = 256  # elements of a captured container searched for code
 _MAX_DEPTH = 6  # attributes followed into an object's state when searching it for code
 _MAX_SEARCHED = 10_000  # objects looked at in that search, at most
+_OURS = __name__.rsplit(".", 1)[0] + "."  # ppg_notebook's own objects (jobs) are not searched
 
 
 _WHOLE_MODULE = hashing.hash_bytes(b"all of a user module")  # (its definitions count)
@@ -114,6 +115,8 @@ class Items:
                 if self.modules.is_user(value):
                     found[id(value)] = value
                 continue
+            if type(value).__module__.startswith(_OURS):
+                continue  # (a job: its code is its own job's, what it provides an input)
             if self.modules.is_user(type(value)):
                 found[id(type(value))] = type(value)
             if depth < _MAX_DEPTH:
