@@ -108,17 +108,18 @@ class Items:
         todo = [(obj, 0)]
         while todo and len(seen) < _MAX_SEARCHED:
             value, depth = todo.pop()
-            if type(value) in CONSTANTS or id(value) in seen:
+            kind = type(value)  # (not isinstance: a proxy may answer __class__ wrongly)
+            if kind in CONSTANTS or id(value) in seen:
                 continue
             seen.add(id(value))
-            if isinstance(value, (types.ModuleType, types.FunctionType, type)):
+            if issubclass(kind, (types.ModuleType, types.FunctionType, type)):
                 if self.modules.is_user(value):
                     found[id(value)] = value
                 continue
-            if type(value).__module__.startswith(_OURS):
+            if kind.__module__.startswith(_OURS):
                 continue  # (a job: its code is its own job's, what it provides an input)
-            if self.modules.is_user(type(value)):
-                found[id(type(value))] = type(value)
+            if self.modules.is_user(kind):
+                found[id(kind)] = kind
             if depth < _MAX_DEPTH:
                 todo.extend((held, depth + 1) for held in _state_of(value))
         return [live_ref(code) for code in found.values()]
@@ -299,23 +300,24 @@ def _bound_modules(fn: types.FunctionType) -> dict[str, types.ModuleType]:
 def _state_of(obj: Any) -> list[Any]:
     """What an object holds, where code may be kept: a container's elements, a bound
     method's function and object, a partial's parts, an object's attributes."""
-    if isinstance(obj, (list, tuple, set, frozenset)):
+    kind = type(obj)
+    if issubclass(kind, (list, tuple, set, frozenset)):
         return list(itertools.islice(obj, _MAX_ELEMENTS))
-    if isinstance(obj, dict):
+    if issubclass(kind, dict):
         return list(itertools.islice(obj.values(), _MAX_ELEMENTS))
-    if isinstance(obj, types.MethodType):
+    if kind is types.MethodType:
         return [obj.__func__, obj.__self__]
-    if isinstance(obj, functools.partial):
+    if issubclass(kind, functools.partial):
         return [obj.func, *obj.args, *obj.keywords.values()]
     try:
         held = list(itertools.islice(vars(obj).values(), _MAX_ELEMENTS))
-    except TypeError:  # (no __dict__)
+    except Exception:  # (no __dict__; or a proxy's __getattribute__ refusing it)
         held = []
-    for cls in type(obj).__mro__:
+    for cls in kind.__mro__:
         slots = cls.__dict__.get("__slots__", ())
         for name in (slots,) if isinstance(slots, str) else slots:
             if name not in ("__dict__", "__weakref__"):
-                with contextlib.suppress(AttributeError, TypeError):
+                with contextlib.suppress(Exception):  # (an unset slot)
                     held.append(object.__getattribute__(obj, name))
     return held
 

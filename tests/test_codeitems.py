@@ -161,6 +161,36 @@ def test_what_only_holds_code_is_no_item_itself(items: Items, ns: dict[str, Any]
     assert inside is not None and inside.children == [live_ref(ns["Box"])]
 
 
+def test_the_users_code_in_any_objects_state_is_found_without_trusting_the_object(
+    items: Items, ns: dict[str, Any]
+) -> None:
+    """Attributes, slots and a library's object (a JSON decoder's hook here) are searched;
+    an object in that state whose attribute access raises is only its class (the search
+    never fails the walk of its job)."""
+
+    class Slotted:
+        __slots__ = ("fn", "unset")
+
+    class Hostile:
+        def __getattribute__(self, name: str) -> Any:
+            raise RuntimeError("no attributes here")
+
+    slotted = Slotted()
+    slotted.fn = ns["scale"]
+    found = items.expand(live_ref(slotted), TRACK_CONSTANTS)
+    assert found is not None and live_ref(ns["scale"]) in found.children
+    decoder = json.JSONDecoder(object_hook=ns["scale"])  # (a library's object)
+    held = items.expand(live_ref(decoder), TRACK_CONSTANTS)
+    assert held is not None and held.children == [live_ref(ns["scale"])]
+    box = items.expand(live_ref(ns["Box"]()), TRACK_CONSTANTS)
+    assert box is not None and box.children == [live_ref(ns["Box"])]
+    holding = ns["Box"]()
+    holding.proxy = Hostile()  # (met in the search: never asked for its attributes)
+    found = items.expand(live_ref(holding), TRACK_CONSTANTS)
+    assert found is not None
+    assert found.children == [live_ref(ns["Box"])]
+
+
 @pytest.mark.parametrize(
     "ref",
     [
