@@ -233,7 +233,15 @@ class CodeWalker:
             return Reach(own, own, _NO_ITEMS, (), (), t.children, main_values, quick=True)
         fingerprint = hashing.combine([own, t.digest])
         return Reach(
-            fingerprint, own, t.items, t.modules, t.values, t.children, main_values, t.digest, True
+            fingerprint,
+            own,
+            t.items,
+            t.modules,
+            t.values,
+            t.children,
+            main_values,
+            t.digest,
+            quick=True,
         )
 
     # --- combining -----------------------------------------------------------------

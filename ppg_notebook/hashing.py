@@ -383,19 +383,12 @@ def plain_values_fingerprint(fn: types.FunctionType) -> str | None:
             return None
         keys.append(prefix)
         keys.append(repr(value))
-    parts = ["".join(keys).encode()]
     defaults, kwdefaults = fn.__defaults__, fn.__kwdefaults__
-    if defaults:
-        if any(type(v) not in _SIMPLE for v in defaults):
-            return None
-        parts.append(b"defaults:" + value_key(defaults))
-    if kwdefaults:
-        if any(type(v) not in _SIMPLE for v in kwdefaults.values()):
-            return None
-        parts.append(b"kwdefaults:" + value_key(kwdefaults))
-    h = _code_hasher(fn.__code__).copy()
-    h.update(b"".join(parts))
-    return h.hexdigest()
+    if defaults and any(type(v) not in _SIMPLE for v in defaults):
+        return None
+    if kwdefaults and any(type(v) not in _SIMPLE for v in kwdefaults.values()):
+        return None
+    return _digest(fn.__code__, "".join(keys).encode(), defaults, kwdefaults)
 
 
 def _fingerprint_of(
@@ -405,20 +398,31 @@ def _fingerprint_of(
     defaults: tuple[Any, ...] | None,
     kwdefaults: dict[str, Any] | None,
 ) -> str:
-    h = _code_hasher(code).copy()
-    parts = []  # (hashed as one: the same digest as one update each)
-    if closure:
-        for cell in closure:
-            try:
-                contents = cell.cell_contents
-            except ValueError:  # an empty cell: a name bound later in the enclosing scope
-                parts.append(b"<empty>")
-                continue
-            parts.append(b"<self>" if contents is fn else value_key(contents))
+    held = []
+    for cell in closure or ():
+        try:
+            contents = cell.cell_contents
+        except ValueError:  # an empty cell: a name bound later in the enclosing scope
+            held.append(b"<empty>")
+            continue
+        held.append(b"<self>" if contents is fn else value_key(contents))
+    return _digest(code, b"".join(held), defaults, kwdefaults)
+
+
+def _digest(
+    code: types.CodeType,
+    held: bytes,
+    defaults: tuple[Any, ...] | None,
+    kwdefaults: dict[str, Any] | None,
+) -> str:
+    """The fingerprint of code holding `held` (its closure values' keys) with these
+    defaults, hashed as one piece: the same digest as one update per part."""
+    parts = [held]
     if defaults:
         parts.append(b"defaults:" + value_key(defaults))
     if kwdefaults:
         parts.append(b"kwdefaults:" + value_key(kwdefaults))
+    h = _code_hasher(code).copy()
     h.update(b"".join(parts))
     return h.hexdigest()
 

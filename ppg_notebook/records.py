@@ -54,10 +54,9 @@ class Records(MutableMapping[str, Record]):
         self._parsed: dict[str, Record] = {}
 
     def __getitem__(self, job_id: str) -> Record:
-        record = self._parsed.get(job_id)
+        record = self.get(job_id)
         if record is None:
-            record = self._parse(job_id, self._text[job_id])
-            self._parsed[job_id] = record
+            raise KeyError(job_id)
         return record
 
     def get(self, job_id: str, default: Any = None) -> Any:  # (the hot path, kept fast)
