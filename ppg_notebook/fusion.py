@@ -42,7 +42,7 @@ class Chains:
         self.jobs = jobs
         self.up = upstream
         self.down = downstream
-        self.remaining = remaining  # job -> upstream jobs not settled yet
+        self.remaining = remaining  # job with upstream -> upstream jobs not settled yet
         self.records = records
         self.judge = judge
         self.outcomes = outcomes
@@ -89,7 +89,7 @@ class Chains:
                 self.fused.discard(job_id)
                 self.unless.pop(job_id, None)
                 self.reasons.pop(job_id, None)
-                if self.remaining[job_id] == 0 and job_id not in self.outcomes:
+                if self.remaining.get(job_id, 0) == 0 and job_id not in self.outcomes:
                     ready.append(job_id)
         return ready
 

@@ -74,8 +74,9 @@ class Job:
         self.outputs = outputs  # absolute paths the job writes
         self.paths = paths  # the same, as the user wrote them (ids)
         # Job ids, or raw path/id references resolved at run (a list once there is one:
-        # the many jobs with none share the empty tuple).
-        self.upstream: list[Any] | tuple[()] = ()
+        # the many jobs with none share the empty tuple; a tuple once resolved to ids,
+        # shared with the run's edges, see references.py).
+        self.upstream: list[Any] | tuple[Any, ...] = ()
         self.cores_needed = cores_needed
         self.empty_ok = empty_ok
         self.track_code = fn is not None
@@ -107,10 +108,14 @@ class Job:
 
     def add_upstream(self, ref: Any) -> None:
         """Depend on `ref` (a job id or a `_Ref`), once."""
-        if not self.upstream:
+        upstream = self.upstream
+        if not upstream:
             self.upstream = [ref]
-        elif ref not in self.upstream:
-            self.upstream.append(ref)
+        elif ref not in upstream:
+            if isinstance(upstream, tuple):  # (resolved by a run: see references.py)
+                self.upstream = [*upstream, ref]
+            else:
+                upstream.append(ref)
 
     def ignore_code_changes(self) -> Job:
         """Do not rerun this job when its function's code changes."""

@@ -38,22 +38,31 @@ class References:
         jobs = self.jobs
         for job_id in job_ids:
             job = jobs[job_id]
-            if not job.upstream:
+            refs = job.upstream
+            if not refs:
                 upstream[job_id] = graph.NONE
                 continue
+            if type(refs) is tuple:  # (job ids, resolved by an earlier run)
+                for ref in refs:
+                    if ref not in jobs:
+                        raise _undeclared(job_id, ref)
+                upstream[job_id] = refs
+                continue
             ups = []
-            for ref in job.upstream:
+            ids_only = True
+            for ref in refs:
                 if type(ref) is str:
                     if ref not in jobs:
-                        msg = (
-                            f"job {job_id!r} depends on {ref!r}, which is no longer declared; "
-                            f"declare it again or remove the dependency"
-                        )
-                        raise DependencyError(msg)
+                        raise _undeclared(job_id, ref)
                     ups.append(ref)
                 else:
+                    ids_only = False
                     ups.append(self._path(job, ref))
-            upstream[job_id] = tuple(ups)  # (a third of a list's memory, for one id)
+            resolved = upstream[job_id] = tuple(ups)  # (a third of a list's memory)
+            if ids_only:
+                # Job ids resolve to themselves: the job keeps the tuple the edges share
+                # (a path stays a reference: the job writing it may change).
+                job.upstream = resolved
         return upstream
 
     def all_upstream(self, job_ids: list[str]) -> Edges:
@@ -115,3 +124,11 @@ class References:
             )
             raise DependencyError(msg)
         return self.input_file(ref)
+
+
+def _undeclared(job_id: str, ref: str) -> DependencyError:
+    msg = (
+        f"job {job_id!r} depends on {ref!r}, which is no longer declared; "
+        f"declare it again or remove the dependency"
+    )
+    return DependencyError(msg)

@@ -85,7 +85,8 @@ class Runner:
         self.emit = emit
         self.extend = extend
         self.result = RunResult()
-        self.remaining = {job_id: len(upstream[job_id]) for job_id in order}
+        # (only jobs with upstream: an invariant has none, and there may be 100,000)
+        self.remaining = {job_id: n for job_id in order if (n := len(upstream[job_id]))}
         self.released: set[str] = set()  # loading jobs released (when decided: before they run)
         self.ondemand = OnDemand()
         self.finals: list[str] = []
@@ -119,7 +120,8 @@ class Runner:
         t0 = time.perf_counter()
         jobs = sum(1 for job_id in self.order if self.jobs[job_id].where != NOWHERE)
         self.emit(Event("run_started", data=jobs))
-        self.ready.extend(job_id for job_id in self.order if self.remaining[job_id] == 0)
+        up = self.up
+        self.ready.extend(job_id for job_id in self.order if not up[job_id])
         try:
             with mainjob.noticing_ctrl_c() as self.ctrl_c:
                 self._loop()
@@ -389,20 +391,23 @@ class Runner:
         self.ready.extend(self.sender.returned(future, self._record_result, fail))
 
     def _record_result(self, r: Result) -> None:
+        # (the job's own id string: the one unpickled from the worker would be kept as
+        # the key of every dict of the run, a second copy of each id)
+        job_id = self.jobs[r.job_id].job_id
         self.sender.timings.add(r.duration)
-        if r.job_id in self.chains.fused:
-            self.chains.ran_behind(r.job_id, self.fp)
+        if job_id in self.chains.fused:
+            self.chains.ran_behind(job_id, self.fp)
         if r.skipped:
-            self.fp[r.job_id] = r.fingerprint
-            self.result.reasons.pop(r.job_id, None)
-            self._settle(r.job_id, Outcome.UP_TO_DATE)
+            self.fp[job_id] = r.fingerprint
+            self.result.reasons.pop(job_id, None)
+            self._settle(job_id, Outcome.UP_TO_DATE)
         elif r.ok:
             record: Record = {"out": r.outputs, "fp": r.fingerprint, "t": r.start, "d": r.duration}
-            self._succeed(r.job_id, record, r.log, r.found or reads.NOTHING)
+            self._succeed(job_id, record, r.log, r.found or reads.NOTHING)
         else:
             error = r.error or RuntimeError("unknown error")
-            tb = tracebacks.render(self.jobs[r.job_id].fn, r.frames, error, r.traceback)
-            self._fail(r.job_id, error, tb, r.log)
+            tb = tracebacks.render(self.jobs[job_id].fn, r.frames, error, r.traceback)
+            self._fail(job_id, error, tb, r.log)
 
     # --- interruption ----------------------------------------------------------------
     def _abort(self) -> None:

@@ -234,7 +234,7 @@ class Pipeline:
         self.records_of_run = records  # (for the live progress's time left: read, not copied)
         gc.freeze()  # (the records too)
         return Runner(
-            jobs={job_id: self.jobs[job_id] for job_id in order},
+            jobs=self._jobs_of(order),
             upstream=upstream,
             downstream=down,
             order=order,
@@ -252,6 +252,12 @@ class Pipeline:
             failures=self._failures,
             retry=None if targets is None else set(self._target_ids(targets)),
         )
+
+    def _jobs_of(self, order: list[str]) -> dict[str, Job]:
+        """The run's own copy of its jobs (the notebook may declare more meanwhile)."""
+        if len(order) == len(self.jobs):  # (all of them: a copy at C speed)
+            return self.jobs.copy()
+        return {job_id: self.jobs[job_id] for job_id in order}
 
     def stop(self) -> None:
         """Stop the run in progress, from another thread, as Ctrl-C would: running jobs are

@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import ppg_notebook as ppg
 
@@ -94,3 +95,23 @@ def test_a_no_op_run_reads_no_file_contents_and_workers_are_reused(
     assert pipeline.run().ran == ["again.txt"]
     assert (tmp_path / "again.txt").read_text() == first_pid  # the same worker process
     assert first_pid != str(os.getpid())
+
+
+def test_a_dependency_added_after_a_run_counts_in_the_next_one(tmp_path: Path, monkeypatch) -> None:
+    """A run keeps each job's resolved upstream ids (shared with its edges); adding one
+    later, in the same process, must still be seen."""
+    monkeypatch.chdir(tmp_path)
+    pipeline = ppg.new_pipeline(cores=1)
+
+    def write(text: str) -> Any:
+        return lambda path: path.write_text(text)
+
+    a = ppg.FileGeneratingJob("a.txt", write("a"))
+    b = ppg.FileGeneratingJob("b.txt", write("b")).depends_on(a)
+    assert pipeline.run().outcomes["b.txt"] is ppg.Outcome.RAN
+    b.depends_on(a, ppg.ParameterInvariant("p", 1))  # (a again: kept once)
+    second = pipeline.run()
+    assert second.outcomes["b.txt"] is ppg.Outcome.RAN
+    assert "now depends on parameter 'p'" in second.reasons["b.txt"]
+    assert pipeline.run().outcomes["b.txt"] is ppg.Outcome.UP_TO_DATE
+    assert list(b.upstream) == ["a.txt", "PI:p"]
