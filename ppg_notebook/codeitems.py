@@ -24,6 +24,7 @@ from typing import Any
 from . import hashing
 from .codereads import LOCAL, Reads, code_reads
 from .coderefs import CONSTANTS, NO_VALUE, TRACK_CONSTANTS, Item, holder, live_ref
+from .hashing import is_a
 from .usermodules import MAIN, UserModules
 
 _MAX_ELEMENTS = 256  # elements of a captured container searched for code
@@ -49,14 +50,14 @@ class Items:
         return self._live(ref[1], ref[2], ref[3], main_values)
 
     def _live(self, obj: Any, module: str, name: str | None, main_values: str) -> Item | None:
-        if isinstance(obj, types.ModuleType):
+        if is_a(obj, types.ModuleType):
             return self._whole_module(obj.__name__)
-        if isinstance(obj, types.MethodType):
+        if is_a(obj, types.MethodType):
             return holder([obj.__func__, obj.__self__])
-        if isinstance(obj, functools.partial):
+        if is_a(obj, functools.partial):
             return holder([obj.func, *obj.args, *obj.keywords.values()])
         inner = _unwrapped(obj)
-        if isinstance(obj, (types.FunctionType, type)):
+        if is_a(obj, (types.FunctionType, type)):
             if not self.modules.is_user(obj):
                 return holder([inner]) if inner is not obj else None
             symbol = self.modules.symbol_of(obj)
@@ -69,7 +70,7 @@ class Items:
                 # and the values this one holds.
                 key = f"{obj.__module__}.{obj.__qualname__}@{held[:8]}"
                 return Item(key, held, maker, obj.__module__, NO_VALUE)
-            if isinstance(obj, type):
+            if is_a(obj, type):
                 return self._class(obj)
             return self.function(obj, [live_ref(inner)] if inner is not obj else [])
         if inner is not obj:  # a library's wrapper (functools.lru_cache) of a function
@@ -130,7 +131,7 @@ class Items:
         children = self.modules.resolve_live(fn.__globals__, fn.__module__, reads)
         children.extend(self._through_bound_modules(fn, reads))
         held = [*_closure_values(fn), *(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()]
-        children.extend(live_ref(v) for v in held if not isinstance(v, types.ModuleType))
+        children.extend(live_ref(v) for v in held if not is_a(v, types.ModuleType))
         key = f"{fn.__module__}.{fn.__qualname__}"
         return Item(key, hashing.function_fingerprint(fn), children + extra, None, NO_VALUE)
 
@@ -169,7 +170,7 @@ class Items:
         children: list[Any] = [live_ref(b) for b in cls.__bases__]
         for name, value in sorted(vars(cls).items()):
             for part_name, part in _members(name, value):
-                if isinstance(part, types.FunctionType):
+                if is_a(part, types.FunctionType):
                     if self.modules.is_user(part):
                         children.append(live_ref(part))
                     continue
@@ -194,7 +195,7 @@ class Items:
             live = sys.modules.get(module)
             if live is not None and name in vars(live):
                 value = vars(live)[name]
-                if not callable(value) and not isinstance(value, types.ModuleType):
+                if not callable(value) and not is_a(value, types.ModuleType):
                     state = self._module_value(module, name, value, source.stat)
                     fingerprint = hashing.combine([fingerprint, state[0]])
                     children.extend(state[1])
@@ -218,7 +219,7 @@ class Items:
         the fingerprint of its closure values and defaults, which its source does not say
         (the user's code among them appended to `children`); None for a function the
         module defines at its top level, whose source says it all."""
-        if not isinstance(fn, types.FunctionType) or "<locals>" not in fn.__qualname__:
+        if not is_a(fn, types.FunctionType) or "<locals>" not in fn.__qualname__:
             return None
         held = _closure_values(fn)
         plain = not fn.__defaults__ and not fn.__kwdefaults__
@@ -238,10 +239,10 @@ class Items:
         them by what is read through them)."""
 
         def found(obj: Any) -> str | None:
-            if isinstance(obj, (types.FunctionType, type)) and self.modules.is_user(obj):
+            if is_a(obj, (types.FunctionType, type)) and self.modules.is_user(obj):
                 children.append(live_ref(obj))
                 return f"user:{obj.__module__}.{obj.__qualname__}"
-            if modules and isinstance(obj, types.ModuleType) and self.modules.is_user(obj):
+            if modules and is_a(obj, types.ModuleType) and self.modules.is_user(obj):
                 children.append(live_ref(obj))  # (held as a value: all of it counts)
             return None
 
@@ -249,14 +250,14 @@ class Items:
             token = found(obj)
             if token is not None:
                 return token.encode()
-            if isinstance(obj, types.FunctionType) and hashing.is_importable(obj):
+            if is_a(obj, types.FunctionType) and hashing.is_importable(obj):
                 return f"fn:{obj.__module__}.{obj.__qualname__}".encode()  # a library's
-            if isinstance(obj, (types.MethodType, functools.partial)):
+            if is_a(obj, (types.MethodType, functools.partial)):
                 children.append(live_ref(obj))
                 return hashing.leaf_key(obj)
-            if isinstance(obj, type) or hashing.is_function(obj):
+            if is_a(obj, type) or hashing.is_function(obj):
                 return hashing.leaf_key(obj)
-            if isinstance(obj, (types.ModuleType, os.PathLike)):
+            if is_a(obj, (types.ModuleType, os.PathLike)):
                 return hashing.leaf_key(obj)
             if self.modules.is_user(type(obj)):
                 children.append(live_ref(type(obj)))
@@ -268,11 +269,11 @@ class Items:
     # --- bytecode --------------------------------------------------------------------
     def children_of_root(self, fn: Any) -> list[Any]:
         """The refs of a job's own function: what its code reads, in its own module."""
-        if isinstance(fn, functools.partial):
+        if is_a(fn, functools.partial):
             return [live_ref(p) for p in (fn.func, *fn.args, *fn.keywords.values())]
-        if isinstance(fn, types.MethodType):
+        if is_a(fn, types.MethodType):
             return [live_ref(fn.__self__), *self.children_of_root(fn.__func__)]
-        if not isinstance(fn, types.FunctionType):
+        if not is_a(fn, types.FunctionType):
             return [live_ref(fn)]
         if not self.modules.is_user(fn):
             # A wrapper of ours (a %%ppg_job cell's runner): only what it holds.
@@ -294,7 +295,7 @@ def _bound_modules(fn: types.FunctionType) -> dict[str, types.ModuleType]:
         positional = code.co_varnames[: code.co_argcount]
         bound.extend(zip(positional[len(positional) - len(defaults) :], defaults, strict=True))
     bound.extend((fn.__kwdefaults__ or {}).items())
-    return {name: value for name, value in bound if isinstance(value, types.ModuleType)}
+    return {name: value for name, value in bound if is_a(value, types.ModuleType)}
 
 
 def _state_of(obj: Any) -> list[Any]:
@@ -315,7 +316,7 @@ def _state_of(obj: Any) -> list[Any]:
         held = []
     for cls in kind.__mro__:
         slots = cls.__dict__.get("__slots__", ())
-        for name in (slots,) if isinstance(slots, str) else slots:
+        for name in (slots,) if is_a(slots, str) else slots:
             if name not in ("__dict__", "__weakref__"):
                 with contextlib.suppress(Exception):  # (an unset slot)
                     held.append(object.__getattribute__(obj, name))
@@ -334,7 +335,7 @@ def _closure_values(fn: types.FunctionType) -> list[Any]:
 
 def _unwrapped(obj: Any) -> Any:
     """What a decorator built with functools.wraps wraps (the object itself if nothing)."""
-    if not callable(obj) or isinstance(obj, type):
+    if not callable(obj) or is_a(obj, type):
         return obj
     try:
         return inspect.unwrap(obj)
@@ -343,9 +344,9 @@ def _unwrapped(obj: Any) -> Any:
 
 
 def _members(name: str, value: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, (staticmethod, classmethod)):
+    if is_a(value, (staticmethod, classmethod)):
         yield name, value.__func__
-    elif isinstance(value, property):
+    elif is_a(value, property):
         for part in ("fget", "fset", "fdel"):
             if getattr(value, part) is not None:
                 yield f"{name}.{part}", getattr(value, part)

@@ -40,6 +40,20 @@ def _blake(data: bytes = b"") -> Any:
     return hashlib.blake2b(data, digest_size=DIGEST_SIZE)
 
 
+def is_a(value: Any, classes: type | tuple[type, ...]) -> bool:
+    """`isinstance`, by the value's real type only: the user's objects are never asked
+    (a proxy may answer `__class__` wrongly, or raise on any attribute)."""
+    return issubclass(type(value), classes)
+
+
+def attribute(value: Any, name: str, default: Any = None) -> Any:
+    """`getattr(value, name, default)` that takes any error as no such attribute."""
+    try:
+        return getattr(value, name, default)
+    except Exception:  # (an object answering every attribute with an error)
+        return default
+
+
 def combine(parts: list[str] | tuple[str, ...]) -> str:
     """One fingerprint standing for an ordered sequence of fingerprints."""
     return hash_text("\0".join(parts))
@@ -154,22 +168,20 @@ def leaf_key(value: Any) -> bytes:
     """A value that is not a plain container: a function by its code, a class or module by
     its name, a module-level object of a library by its importable name, anything else by
     a hash of its state."""
-    if isinstance(value, type):
+    if is_a(value, type):
         return f"type:{value.__module__}.{value.__qualname__}".encode()
-    if isinstance(value, types.ModuleType):
+    if is_a(value, types.ModuleType):
         return f"module:{value.__name__}".encode()
     if is_function(value):
         return b"fn:" + function_fingerprint(value).encode()
-    if isinstance(value, os.PathLike):
+    if is_a(value, os.PathLike):
         return b"path:" + os.fsencode(value)
     return object_key(value)
 
 
 def is_function(value: Any) -> bool:
     """A function, method or partial (not merely a callable object)."""
-    return isinstance(value, _FUNCTION_TYPES) or isinstance(
-        getattr(value, "__code__", None), types.CodeType
-    )
+    return is_a(value, _FUNCTION_TYPES) or is_a(attribute(value, "__code__"), types.CodeType)
 
 
 _FUNCTION_TYPES = (
@@ -240,7 +252,7 @@ def state_hash(value: Any, found: Found | None = None) -> str:
     except Exception:
         pass
     name = f"{type(value).__module__}.{type(value).__qualname__}"
-    attrs = getattr(value, "__dict__", None)
+    attrs = attribute(value, "__dict__")
     depth = getattr(_unpicklable, "depth", 0)
     if not isinstance(attrs, dict) or depth >= 4:
         # (a lock, an open file, ...: nothing of it can be fingerprinted by content)
@@ -261,11 +273,11 @@ _unpicklable = threading.local()  # .depth: objects within objects hashed by att
 
 def _leaf_with(found: Found, value: Any) -> bytes:
     """`leaf_key`, with the user's functions and classes named by `found`."""
-    if isinstance(value, (types.FunctionType, type, types.ModuleType)):
+    if is_a(value, (types.FunctionType, type, types.ModuleType)):
         token = found(value)
         if token is not None:
             return token.encode()
-    if isinstance(value, (type, types.ModuleType)) or is_function(value):
+    if is_a(value, (type, types.ModuleType)) or is_function(value):
         return leaf_key(value)
     return object_key(value, found)
 
@@ -286,16 +298,16 @@ def _hasher(found: Found | None) -> Any:
             found: Found | None = None
 
             def persistent_id(self, obj: Any) -> Any:
-                if isinstance(obj, types.ModuleType):  # (not picklable: by its name)
+                if is_a(obj, types.ModuleType):  # (not picklable: by its name)
                     token = self.found(obj) if self.found is not None else None
                     return token or f"module:{obj.__name__}"
-                if isinstance(obj, (types.FunctionType, type)):
+                if is_a(obj, (types.FunctionType, type)):
                     token = self.found(obj) if self.found is not None else None
                     if token is None and not is_importable(obj):
                         token = leaf_key(obj).decode(errors="replace")
                     return token
                 module = type(obj).__module__
-                if module not in ("builtins", "numpy") and not isinstance(obj, types.ModuleType):
+                if module not in ("builtins", "numpy") and not is_a(obj, types.ModuleType):
                     name = singleton_name(obj)
                     if name is not None:
                         return "ref:" + name

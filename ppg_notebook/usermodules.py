@@ -27,6 +27,7 @@ from typing import Any
 from . import modsource
 from .codereads import BARE, IMPORT, Reads
 from .errors import CodeError
+from .hashing import attribute, is_a
 from .modsource import ModuleSource
 from .userfiles import UserFiles
 
@@ -53,10 +54,10 @@ class UserModules:
 
     def is_user(self, obj: Any) -> bool:
         """A function or class defined in `__main__` or in a user module; a user module."""
-        if isinstance(obj, types.ModuleType):
+        if is_a(obj, types.ModuleType):
             return self.user_file(obj.__name__) is not None
-        module = getattr(obj, "__module__", None)
-        if not isinstance(module, str):
+        module = attribute(obj, "__module__")
+        if type(module) is not str:
             return False
         return module == MAIN or self.user_file(module) is not None
 
@@ -69,7 +70,7 @@ class UserModules:
         refs: list[Any] = []
         for name in sorted(reads.names):
             obj = namespace.get(name, _MISSING)
-            if obj is not _MISSING and not isinstance(obj, types.ModuleType):
+            if obj is not _MISSING and not is_a(obj, types.ModuleType):
                 refs.append(("live", obj, module, name))
         for chain in sorted(reads.chains):
             if chain[0] == BARE:  # (a module passed on: all of it counts)
@@ -81,7 +82,7 @@ class UserModules:
                 if not imports:
                     continue
                 ref = self.import_ref(chain[1:])
-            elif chain[0] in namespace and isinstance(namespace[chain[0]], types.ModuleType):
+            elif chain[0] in namespace and is_a(namespace[chain[0]], types.ModuleType):
                 ref = self.descend(namespace[chain[0]], chain[1:])
             else:
                 continue
@@ -139,7 +140,7 @@ class UserModules:
             if source.symbols[name].kind == "value":  # (`u = utils` at the top: a module)
                 live = sys.modules.get(module)
                 value = vars(live).get(name) if live is not None else None
-                if isinstance(value, types.ModuleType):
+                if is_a(value, types.ModuleType):
                     return ("module", value)
             return ("symbol", module, name)
         imported = source.imports.get(name)
@@ -165,7 +166,7 @@ class UserModules:
         live = sys.modules.get(module)
         if live is not None and name in vars(live):
             obj = vars(live)[name]
-            if isinstance(obj, types.ModuleType):
+            if is_a(obj, types.ModuleType):
                 return ("module", obj)
             return ("live", obj, module, name)
         return None
@@ -175,7 +176,7 @@ class UserModules:
         modules are followed down the chain, user modules through their source."""
         target = obj
         for attr in chain:
-            if not isinstance(target, types.ModuleType):
+            if not is_a(target, types.ModuleType):
                 break  # (`utils.Scale.apply`: the class is the unit)
             module = target.__name__
             source = self.source(module)
@@ -188,10 +189,10 @@ class UserModules:
             nxt = getattr(target, attr, None)
             if nxt is None:
                 return None
-            if not isinstance(nxt, types.ModuleType):
+            if not is_a(nxt, types.ModuleType):
                 return ("live", nxt, module, attr)
             target = nxt
-        if isinstance(target, types.ModuleType):
+        if is_a(target, types.ModuleType):
             return None
         return ("live", target, "", None)
 
@@ -310,5 +311,5 @@ def _absolute(level: int, module: str, package: str) -> str:
 def _module_down(target: Any, attrs: tuple[str, ...]) -> types.ModuleType | None:
     """The module `target.a.b` is, following modules only (None: not a module)."""
     for attr in attrs:
-        target = getattr(target, attr, None) if isinstance(target, types.ModuleType) else None
-    return target if isinstance(target, types.ModuleType) else None
+        target = getattr(target, attr, None) if is_a(target, types.ModuleType) else None
+    return target if is_a(target, types.ModuleType) else None

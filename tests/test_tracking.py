@@ -719,6 +719,80 @@ def test_a_module_an_object_holds_is_followed_wherever_the_job_reaches_the_objec
     assert script.run().ok().result["reasons"] == {}
 
 
+HOSTILE_OBJECTS = """
+# An object whose attribute access raises something other than AttributeError (a lazy
+# proxy outside its context, say): reached through a closure, a default, a global, a list,
+# a bound method, as a parameter's value, by a job of the main process.
+class Hostile:
+    def __getattribute__(self, name):
+        raise RuntimeError("outside of its context")
+
+    def word(self):
+        return "word"
+
+
+proxy = Hostile()
+word = Hostile.word.__get__(proxy)
+
+
+def closure_over(obj):
+    return lambda path: path.write_text("closure " + type(obj).__name__)
+
+
+def by_default(path, obj=proxy):
+    path.write_text("default")
+
+
+def global_object(path):
+    path.write_text("global " + type(proxy).__name__)
+
+
+def in_a_list(objs):
+    return lambda path: path.write_text("list " + str(len(objs)))
+
+
+def in_this_process():
+    Path("final.txt").write_text("final " + word())
+
+
+ppg.new_pipeline(cores=1)
+ppg.FileGeneratingJob("closure.txt", closure_over(proxy))
+ppg.FileGeneratingJob("default.txt", by_default)
+ppg.FileGeneratingJob("global.txt", global_object)
+ppg.FileGeneratingJob("list.txt", in_a_list([proxy]))
+ppg.FileGeneratingJob("method.txt", lambda path: path.write_text(word()))
+ppg.FileGeneratingJob("param.txt", lambda path: path.write_text("param")).depends_on(
+    ppg.ParameterInvariant("proxy", proxy)
+)
+ppg.FinalJob("final", in_this_process)
+run_and_report()
+"""
+
+
+def test_an_object_whose_attributes_raise_fails_only_what_cannot_be_sent(script) -> None:  # type: ignore[no-untyped-def]
+    """The code walk reads a user's object by its type, never trusting the object. One
+    whose every attribute access raises RuntimeError, reached in any of the ways a job
+    reaches a value, fails only the jobs that must send it to a worker, each with an error
+    naming the value; the rest run, and the next run has nothing else to do. (Before, the
+    walk raised the object's RuntimeError and the whole run failed, naming no job.)"""
+    script.write(HOSTILE_OBJECTS)
+    first = script.run()
+    assert first.returncode == 0, first.describe()
+    assert (script.dir / "param.txt").read_text() == "param"
+    assert (script.dir / "final.txt").read_text() == "final word"
+    failed = first.result["failed"]
+    sent = ["closure.txt", "default.txt", "global.txt", "list.txt", "method.txt"]
+    assert sorted(failed) == sent, first.describe()
+    for job_id, error in failed.items():
+        assert error.startswith(f"JobContractError: job {job_id!r} cannot be sent"), error
+        assert "cannot be pickled" in error, error
+    assert "outside of its context" not in first.result["error"]
+    again = script.run()
+    assert again.returncode == 0, again.describe()
+    assert sorted(again.result["failed"]) == sent
+    assert "param.txt" not in again.result["reasons"], again.describe()
+
+
 LOADED_ATTRIBUTE = """
 class Genome:
     def __init__(self, name):
