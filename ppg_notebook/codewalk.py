@@ -40,8 +40,7 @@ import types
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import hashing
 from .codeitems import Items
@@ -57,9 +56,9 @@ _MAX_ITEMS = 5000  # items one walk follows (a runaway guard)
 _NO_ITEMS: dict[str, str] = {}  # (shared by every reach of nothing: never changed)
 
 
-@dataclass(frozen=True, slots=True)
-class Reach:
-    """What a walk found: one fingerprint, and its parts for explanations."""
+class Reach(NamedTuple):
+    """What a walk found: one fingerprint, and its parts for explanations (a named tuple:
+    one is made per job of a run, made in C)."""
 
     fingerprint: str
     own: str  # of the function or value itself

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Outcome(enum.Enum):
@@ -20,9 +20,9 @@ class Outcome(enum.Enum):
 FAILURES = (Outcome.FAILED, Outcome.UPSTREAM_FAILED)  # what stops the job's dependants
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """A state change during a run. `kind` is one of:
+class Event(NamedTuple):
+    """A state change during a run (a named tuple: one is made per job and state, made
+    in C). `kind` is one of:
 
     "run_started" (data: number of jobs in the run, invariants not counted), "queued",
     "running" (sent to a worker: a job batched behind others shows as running early),

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from concurrent.futures import Future
 from typing import Any
 
@@ -66,7 +66,7 @@ class Runner:
         ppg_dir: str,
         workers: Any,
         emit: Callable[[Event], None],
-        extend: Callable[[set[str]], tuple[dict[str, Job], Edges]],
+        extend: Callable[[Container[str]], tuple[dict[str, Job], Edges]],
         stop: threading.Event | None = None,
         files: UserFiles | None = None,
         producers: dict[str, str] | None = None,
@@ -346,7 +346,9 @@ class Runner:
             self._add_generated_jobs()
 
     def _add_generated_jobs(self) -> None:
-        new_jobs, new_upstream = self.extend(set(self.jobs))
+        # (the jobs the run knows have edges: its `jobs` may be the pipeline's own, which
+        # already holds what the generating job declared)
+        new_jobs, new_upstream = self.extend(self.up.keys())
         for job_id, job in new_jobs.items():
             self.jobs[job_id] = job
             self.up[job_id] = new_upstream[job_id]

@@ -12,7 +12,7 @@ import gc
 import os
 import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from typing import Any
 
 from . import current, explain, graph, hashing, statedir
@@ -254,9 +254,11 @@ class Pipeline:
         )
 
     def _jobs_of(self, order: list[str]) -> dict[str, Job]:
-        """The run's own copy of its jobs (the notebook may declare more meanwhile)."""
-        if len(order) == len(self.jobs):  # (all of them: a copy at C speed)
-            return self.jobs.copy()
+        """The jobs of a run: the pipeline's own when it runs all of them (not copied:
+        100,000 jobs; the jobs a generating job declares join it as they are declared,
+        see `_generated_jobs`), else those of its targets' closure."""
+        if len(order) == len(self.jobs):
+            return self.jobs
         return {job_id: self.jobs[job_id] for job_id in order}
 
     def stop(self) -> None:
@@ -265,7 +267,7 @@ class Pipeline:
         `run()` raises KeyboardInterrupt."""
         self._stop.set()
 
-    def _generated_jobs(self) -> Callable[[set[str]], tuple[dict[str, Job], Edges]]:
+    def _generated_jobs(self) -> Callable[[Container[str]], tuple[dict[str, Job], Edges]]:
         """For the runner, after a generating job ran: the jobs declared since the last call
         (since the run started, at first) and those they need that the run (`known`) does
         not have yet, with their upstream ids. Declared jobs that were not targeted stay out."""
@@ -273,7 +275,7 @@ class Pipeline:
         generating = any(job.policy.generates for job in self.jobs.values())
         declared = set(self.jobs) if generating else set()
 
-        def generated(known: set[str]) -> tuple[dict[str, Job], Edges]:
+        def generated(known: Container[str]) -> tuple[dict[str, Job], Edges]:
             new = [job_id for job_id in self.jobs if job_id not in declared]
             declared.update(new)
             upstream = self.references.all_upstream(list(self.jobs))
