@@ -156,8 +156,9 @@ class Job:
         return walker.function(self.fn)
 
     def code_fingerprint(self) -> str | None:
-        reach = self.code_reach()
-        return None if reach is None else reach.fingerprint
+        if not self.track_code or self.fn is None:  # (code_reach's, inline: once per job)
+            return None
+        return self._cached_reach().fingerprint
 
     def output_key(self) -> str | None:
         """For invariants: the fingerprint of what they stand for (computed on demand)."""

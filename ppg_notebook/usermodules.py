@@ -54,9 +54,13 @@ class UserModules:
 
     def is_user(self, obj: Any) -> bool:
         """A function or class defined in `__main__` or in a user module; a user module."""
-        if is_a(obj, types.ModuleType):
+        kind = type(obj)
+        if kind is types.FunctionType:  # (the common case: its __module__ is its own)
+            module = obj.__module__
+        elif issubclass(kind, types.ModuleType):
             return self.user_file(obj.__name__) is not None
-        module = attribute(obj, "__module__")
+        else:
+            module = attribute(obj, "__module__")
         if type(module) is not str:
             return False
         return module == MAIN or self.user_file(module) is not None
@@ -237,8 +241,9 @@ class UserModules:
     # --- modules -----------------------------------------------------------------------
     def user_file(self, module: str) -> str | None:
         """The source file of a user module (None if it is not the user's)."""
-        if module in self._files:
-            return self._files[module]
+        known = self._files.get(module, _MISSING)
+        if known is not _MISSING:
+            return known  # type: ignore[return-value]
         path: str | None = None
         if module and module != MAIN:
             loaded = sys.modules.get(module)
