@@ -14,17 +14,25 @@ NONE: tuple[str, ...] = ()
 
 
 def downstream_of(upstream: Upstream) -> Edges:
-    """The reverse edges: id -> ids that depend on it."""
-    down: dict[str, list[str]] = {}
+    """The reverse edges: id -> ids that depend on it (ids named only as an upstream, not
+    as keys of `upstream`, are left out)."""
+    down: dict[str, Sequence[str]] = dict.fromkeys(upstream, NONE)
+    grown: list[str] = []  # (the nodes with more than one: lists until the end)
     for node, ups in upstream.items():
         for up in ups:
             found = down.get(up)
             if found is None:
-                down[up] = [node]
+                continue
+            if not found:
+                down[up] = (node,)  # (most nodes of a big graph have one, or none)
+            elif type(found) is tuple:
+                down[up] = [*found, node]
+                grown.append(up)
             else:
-                found.append(node)
-    # (tuples: a list built by appending holds room for more, most nodes have one or two)
-    return {node: NONE if (ds := down.get(node)) is None else tuple(ds) for node in upstream}
+                found.append(node)  # type: ignore[attr-defined]
+    for node in grown:  # (tuples: a list built by appending holds room for more)
+        down[node] = tuple(down[node])
+    return down
 
 
 def add_edge(down: Edges, node: str, dependant: str) -> None:
@@ -44,14 +52,15 @@ def topological_order(upstream: Upstream, down: Upstream | None = None) -> list[
     """
     if down is None:
         down = downstream_of(upstream)
-    remaining = {node: len(ups) for node, ups in upstream.items()}
-    order = [node for node, n in remaining.items() if n == 0]
+    remaining = {node: len(ups) for node, ups in upstream.items() if ups}
+    order = [node for node, ups in upstream.items() if not ups]
     for node in order:  # grows while we walk it (Kahn's algorithm)
         for d in down[node]:
-            remaining[d] -= 1
-            if remaining[d] == 0:
+            left = remaining[d] - 1
+            remaining[d] = left
+            if left == 0:
                 order.append(d)
-    if len(order) < len(remaining):
+    if len(order) < len(upstream):
         cycle = _find_cycle(upstream, [n for n, k in remaining.items() if k > 0])
         shown = " -> ".join(repr(c) for c in [*cycle, cycle[0]])
         msg = (
