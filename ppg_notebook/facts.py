@@ -11,7 +11,7 @@ from typing import Any
 
 from . import hashing
 from .jobs import Job
-from .records import Record
+from .records import Record, summary_digest
 from .userfiles import normalize_path
 
 
@@ -33,6 +33,22 @@ def check_outputs(job: Job, record: Record, refreshed: list[str]) -> str | None:
             what = _shown_output(job, i)
             return f"its output {what} {problem}"
     return None
+
+
+def outputs_summary(job: Job, inputs: dict[str, str]) -> str | None:
+    """`records.summary_digest` of what the job consumes now and of its outputs as they
+    are; None if one is missing, or empty and may not be (a record cannot match)."""
+    outputs = []
+    for path in job.outputs:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        size = st.st_size
+        if not size and not job.empty_ok:
+            return None
+        outputs.append((path, st.st_mtime_ns, size))
+    return summary_digest(inputs, outputs)
 
 
 def _shown_output(job: Any, i: int) -> str:

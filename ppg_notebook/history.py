@@ -32,14 +32,14 @@ from typing import Any
 
 from . import hashing
 from .errors import PipelineError, PipelineWarning
-from .records import Record, Records
+from .records import Record, Records, stored_text
 
 FORMAT = "ppg_notebook-history"
-VERSION = "1"
-
-
-# (json.dumps with separators makes an encoder per call: a tenth of a cold run's recording)
-_compact = json.JSONEncoder(separators=(",", ":")).encode
+# Version 2 stores records with a summary first (records.stored_text). A version-1 history
+# is read, and marked version 2: a program of version 1 would keep a stale summary when it
+# changes a record in place, so it refuses a version-2 history (and starts a new one).
+VERSION = "2"
+_UPGRADED = ("1",)  # the versions read as this one
 
 
 class History:
@@ -84,8 +84,11 @@ class History:
                 meta = dict(conn.execute("SELECT key, value FROM meta"))
                 if meta.get("format") != FORMAT:
                     raise _Foreign("it is not a ppg_notebook history")
-                if meta.get("version") != VERSION:
-                    raise _Foreign(f"it has format version {meta.get('version')}, not {VERSION}")
+                version = meta.get("version")
+                if version in _UPGRADED:
+                    conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (VERSION,))
+                elif version != VERSION:
+                    raise _Foreign(f"it has format version {version}, not {VERSION}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("CREATE TABLE IF NOT EXISTS code (digest TEXT PRIMARY KEY, items TEXT)")
@@ -145,7 +148,7 @@ class History:
     ) -> None:
         """Commit records, and what is behind the code digests they name (one
         transaction); a crash leaves all or none of them."""
-        rows = [(_key(job_id), _compact(rec)) for job_id, rec in records]
+        rows = [(_key(job_id), stored_text(rec)) for job_id, rec in records]
         pieces = [(d, json.dumps(part, separators=(",", ":"))) for d, part in (code or {}).items()]
         if not rows and not pieces:
             return

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ppg_notebook.errors import PipelineWarning
-from ppg_notebook.records import Records
+from ppg_notebook.records import Records, stored_text, summary_digest
 
 A = {"o": "ok", "fp": "f1", "i": {"": "code"}, "out": [["/x/a", 1, 2, "h"]]}
 
@@ -60,3 +60,39 @@ def test_a_record_that_cannot_be_parsed_is_missing_with_a_warning_naming_its_job
 def test_an_old_record_reads_its_jobs_own_code_under_its_new_key() -> None:
     old = {"o": "ok", "fp": "f", "i": {"FI:a": "code", "PI:p": "v"}}
     assert _records(a=old)["a"]["i"] == {"": "code", "PI:p": "v"}
+
+
+def test_a_record_a_run_can_take_as_it_is_is_stored_with_its_summary_first() -> None:
+    """The summary (digest of inputs and output stats, then the output fingerprint) leads
+    the stored text; `unchanged` answers the fingerprint for that digest only, and only
+    while the record is not parsed (it may then change in place); parsing drops it."""
+    text = stored_text(A)  # type: ignore[arg-type]
+    digest = summary_digest(A["i"], [("/x/a", 1, 2)])
+    assert digest is not None and text.startswith(f'{{"q":"{digest}:f1"')
+    records = Records({"a": text})
+    assert records.summarised("a")
+    assert records.unchanged("a", digest) == "f1"
+    assert records.unchanged("a", summary_digest(A["i"], [("/x/a", 1, 3)]) or "") is None
+    assert records.unchanged("a", summary_digest({"": "other"}, [("/x/a", 1, 2)]) or "") is None
+    assert records["a"] == A  # (no summary in the record read)
+    assert records.unchanged("a", digest) is None  # (parsed: its dict is the truth now)
+    assert records.unchanged("missing", digest) is None
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {**A, "o": "failed"},
+        {**A, "r": {"data.csv": [1, 2, "h"]}},  # (read files: their stat is checked too)
+        {**A, "fp": 'a"b'},  # (JSON would escape it: not read back by slicing)
+        {**A, "i": {"a\0b": "x"}},  # (a NUL separates the digest's parts)
+        {**A, "out": []},
+        {**A, "out": [["/x/a"]]},  # (damaged)
+        {"o": "ok", "fp": "f1"},
+    ],
+    ids=["failed", "reads", "quoted-fp", "nul", "no-outputs", "damaged", "no-inputs"],
+)
+def test_a_record_that_must_be_read_in_full_has_no_summary(record: dict) -> None:
+    text = stored_text(record)  # type: ignore[arg-type]
+    assert not text.startswith('{"q"') and json.loads(text) == record
+    assert not Records({"a": text}).summarised("a")

@@ -3,7 +3,10 @@ what a no-op run reads, and worker reuse."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -115,3 +118,50 @@ def test_a_dependency_added_after_a_run_counts_in_the_next_one(tmp_path: Path, m
     assert "now depends on parameter 'p'" in second.reasons["b.txt"]
     assert pipeline.run().outcomes["b.txt"] is ppg.Outcome.UP_TO_DATE
     assert list(b.upstream) == ["a.txt", "PI:p"]
+
+
+def _stored(ppg_dir: Path) -> dict[str, str]:
+    with contextlib.closing(sqlite3.connect(ppg_dir / "history")) as conn:
+        return dict(conn.execute("SELECT id, rec FROM jobs"))
+
+
+def test_a_run_with_nothing_to_do_trusts_a_records_summary_only_while_it_holds(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Records are stored with a summary of what the job consumed and wrote (read by a run
+    with nothing to do without parsing the record). A history written before summaries
+    (version 1) is read, and its records get one on the next run; a touched output, an
+    edited output and a changed parameter are all still seen."""
+    monkeypatch.chdir(tmp_path)
+    pipeline = ppg.new_pipeline(cores=1)
+    out = tmp_path / "a.txt"
+    param = ppg.ParameterInvariant("p", 1)
+    ppg.FileGeneratingJob("a.txt", lambda path: path.write_text("a")).depends_on(param)
+    assert pipeline.run().outcomes["a.txt"] is ppg.Outcome.RAN
+    assert _stored(tmp_path / ".ppg")["a.txt"].startswith('{"q":"')
+    # A version-1 history: the same records, without summaries.
+    with contextlib.closing(sqlite3.connect(tmp_path / ".ppg" / "history")) as conn:
+        for job_id, text in _stored(tmp_path / ".ppg").items():
+            record = json.loads(text)
+            record.pop("q", None)
+            conn.execute("UPDATE jobs SET rec = ? WHERE id = ?", (json.dumps(record), job_id))
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'version'")
+        conn.commit()
+    pipeline.history.close()
+    pipeline = ppg.new_pipeline(cores=1, allow_redefinition=True)
+    param = ppg.ParameterInvariant("p", 1)
+    ppg.FileGeneratingJob("a.txt", lambda path: path.write_text("a")).depends_on(param)
+    assert pipeline.run().outcomes["a.txt"] is ppg.Outcome.UP_TO_DATE
+    assert _stored(tmp_path / ".ppg")["a.txt"].startswith('{"q":"')  # (written again)
+    assert pipeline.run().outcomes["a.txt"] is ppg.Outcome.UP_TO_DATE
+    stat = out.stat()
+    os.utime(out, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))  # (touched)
+    assert pipeline.run().outcomes["a.txt"] is ppg.Outcome.UP_TO_DATE
+    assert pipeline.run().outcomes["a.txt"] is ppg.Outcome.UP_TO_DATE
+    out.write_text("b")  # (edited by hand: the same size)
+    second = pipeline.run()
+    assert second.outcomes["a.txt"] is ppg.Outcome.RAN, second.reasons
+    assert out.read_text() == "a"
+    param = ppg.ParameterInvariant("p", 2)
+    ppg.FileGeneratingJob("a.txt", lambda path: path.write_text("a")).depends_on(param)
+    assert pipeline.run().outcomes["a.txt"] is ppg.Outcome.RAN
