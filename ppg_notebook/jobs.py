@@ -73,9 +73,9 @@ class Job:
         self.fn = fn
         self.outputs = outputs  # absolute paths the job writes
         self.paths = paths  # the same, as the user wrote them (ids)
-        # Job ids, or raw path/id references resolved at run (a list once there is one:
-        # the many jobs with none share the empty tuple; a tuple once resolved to ids,
-        # shared with the run's edges, see references.py).
+        # Job ids, or raw path/id references resolved at run: a tuple of job ids (shared
+        # with the run's edges, see references.py; the many jobs with none share the
+        # empty tuple), else a list.
         self.upstream: list[Any] | tuple[Any, ...] = ()
         self.cores_needed = cores_needed
         self.empty_ok = empty_ok
@@ -110,7 +110,8 @@ class Job:
         """Depend on `ref` (a job id or a `_Ref`), once."""
         upstream = self.upstream
         if not upstream:
-            self.upstream = [ref]
+            # (a job id is resolved already: a tuple, see references.py; a path, a list)
+            self.upstream = (ref,) if type(ref) is str else [ref]
         elif ref not in upstream:
             if isinstance(upstream, tuple):  # (resolved by a run: see references.py)
                 self.upstream = [*upstream, ref]
