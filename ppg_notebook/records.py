@@ -55,7 +55,10 @@ _SUMMARY = '{"q":"'  # (how a stored record with a summary begins)
 
 
 def stored_text(record: Record) -> str:
-    """The JSON text a record is stored as: with its summary first, when it has one."""
+    """The JSON text a record is stored as: with its summary first, when it has one (and
+    never with one it holds: only the record itself says what its summary is)."""
+    if "q" in record:
+        record = {k: v for k, v in record.items() if k != "q"}  # type: ignore[assignment]
     summary = _summary_of(record)
     if summary is None:
         return _compact(record)
@@ -71,7 +74,7 @@ def summary_missing(records: Records, job_id: str, record: Record) -> bool:
 def _summary_of(record: Mapping[str, Any]) -> str | None:
     """ "<digest>:<output fingerprint>" of a record a run with nothing to do can take as
     it is (see `summary_digest`), else None."""
-    if record.get("o") != "ok" or record.get("r") or "q" in record:
+    if record.get("o") != "ok" or record.get("r"):
         return None
     fp, inputs, out = record.get("fp"), record.get("i"), record.get("out")
     if type(fp) is not str or not (fp.isascii() and fp.isalnum()) or not inputs or not out:

@@ -77,6 +77,9 @@ def test_a_record_a_run_can_take_as_it_is_is_stored_with_its_summary_first() -> 
     assert records["a"] == A  # (no summary in the record read)
     assert records.unchanged("a", digest) is None  # (parsed: its dict is the truth now)
     assert records.unchanged("missing", digest) is None
+    stale = {"q": "0" * 32 + ":old", **A, "out": [["/x/a", 9, 9, "h"]]}  # (held, not its own)
+    assert stored_text(stale) == stored_text({k: v for k, v in stale.items() if k != "q"})  # type: ignore[arg-type]
+    assert not stored_text({"q": "0" * 32 + ":old", "o": "failed"}).startswith('{"q"')  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
