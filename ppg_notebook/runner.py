@@ -49,6 +49,10 @@ from .sending import Sender
 from .userfiles import UserFiles
 from .worker import Context, Result
 
+# Records written again with a new stat (or a summary) that a run holds before writing
+# them: a run may find every output touched, or every record without its summary.
+_REFRESHED_AT_ONCE = 1_000
+
 
 class Runner:
     """One run over a resolved graph."""
@@ -194,6 +198,8 @@ class Runner:
             del self.inputs[job_id]  # (recorded only by a job that runs)
             if not (self.refreshed and self.refreshed[-1] == job_id):
                 self.records.done(job_id)  # (a refreshed one: once written)
+            elif len(self.refreshed) >= _REFRESHED_AT_ONCE:
+                self.recorder.flush()  # (100,000 touched outputs are not all held)
         elif verdict is Verdict.RUN or verdict is Verdict.ALWAYS:
             assert decision.reason is not None
             if verdict is Verdict.RUN and self._failed_again(job_id, self.inputs[job_id]):

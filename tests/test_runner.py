@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import ppg_notebook as ppg
+from ppg_notebook import recording, runner
 
 
 def test_stop_from_another_thread_keeps_what_finished(tmp_path: Path, monkeypatch) -> None:
@@ -165,3 +166,30 @@ def test_a_run_with_nothing_to_do_trusts_a_records_summary_only_while_it_holds(
     param = ppg.ParameterInvariant("p", 2)
     ppg.FileGeneratingJob("a.txt", lambda path: path.write_text("a")).depends_on(param)
     assert pipeline.run().outcomes["a.txt"] is ppg.Outcome.RAN
+
+
+def test_records_written_again_during_a_run_are_written_a_few_at_a_time(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A run that finds every record without its summary (or every output touched) writes
+    them again in bounded groups, not all at its end; each is written, none reruns."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runner, "_REFRESHED_AT_ONCE", 2)
+    pipeline = ppg.new_pipeline(cores=1)
+    for i in range(5):
+        ppg.FileGeneratingJob(f"{i}.txt", lambda path: path.write_text("x"))
+    assert set(pipeline.run().outcomes.values()) == {ppg.Outcome.RAN}
+    with contextlib.closing(sqlite3.connect(tmp_path / ".ppg" / "history")) as conn:
+        for job_id, text in _stored(tmp_path / ".ppg").items():
+            record = {k: v for k, v in json.loads(text).items() if k != "q"}
+            conn.execute("UPDATE jobs SET rec = ? WHERE id = ?", (json.dumps(record), job_id))
+        conn.commit()
+    flushes = []
+    flush = recording.Recorder.flush
+    monkeypatch.setattr(
+        recording.Recorder, "flush", lambda self: (flushes.append(len(self.refreshed)), flush(self))
+    )
+    assert set(pipeline.run().outcomes.values()) == {ppg.Outcome.UP_TO_DATE}
+    assert max(flushes) <= 2
+    assert all(text.startswith('{"q":"') for text in _stored(tmp_path / ".ppg").values())
+    assert set(pipeline.run().outcomes.values()) == {ppg.Outcome.UP_TO_DATE}
