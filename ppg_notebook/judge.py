@@ -23,7 +23,7 @@ from .graph import Edges
 from .invariants import FileInvariant
 from .jobs import Job
 from .kinds import NOWHERE
-from .records import Record, Records, summary_missing
+from .records import Record, Records
 
 
 class Verdict(enum.Enum):
@@ -99,9 +99,10 @@ class Judge:
             return _ON_DEMAND
         if job.always:
             return _ALWAYS
-        if UNKNOWN not in inputs.values():
+        if self.records.summarised(job_id) and UNKNOWN not in inputs.values():
             # (a run with nothing to do: the record's stored summary says it consumed
-            # this and wrote these files as they are, read without parsing the record)
+            # this and wrote these files as they are, read without parsing the record;
+            # a job with no such record, as in a cold run, stats nothing here)
             digest = facts.outputs_summary(job, inputs)
             fp = None if digest is None else self.records.unchanged(job_id, digest)
             if fp is not None:
@@ -114,8 +115,8 @@ class Judge:
         if reason is None:
             self.fp[job_id] = record["fp"]
             refreshed = self.refreshed
-            if not (refreshed and refreshed[-1] == job_id) and summary_missing(
-                self.records, job_id, record
+            if not (refreshed and refreshed[-1] == job_id) and self.records.lacks_summary(
+                job_id, record
             ):
                 refreshed.append(job_id)  # (written again, with its summary: see records.py)
             return _UP_TO_DATE

@@ -65,12 +65,6 @@ def stored_text(record: Record) -> str:
     return _compact({"q": summary, **record})
 
 
-def summary_missing(records: Records, job_id: str, record: Record) -> bool:
-    """Whether the record could be stored with a summary but is not (written before
-    summaries were: writing it again adds one)."""
-    return not records.summarised(job_id) and _summary_of(record) is not None
-
-
 def _summary_of(record: Mapping[str, Any]) -> str | None:
     """ "<digest>:<output fingerprint>" of a record a run with nothing to do can take as
     it is (see `summary_digest`), else None."""
@@ -172,6 +166,11 @@ class Records(MutableMapping[str, Record]):
         """Whether the record is stored with its summary (see `stored_text`)."""
         text = self._text.get(job_id)
         return text is not None and text.startswith(_SUMMARY)
+
+    def lacks_summary(self, job_id: str, record: Record) -> bool:
+        """Whether the job's record (`record`, as read) could be stored with a summary
+        but is not: written before summaries were (writing it again adds one)."""
+        return not self.summarised(job_id) and _summary_of(record) is not None
 
     # --- memory ------------------------------------------------------------------------
     def done(self, job_id: str) -> None:
