@@ -65,11 +65,11 @@ class Functions:
         self._data = b""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        import cloudpickle
+        from . import fnpickle
 
         if self._fns is None:  # (sent on again as it came)
             return (_functions_from, (self._data,))
-        return (_functions_from, (cloudpickle.dumps(self._fns),))
+        return (_functions_from, (fnpickle.dumps(self._fns),))
 
     def load(self) -> list[Any]:
         if self._fns is None:
