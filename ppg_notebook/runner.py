@@ -150,9 +150,11 @@ class Runner:
         return self.result
 
     def _loop(self) -> None:
+        ready, queued = self.ready, self.sender.queue
         while True:
-            while self.ready:
-                self._resolve(self.ready.popleft())
+            enough = self.sender.enough()
+            while ready and len(queued) < enough:
+                self._resolve(ready.popleft())
             self.recorder.flush()
             self.sender.submit()
             if not self.flights:

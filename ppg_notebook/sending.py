@@ -26,6 +26,10 @@ from .records import Records
 from .triage import Action, triage
 from .worker import Context, Result, Task
 
+# Jobs queued per core at most before the runner stops deciding more: enough for batches
+# of `batching.MAX_JOBS` spread over every core, several times over.
+QUEUED_PER_CORE = 8 * batching.MAX_JOBS
+
 
 class Sender:
     def __init__(
@@ -55,6 +59,12 @@ class Sender:
 
     def __len__(self) -> int:
         return len(self.flights)
+
+    def enough(self) -> int:
+        """How many queued jobs keep the workers busy: the runner decides no further
+        ahead of them (what 100,000 jobs decided before the first ran consume was a
+        tenth of a run's memory)."""
+        return QUEUED_PER_CORE * self.cores
 
     def enqueue(self, job_id: str) -> None:
         """`job_id` must run in a worker: queue it, with its chain behind it."""

@@ -14,6 +14,7 @@ import pytest
 from inprocess import InProcessWorkers, pipeline_on, write_name
 
 import ppg_notebook as ppg
+from ppg_notebook import sending
 
 
 def _chain(n: int) -> list[Any]:
@@ -101,3 +102,31 @@ def test_a_worker_death_fails_only_the_job_that_killed_it(
     died = next(b for b in workers.batches if "out/7.txt" in b and len(b) > 1)
     for job_id in died:
         assert [job_id] in workers.batches[workers.batches.index(died) + 1 :], job_id
+
+
+def test_jobs_are_decided_no_further_ahead_of_the_workers_than_keeps_them_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner stops deciding while enough jobs are queued (what each decided job
+    will consume is held until it runs: for 100,000 jobs decided at once, a tenth of a
+    run's memory), and goes on as batches leave."""
+    monkeypatch.setattr(sending, "QUEUED_PER_CORE", 8)
+    workers = InProcessWorkers(1)
+    pipeline = pipeline_on(tmp_path, monkeypatch, workers)
+    for i in range(100):
+        ppg.FileGeneratingJob(f"out/{i}.txt", write_name)
+    waiting: set[str] = set()
+    most = 0
+
+    def listen(event: Any) -> None:
+        nonlocal most
+        if event.kind == "queued":
+            waiting.add(event.job_id)
+            most = max(most, len(waiting))
+        elif event.kind == "running":
+            waiting.discard(event.job_id)
+
+    pipeline.listeners.append(listen)
+    assert len(pipeline.run().ran) == 100
+    assert 1 < most <= 8
+    assert all((tmp_path / f"out/{i}.txt").read_text() == f"{i}.txt" for i in range(100))
