@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from . import ids
+
 
 class Outcome(enum.Enum):
     """How a job ended in one run."""
@@ -50,7 +52,12 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)  # undeclared reads and writes (§3a)
     duration: float = 0.0
     loaders: set[str] = field(default_factory=set)  # loading jobs: they load, not run
-    invariants: set[str] = field(default_factory=set)  # inputs, not jobs: not counted
+
+    @property
+    def invariants(self) -> set[str]:
+        """The invariants among the outcomes: inputs, not jobs (not counted). Told by
+        their ids (a set of 100,000 made at the end of every run was a run's peak)."""
+        return {job_id for job_id in self.outcomes if ids.is_invariant(job_id)}
 
     def _with(self, outcome: Outcome) -> list[str]:
         return [job_id for job_id, o in self.outcomes.items() if o is outcome]
@@ -81,7 +88,7 @@ class RunResult:
         "3 ran · 5 loaded · 2 up to date · 1 failed · 2 upstream failed"."""
         counts = dict.fromkeys(_TALLY, 0)
         for job_id, outcome in self.outcomes.items():
-            if job_id in self.invariants:
+            if ids.is_invariant(job_id):
                 continue
             if outcome is Outcome.RAN:
                 counts["loaded" if job_id in self.loaders else "ran"] += 1

@@ -268,13 +268,14 @@ class Pipeline:
         `run()` raises KeyboardInterrupt."""
         self._stop.set()
 
-    def _generated_jobs(self) -> Callable[[Container[str]], tuple[dict[str, Job], Edges]]:
+    def _generated_jobs(self) -> Callable[[Container[str]], tuple[dict[str, Job], Edges]] | None:
         """For the runner, after a generating job ran: the jobs declared since the last call
         (since the run started, at first) and those they need that the run (`known`) does
-        not have yet, with their upstream ids. Declared jobs that were not targeted stay out."""
-        # (asked only after a generating job ran: 100,000 ids are not copied otherwise)
-        generating = any(job.policy.generates for job in self.jobs.values())
-        declared = set(self.jobs) if generating else set()
+        not have yet, with their upstream ids. Declared jobs that were not targeted stay out.
+        None if no job generates any: the run's jobs are all it will have."""
+        if not any(job.policy.generates for job in self.jobs.values()):
+            return None
+        declared = set(self.jobs)
 
         def generated(known: Container[str]) -> tuple[dict[str, Job], Edges]:
             new = [job_id for job_id in self.jobs if job_id not in declared]
@@ -406,7 +407,6 @@ def _merged(first: RunResult, again: RunResult) -> RunResult:
     first.logs.update(again.logs)
     first.warnings.extend(again.warnings)
     first.loaders |= again.loaders
-    first.invariants |= again.invariants
     first.duration += again.duration
     return first
 

@@ -893,6 +893,48 @@ def test_job_generating_job(script):
     assert sorted(third.runs) == ["gen2", "generator"], third.describe()
 
 
+def test_a_generated_job_may_depend_on_a_job_that_finished_with_no_dependant(script):
+    """A run lets go of what a finished job without dependants produced, unless a job
+    may still join the run: here `early.txt` is done before the generator runs (the
+    generator waits for the slow job), and the job it generates depends on it."""
+    script.write(
+        """
+        ppg.new_pipeline(cores=1)
+        ppg.FileGeneratingJob("early.txt", write("early"))
+
+
+        def slow(path):
+            time.sleep(0.3)
+            write("slow")(path)
+
+
+        def late(path):
+            mark("late")
+            path.write_text(Path("early.txt").read_text() + " then late")
+
+
+        def generate():
+            mark("generator")
+            ppg.FileGeneratingJob("late.txt", late).depends_on("early.txt")
+
+
+        ppg.JobGeneratingJob("generator", generate).depends_on(
+            ppg.FileGeneratingJob("slow.txt", slow)
+        )
+        run_and_report()
+        """
+    )
+    first = script.run().ok()
+    assert first.runs == ["early", "slow", "generator", "late"], first.describe()
+    assert (script.dir / "late.txt").read_text() == "early then late"
+    second = script.run().ok()
+    assert second.runs == ["generator"], second.describe()
+    script.edit('write("early")', 'write("earlier")')
+    third = script.run().ok()
+    assert sorted(third.runs) == ["earlier", "generator", "late"], third.describe()
+    assert (script.dir / "late.txt").read_text() == "earlier then late"
+
+
 def test_run_targets_with_a_generator_runs_what_it_generates_not_other_jobs(script):
     script.write(
         """
