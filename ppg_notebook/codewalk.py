@@ -117,15 +117,20 @@ class CodeWalker:
         self._states = {k: v for k, v in self._states.items() if v[0]() is not None}
 
     # --- the entry points ----------------------------------------------------------
+    def quick_fingerprint(self, fn: Any) -> str | None:
+        """`function(fn).fingerprint`, if that is quick to tell: `fn` is not the user's
+        and holds numbers and strings, so it reaches none of the user's code and only its
+        own fingerprint counts (the jobs one library function made). Else None."""
+        if type(fn) is types.FunctionType and not self.modules.is_user(fn):
+            return hashing.plain_values_fingerprint(fn)
+        return None
+
     def function(self, fn: Any, main_values: str = TRACK_CONSTANTS) -> Reach:
         """The reach of `fn`: its own fingerprint (code, closure, defaults) combined with
         that of the user's code it reaches."""
-        if type(fn) is types.FunctionType and not self.modules.is_user(fn):
-            # (not the user's, holding numbers and strings: it reaches none of the user's
-            # code, only its own fingerprint counts; the jobs one library function made)
-            own = hashing.plain_values_fingerprint(fn)
-            if own is not None:
-                return Reach(own, own, _NO_ITEMS, (), (), (), main_values, quick=True)
+        own = self.quick_fingerprint(fn)
+        if own is not None:
+            return Reach(own, own, _NO_ITEMS, (), (), (), main_values, quick=True)
         symbol = self.modules.symbol_of(fn) if isinstance(fn, (types.FunctionType, type)) else None
         if symbol is not None:  # its code is read from its module's file, as it is now
             children: list[Any] = [("symbol", *symbol)]

@@ -48,13 +48,14 @@ class Job:
     task: ClassVar[str]
     lazy: ClassVar[bool]
     always: ClassVar[bool]
+    last: ClassVar[bool]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "policy" in cls.__dict__:
             p = cls.policy
             cls.kind, cls.where, cls.task = p.name, p.where, p.task
-            cls.lazy, cls.always = p.lazy, p.always
+            cls.lazy, cls.always, cls.last = p.lazy, p.always, p.last
 
     def __init__(
         self,
@@ -159,6 +160,11 @@ class Job:
     def code_fingerprint(self) -> str | None:
         if not self.track_code or self.fn is None:  # (code_reach's, inline: once per job)
             return None
+        if self._reach is None:  # (not walked this epoch: perhaps quick to tell)
+            assert self.pipeline is not None
+            quick = self.pipeline.code.quick_fingerprint(self.fn)
+            if quick is not None:
+                return quick
         return self._cached_reach().fingerprint
 
     def output_key(self) -> str | None:

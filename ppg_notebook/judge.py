@@ -23,7 +23,7 @@ from .graph import Edges
 from .invariants import FileInvariant
 from .jobs import Job
 from .kinds import NOWHERE
-from .records import Record, Records
+from .records import Record, Records, unchanged
 
 
 class Verdict(enum.Enum):
@@ -82,7 +82,7 @@ class Judge:
         job = self.jobs[job_id]
         if job.where == NOWHERE:
             return self._invariant(job)
-        if job.policy.last:
+        if job.last:
             return _FINAL
         try:  # (inputs_of, inline: this runs once per job of every run)
             inputs = job_inputs(job, self.up[job_id], self.fp)
@@ -99,12 +99,13 @@ class Judge:
             return _ON_DEMAND
         if job.always:
             return _ALWAYS
-        if self.records.summarised(job_id) and UNKNOWN not in inputs.values():
+        summarised = self.records.summary(job_id)
+        if summarised is not None and UNKNOWN not in inputs.values():
             # (a run with nothing to do: the record's stored summary says it consumed
             # this and wrote these files as they are, read without parsing the record;
             # a job with no such record, as in a cold run, stats nothing here)
             digest = facts.outputs_summary(job, inputs)
-            fp = None if digest is None else self.records.unchanged(job_id, digest)
+            fp = None if digest is None else unchanged(summarised, digest)
             if fp is not None:
                 self.fp[job_id] = fp
                 return _UP_TO_DATE

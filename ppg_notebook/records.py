@@ -12,7 +12,7 @@ A record that a run with nothing to do can take as it is (it ran well, read no f
 run time) is stored with a summary in front (`stored_text`): the digest of what the job
 consumed and the stat of what it wrote, and its output fingerprint. Such a run compares
 that digest with what the job consumes now and the stat of its outputs now
-(`Records.unchanged`), without parsing the record: parsing 100,000 records was a fifth of
+(`unchanged`), without parsing the record: parsing 100,000 records was a fifth of
 such a run. The summary is in the stored text only, never in a parsed record.
 
 Records written before a job's own code had its input key "" are read with the key
@@ -97,6 +97,17 @@ def summary_digest(
     return hashing.hash_text("\0".join(parts))
 
 
+def unchanged(text: str, digest: str) -> str | None:
+    """The output fingerprint of the record stored as `text` (see `Records.summary`) if
+    its summary is `digest` (the job consumes and has written what the record says),
+    read without parsing it."""
+    start = len(_SUMMARY) + len(digest) + 1
+    if text[len(_SUMMARY) : start] != digest + ":":
+        return None
+    end = text.find('"', start)
+    return text[start:end] if end > start else None
+
+
 class Records(MutableMapping[str, Record]):
     """Records by job id: text until read (`text`: job id -> the record's JSON)."""
 
@@ -150,17 +161,13 @@ class Records(MutableMapping[str, Record]):
         return f"Records({len(self)} records)"
 
     # --- a run with nothing to do -------------------------------------------------------
-    def unchanged(self, job_id: str, digest: str) -> str | None:
-        """The record's output fingerprint if its stored summary is `digest` (the job
-        consumes and has written what the record says), read without parsing it."""
+    def summary(self, job_id: str) -> str | None:
+        """The record's stored text, if it is stored with a summary and was not read
+        since (read, it may have changed in place): for `unchanged`."""
         text = self._text.get(job_id)
-        if text is None or job_id in self._parsed:  # (parsed: it may have changed since)
+        if text is None or not text.startswith(_SUMMARY) or job_id in self._parsed:
             return None
-        start = len(_SUMMARY) + len(digest) + 1
-        if not text.startswith(_SUMMARY) or text[len(_SUMMARY) : start] != digest + ":":
-            return None
-        end = text.find('"', start)
-        return text[start:end] if end > start else None
+        return text
 
     def summarised(self, job_id: str) -> bool:
         """Whether the record is stored with its summary (see `stored_text`)."""

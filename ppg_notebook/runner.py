@@ -35,7 +35,7 @@ from . import (
     undeclared,
 )
 from .consumed import NO_DETAILS, inputs_fingerprint
-from .events import FAILURES, Event, Outcome, RunResult
+from .events import FAILURES, Event, Listeners, Outcome, RunResult
 from .failures import Failures
 from .fusion import Chains
 from .graph import Edges
@@ -69,7 +69,7 @@ class Runner:
         workdir: str,
         ppg_dir: str,
         workers: Any,
-        emit: Callable[[Event], None],
+        emit: Listeners,
         extend: Callable[[Container[str]], tuple[dict[str, Job], Edges]] | None,
         stop: threading.Event | None = None,
         files: UserFiles | None = None,
@@ -90,7 +90,7 @@ class Runner:
         self.extend = extend
         self.result = RunResult()
         # (only jobs with upstream: an invariant has none, and there may be 100,000)
-        self.remaining = {job_id: n for job_id in order if (n := len(upstream[job_id]))}
+        self.remaining = {job_id: len(ups) for job_id, ups in upstream.items() if ups}
         self.released: set[str] = set()  # loading jobs released (when decided: before they run)
         self.ondemand = OnDemand()
         self.finals: list[str] = []
@@ -122,10 +122,13 @@ class Runner:
     # --- the loop --------------------------------------------------------------------
     def execute(self) -> RunResult:
         t0 = time.perf_counter()
-        jobs = sum(1 for job_id in self.order if self.jobs[job_id].where != NOWHERE)
+        # (the run's jobs: the pipeline's, or its targets' closure; see Pipeline._jobs_of)
+        jobs = sum(1 for job in self.jobs.values() if job.where != NOWHERE)
         self.emit(Event("run_started", data=jobs))
         up = self.up
-        self.ready.extend(job_id for job_id in self.order if not up[job_id])
+        # (the jobs with no upstream, in the run's order: which, as ordered, begins with
+        # them in the order of `up`, see graph.topological_order)
+        self.ready.extend(job_id for job_id, ups in up.items() if not ups)
         try:
             with mainjob.noticing_ctrl_c() as self.ctrl_c:
                 self._loop()
@@ -262,7 +265,7 @@ class Runner:
 
     def _settle(self, job_id: str, outcome: Outcome, quiet: bool = False) -> None:
         self.result.outcomes[job_id] = outcome
-        if not quiet:
+        if not quiet and self.emit:  # (an emit that holds no listener is false)
             self.emit(Event("done", job_id, outcome))
         if self.jobs[job_id].lazy:
             ok = outcome is Outcome.RAN

@@ -25,7 +25,7 @@ from .errors import (
     JobsFailed,
     PipelineWarning,
 )
-from .events import Event, Outcome, RunResult
+from .events import Listeners, Outcome, RunResult
 from .graph import Edges
 from .history import History
 from .invariants import FileInvariant
@@ -81,7 +81,7 @@ class Pipeline:
         self.jobs: dict[str, Job] = {}
         self.producers: dict[str, str] = {}  # absolute output path -> job id
         self.references = References(self.jobs, self.producers, self.workdir, self._input_file)
-        self.listeners: list[Callable[[Event], None]] = []
+        self.listeners = Listeners()  # (told of each run's events)
         # Called with the job's id after a job is declared, replaced or removed (the widget).
         self.graph_listeners: list[Callable[[str], None]] = []
         self._stop = threading.Event()
@@ -244,7 +244,7 @@ class Pipeline:
             workdir=self.workdir,
             ppg_dir=self.dir,
             workers=self.workers,
-            emit=self._emit,
+            emit=self.listeners,
             extend=self._generated_jobs(),
             stop=self._stop,
             files=self.files,
@@ -289,10 +289,6 @@ class Pipeline:
             }
 
         return generated
-
-    def _emit(self, event: Event) -> None:
-        for listener in self.listeners:
-            listener(event)
 
     # --- explaining ------------------------------------------------------------------
     def plan(self, targets: Any = None) -> dict[str, Reason | None]:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ppg_notebook.errors import PipelineWarning
-from ppg_notebook.records import Records, stored_text, summary_digest
+from ppg_notebook.records import Records, stored_text, summary_digest, unchanged
 
 A = {"o": "ok", "fp": "f1", "i": {"": "code"}, "out": [["/x/a", 1, 2, "h"]]}
 
@@ -64,19 +64,21 @@ def test_an_old_record_reads_its_jobs_own_code_under_its_new_key() -> None:
 
 def test_a_record_a_run_can_take_as_it_is_is_stored_with_its_summary_first() -> None:
     """The summary (digest of inputs and output stats, then the output fingerprint) leads
-    the stored text; `unchanged` answers the fingerprint for that digest only, and only
-    while the record is not parsed (it may then change in place); parsing drops it."""
+    the stored text; `unchanged` answers the fingerprint for that digest only, of the text
+    `summary` gives only while the record is not parsed (it may then change in place);
+    parsing drops it."""
     text = stored_text(A)  # type: ignore[arg-type]
     digest = summary_digest(A["i"], [("/x/a", 1, 2)])
     assert digest is not None and text.startswith(f'{{"q":"{digest}:f1"')
     records = Records({"a": text})
-    assert records.summarised("a")
-    assert records.unchanged("a", digest) == "f1"
-    assert records.unchanged("a", summary_digest(A["i"], [("/x/a", 1, 3)]) or "") is None
-    assert records.unchanged("a", summary_digest({"": "other"}, [("/x/a", 1, 2)]) or "") is None
+    assert records.summarised("a") and records.summary("a") == text
+    assert unchanged(text, digest) == "f1"
+    assert unchanged(text, summary_digest(A["i"], [("/x/a", 1, 3)]) or "") is None
+    assert unchanged(text, summary_digest({"": "other"}, [("/x/a", 1, 2)]) or "") is None
     assert records["a"] == A  # (no summary in the record read)
-    assert records.unchanged("a", digest) is None  # (parsed: its dict is the truth now)
-    assert records.unchanged("missing", digest) is None
+    assert records.summary("a") is None  # (parsed: its dict is the truth now)
+    assert records.summarised("a")  # (as stored)
+    assert records.summary("missing") is None
     stale = {"q": "0" * 32 + ":old", **A, "out": [["/x/a", 9, 9, "h"]]}  # (held, not its own)
     assert stored_text(stale) == stored_text({k: v for k, v in stale.items() if k != "q"})  # type: ignore[arg-type]
     assert not stored_text({"q": "0" * 32 + ":old", "o": "failed"}).startswith('{"q"')  # type: ignore[arg-type]
@@ -98,4 +100,4 @@ def test_a_record_a_run_can_take_as_it_is_is_stored_with_its_summary_first() -> 
 def test_a_record_that_must_be_read_in_full_has_no_summary(record: dict) -> None:
     text = stored_text(record)  # type: ignore[arg-type]
     assert not text.startswith('{"q"') and json.loads(text) == record
-    assert not Records({"a": text}).summarised("a")
+    assert not Records({"a": text}).summarised("a") and Records({"a": text}).summary("a") is None

@@ -130,3 +130,30 @@ def test_jobs_are_decided_no_further_ahead_of_the_workers_than_keeps_them_busy(
     assert len(pipeline.run().ran) == 100
     assert 1 < most <= 8
     assert all((tmp_path / f"out/{i}.txt").read_text() == f"{i}.txt" for i in range(100))
+
+
+def test_a_listener_attached_during_a_run_is_told_of_the_jobs_settled_from_then_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run makes no event of a job it settles while nobody listens (100,000 events
+    for nobody), yet one who starts listening meanwhile (a widget shown while a run goes
+    on in the background) is told of every job settled after that."""
+    pipeline = pipeline_on(tmp_path, monkeypatch, InProcessWorkers(1))
+    done: list[str] = []
+
+    def late(event: Any) -> None:
+        if event.kind == "done":
+            done.append(event.job_id)
+
+    def attach(path: Path) -> None:  # (run here: the backend runs batches in this process)
+        pipeline.listeners.append(late)
+        write_name(path)
+
+    for i in range(10):
+        ppg.FileGeneratingJob(f"out/{i}.txt", attach if i == 5 else write_name)
+    assert not pipeline.listeners
+    result = pipeline.run()
+    assert len(result.ran) == 10
+    # (settled from then on: the rest of the batch it ran in, and every later job)
+    assert set(done) >= {f"out/{i}.txt" for i in range(5, 10)} and len(set(done)) == len(done)
+    assert "out/0.txt" not in done  # (settled, alone, before anyone listened)
