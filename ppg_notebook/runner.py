@@ -62,7 +62,6 @@ class Runner:
         *,
         jobs: dict[str, Job],
         upstream: Edges,
-        order: list[str],
         records: Records,
         downstream: Edges | None = None,
         history: Any,
@@ -82,7 +81,6 @@ class Runner:
         self.stop = stop or threading.Event()  # set from another thread: stop like Ctrl-C
         self.up = upstream
         self.down = downstream if downstream is not None else graph.downstream_of(upstream)
-        self.order = order
         self.records = records
         self.workdir = workdir
         self.ppg_dir = ppg_dir
@@ -126,8 +124,8 @@ class Runner:
         jobs = sum(1 for job in self.jobs.values() if job.where != NOWHERE)
         self.emit(Event("run_started", data=jobs))
         up = self.up
-        # (the jobs with no upstream, in the run's order: which, as ordered, begins with
-        # them in the order of `up`, see graph.topological_order)
+        # (the jobs with no upstream, in the order of `up`: as topological_order orders
+        # them, first)
         self.ready.extend(job_id for job_id, ups in up.items() if not ups)
         try:
             with mainjob.noticing_ctrl_c() as self.ctrl_c:

@@ -238,7 +238,6 @@ class Pipeline:
             jobs=self._jobs_of(order),
             upstream=upstream,
             downstream=down,
-            order=order,
             records=records,
             history=self.history,
             workdir=self.workdir,
