@@ -24,6 +24,13 @@ from typing import Any
 
 import pytest
 
+# Tests send Ctrl-C (SIGINT) to the scripts and kernels they start. A process started in the
+# background by a shell without job control (`cmd &` in a script, nohup) ignores SIGINT,
+# and so would everything it starts: the interrupted runs would then go on forever. A
+# handler, unlike an ignored signal, is not inherited: what the tests start gets Python's.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 # Prepended to every script. Jobs call `mark(name)` to append their name to runs.log (in
 # the pipeline's workdir), so tests count what actually executed, independent of the
 # engine's own report; `write(name)` is a file job's function that marks and writes `name`.
