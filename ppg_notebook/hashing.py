@@ -37,7 +37,12 @@ _code_digests: dict[int, tuple[types.CodeType, bytes]] = {}
 
 
 def _blake(data: bytes = b"") -> Any:
-    return hashlib.blake2b(data, digest_size=DIGEST_SIZE)
+    h = _BLAKE.copy()  # (a copy is made faster than a new hasher given its size)
+    h.update(data)
+    return h
+
+
+_BLAKE = hashlib.blake2b(digest_size=DIGEST_SIZE)  # (never fed: only copied)
 
 
 def is_a(value: Any, classes: type | tuple[type, ...]) -> bool:

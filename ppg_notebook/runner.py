@@ -196,7 +196,7 @@ class Runner:
         verdict = decision.verdict
         if verdict is Verdict.UP_TO_DATE:
             self._settle(job_id, Outcome.UP_TO_DATE)
-            del self.inputs[job_id]  # (recorded only by a job that runs)
+            self.inputs.pop(job_id, None)  # (recorded only by a job that runs)
             if not (self.refreshed and self.refreshed[-1] == job_id):
                 self.records.done(job_id)  # (a refreshed one: once written)
             elif len(self.refreshed) >= _REFRESHED_AT_ONCE:
