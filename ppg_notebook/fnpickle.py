@@ -65,7 +65,9 @@ def _stand_in(func: types.FunctionType) -> types.FunctionType | None:
 
 
 _TOLD_APART = {str, types.CodeType, type(None), dict, tuple}  # (what a function refers to)
-_last: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})  # (closures of one def share theirs)
+# The annotations last read, by the tuple they were read from: the closures of one def
+# share that tuple (a constant of its code, with `from __future__ import annotations`).
+_last: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
 
 
 def _annotations_held(func: types.FunctionType) -> dict[str, Any] | None:
@@ -96,11 +98,12 @@ def _annotations_held(func: types.FunctionType) -> dict[str, Any] | None:
             pairs = held[at]
             break
     assert pairs is not None
-    if pairs is _last[0]:
-        return _last[1]
+    last = _last  # (read once: another thread may pickle meanwhile)
+    if pairs is last[0]:
+        return dict(last[1])  # (a dict of its own, as cloudpickle would send)
     names = pairs[::2]
     if len(pairs) % 2 or not all(type(name) is str for name in names):
         return None
     annotations = dict(zip(names, pairs[1::2], strict=True))
     _last = (pairs, annotations)
-    return annotations
+    return dict(annotations)

@@ -124,3 +124,10 @@ def test_sending_functions_leaves_nothing_on_them() -> None:
     assert kept / 1_990 < 16, f"{kept / 1_990:.0f} bytes kept per function sent"
     [first] = pickle.loads(pickle.dumps(Functions(functions[:1]))).load()
     assert first(None) == 0 and first(None, scale=5) == 0
+
+
+def test_closures_of_one_function_arrive_with_annotations_of_their_own() -> None:
+    first, second = pickle.loads(pickle.dumps(Functions([_closure(1), _closure(2)]))).load()
+    assert first.__annotations__ == second.__annotations__
+    first.__annotations__["extra"] = int  # (a job may change its own)
+    assert "extra" not in second.__annotations__
