@@ -88,15 +88,15 @@ class Judge:
             inputs = job_inputs(job, self.up[job_id], self.fp)
         except CodeError as e:
             return Decision(Verdict.CODE_ERROR, error=e.in_job(job_id), cause=e)
-        summarised = None if job.lazy or job.always else self.records.summary(job_id)
-        if summarised is not None and UNKNOWN not in inputs.values():
+        stored = None if job.lazy or job.always else self.records.summary(job_id)
+        if stored is not None and UNKNOWN not in inputs.values():
             # (a run with nothing to do: the record's stored summary says it consumed
             # this and wrote these files as they are, read without parsing the record;
             # a job with no such record, as in a cold run, stats nothing here. What it
             # consumes is not kept, nor one kept from an earlier decision of this run
             # dropped here: the runner drops that, see Runner._resolve)
             digest = facts.outputs_summary(job, inputs)
-            fp = None if digest is None else unchanged(summarised, digest)
+            fp = None if digest is None else unchanged(stored, digest)
             if fp is not None:
                 self.fp[job_id] = fp
                 return _UP_TO_DATE

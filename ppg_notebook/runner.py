@@ -123,10 +123,9 @@ class Runner:
         # (the run's jobs: the pipeline's, or its targets' closure; see Pipeline._jobs_of)
         jobs = sum(1 for job in self.jobs.values() if job.where != NOWHERE)
         self.emit(Event("run_started", data=jobs))
-        up = self.up
         # (the jobs with no upstream, in the order of `up`: as topological_order orders
         # them, first)
-        self.ready.extend(job_id for job_id, ups in up.items() if not ups)
+        self.ready.extend(job_id for job_id, ups in self.up.items() if not ups)
         try:
             with mainjob.noticing_ctrl_c() as self.ctrl_c:
                 self._loop()
